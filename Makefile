@@ -1,0 +1,38 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TESTSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test lint typecheck bench vendor clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(TESTSTAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/checkin serve --demo
+
+lint: $(TESTSTAMP)
+	$(VENV)/bin/ruff check checkin tests bench
+	$(VENV)/bin/ruff format --check checkin tests bench
+
+typecheck: $(TESTSTAMP)
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(VENV)/bin/pytest --cov=checkin --cov-branch --cov-report=term:skip-covered
+
+bench: $(TESTSTAMP)
+	$(PY) -m bench
+
+vendor:
+	scripts/vendor.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

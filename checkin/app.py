@@ -1,0 +1,58 @@
+"""create_app(settings) -> Starlette: the routes of every module, the lifespan, error handlers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from checkin.errors import CheckinError
+from checkin.services import Services, build
+from checkin.settings import Settings
+from checkin.web import api
+from checkin.web.common import error_response
+from checkin.web.security import SecurityHeaders
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "static"
+KIOSK_DIR = ROOT / "kiosk"
+
+
+def all_routes() -> list[BaseRoute]:
+    """Every module's routes, then the static files."""
+    return [
+        *api.routes,
+        Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+    ]
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    """The web application; its lifespan opens the database and stops everything cleanly."""
+    svc = services or build(settings or Settings.from_env())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        svc.start()
+        try:
+            yield
+        finally:
+            svc.stop()
+
+    app = Starlette(
+        routes=all_routes(),
+        lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={
+            CheckinError: error_response,
+            HTTPException: error_response,
+            Exception: error_response,
+        },
+    )
+    app.state.services = svc
+    return app

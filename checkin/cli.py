@@ -1,0 +1,171 @@
+"""The `checkin` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from checkin.errors import CheckinError
+from checkin.models import Event, Role, parse_iso
+from checkin.settings import Settings
+from checkin.storage import Database
+from checkin.storage.events import create_event, get_event
+from checkin.storage.staff import create_token
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _db(settings: Settings) -> Database:
+    db = Database(settings.db_path, settings.sqlite_synchronous)
+    db.open()
+    return db
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from checkin.app import create_app
+
+    settings = settings_for_serve(args, settings)
+    if args.demo:
+        show_demo(settings)
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, ws_per_message_deflate=False)
+    return 0
+
+
+def settings_for_serve(args: argparse.Namespace, settings: Settings) -> Settings:
+    from dataclasses import replace
+
+    if "CHECKIN_BASE_URL" not in os.environ:
+        host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
+        settings = replace(settings, base_url=f"http://{host}:{args.port}")
+    return settings
+
+
+def show_demo(settings: Settings) -> None:
+    from checkin.demo import ensure_demo
+
+    db = _db(settings)
+    try:
+        event, creds = ensure_demo(db, time.time())
+    finally:
+        db.close()
+    base = settings.base_url
+    print(f"デモイベント / demo event: {event.title}")
+    print(f"  申込ページ / registration: {base}/e/{event.slug}/")
+    print(f"  受付端末 / kiosk:          {base}/kiosk")
+    print(f"  ダッシュボード / dashboard: {base}/dashboard/{event.slug}")
+    print(f"  管理 / admin:              {base}/admin")
+    if creds is not None:
+        print(f"  kiosk:     {base}/kiosk#token={creds.kiosk_token}")
+        print(f"  projector: {base}/dashboard/{event.slug}#token={creds.dashboard_token}")
+    else:
+        print("  (credentials were printed on the first run; `checkin token create` makes new ones)")
+    sys.stdout.flush()
+
+
+def cmd_event_create(args: argparse.Namespace, settings: Settings) -> int:
+    event = Event(
+        id=0,
+        slug=args.slug,
+        title=args.title,
+        starts_at=parse_iso(args.starts),
+        ends_at=parse_iso(args.ends),
+        capacity=args.capacity,
+        stream_url=args.stream_url or "",
+        venue_name=args.venue or "",
+    )
+    db = _db(settings)
+    try:
+        db.write_sync(create_event, event, time.time())
+    finally:
+        db.close()
+    print(f"created event {args.slug}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    db = _db(settings)
+    try:
+        event = db.read_sync(get_event, args.slug)
+        _, secret = db.write_sync(create_token, event.id, Role(args.role), args.name, time.time())
+    finally:
+        db.close()
+    print(f"{args.role} token for {args.slug} ({args.name}):", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    db = Database(settings.db_path, settings.sqlite_synchronous)
+    target = Path(args.file)
+    if target.exists():
+        print(f"error: {target} exists", file=sys.stderr)
+        return 1
+    db.backup(target)
+    print(f"backed up {settings.db_path} to {target}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="checkin", description="Event-day check-in and hybrid attendance.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, help="database file (default: $CHECKIN_DB or ./checkin.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="seed the demo symposium and print its URLs")
+    serve.set_defaults(handler=cmd_serve)
+
+    event = sub.add_parser("event", help="events").add_subparsers(dest="action", required=True)
+    create = event.add_parser("create", parents=[common], help="create an event")
+    create.add_argument("slug")
+    create.add_argument("--title", required=True)
+    create.add_argument("--starts", required=True, help="ISO 8601, e.g. 2023-11-27T13:30+09:00")
+    create.add_argument("--ends", required=True)
+    create.add_argument("--capacity", type=int, required=True)
+    create.add_argument("--stream-url")
+    create.add_argument("--venue")
+    create.set_defaults(handler=cmd_event_create)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
+    tcreate = token.add_parser("create", parents=[common], help="print a new API token")
+    tcreate.add_argument("slug")
+    tcreate.add_argument("--role", choices=[r.value for r in Role], required=True)
+    tcreate.add_argument("--name", required=True)
+    tcreate.set_defaults(handler=cmd_token_create)
+
+    backup = sub.add_parser("backup", parents=[common], help="consistent online backup of the database")
+    backup.add_argument("file")
+    backup.set_defaults(handler=cmd_backup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `checkin` console script."""
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    if getattr(args, "db", None):
+        settings = settings.with_db(args.db)
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except CheckinError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The demo: the symposium of 2023-11-27 with sample registrants, and staff credentials to try it."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+
+from checkin.errors import EventNotFound
+from checkin.models import Event, Mode, Role, parse_iso
+from checkin.registration import Application
+from checkin.storage import Database
+from checkin.storage import registrants as store
+from checkin.storage.events import create_event, get_event
+from checkin.storage.staff import create_token
+
+SLUG = "telework2023"
+SYMPOSIUM = Event(
+    id=0,
+    slug=SLUG,
+    title="「働く、を変える」テレワークイベント",
+    starts_at=parse_iso("2023-11-27T13:30:00+09:00"),
+    ends_at=parse_iso("2023-11-27T16:30:00+09:00"),
+    capacity=300,
+    venue_name="御茶ノ水ソラシティ 2F ホール",
+    venue_address="東京都千代田区神田駿河台4-6",
+    map_url="https://www.openstreetmap.org/search?query=%E5%BE%A1%E8%8C%B6%E3%83%8E%E6%B0%B4%E3%82%BD%E3%83%A9%E3%82%B7%E3%83%86%E3%82%A3",
+    stream_url="",
+    anonymous_watch=True,
+)
+
+_SURNAMES = [
+    ("佐藤", "サトウ"),
+    ("鈴木", "スズキ"),
+    ("髙橋", "タカハシ"),
+    ("田中", "タナカ"),
+    ("山﨑", "ヤマサキ"),
+]
+_GIVEN = [("翔太", "ショウタ"), ("花子", "ハナコ"), ("健", "ケン"), ("美咲", "ミサキ"), ("大輔", "ダイスケ")]
+_ORGS = ["総務省", "厚生労働省", "株式会社テレワーク研究所", "一般社団法人日本テレワーク協会", ""]
+
+
+def generated_applications(count: int, seed: int = 2023) -> list[Application]:
+    """Fictional registrants when no sample file is at hand."""
+    rng = random.Random(seed)
+    apps = []
+    for number in range(count):
+        surname, surname_kana = rng.choice(_SURNAMES)
+        given, given_kana = rng.choice(_GIVEN)
+        apps.append(
+            Application(
+                name=f"{surname} {given}",
+                kana=f"{surname_kana} {given_kana}",
+                email=f"demo{number:04d}@example.jp",
+                organisation=rng.choice(_ORGS),
+                mode=Mode.VENUE if rng.random() < 0.5 else Mode.ONLINE,
+            )
+        )
+    return apps
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    organiser_login: str
+    organiser_password: str
+    kiosk_token: str
+    dashboard_token: str
+
+
+def seed_registrants(db: Database, event: Event, now: float) -> int:
+    """Fill the demo event with fictional registrants; returns how many."""
+    apps = generated_applications(200)
+    for number, app in enumerate(apps, start=1):
+        db.write_sync(store.register, event, app, now, source="import", ref_no=f"R{number:07d}", enforce_open=False)
+    return len(apps)
+
+
+def ensure_demo(db: Database, now: float) -> tuple[Event, DemoCredentials | None]:
+    """Create the demo event once; on the first run also staff credentials (printed by `serve --demo`)."""
+    try:
+        return db.read_sync(get_event, SLUG), None
+    except EventNotFound:
+        pass
+    event = db.write_sync(create_event, SYMPOSIUM, now)
+    seed_registrants(db, event, now)
+    _, kiosk = db.write_sync(create_token, event.id, Role.KIOSK, "受付1", now, "demo")
+    _, dashboard = db.write_sync(create_token, event.id, Role.DASHBOARD, "projector", now, "demo")
+    password = secrets.token_urlsafe(9)
+    return event, DemoCredentials("admin", password, kiosk, dashboard)

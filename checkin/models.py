@@ -1,0 +1,110 @@
+"""Frozen records and enums shared by the domain, storage and web modules."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+class Mode(enum.StrEnum):
+    VENUE = "venue"
+    ONLINE = "online"
+
+
+class Status(enum.StrEnum):
+    REGISTERED = "registered"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+class Role(enum.StrEnum):
+    ORGANISER = "organiser"
+    KIOSK = "kiosk"
+    DASHBOARD = "dashboard"
+
+
+def to_datetime(epoch: float, tz: ZoneInfo = JST) -> datetime:
+    """An epoch timestamp as an aware datetime in the event's zone."""
+    return datetime.fromtimestamp(epoch, UTC).astimezone(tz)
+
+
+def iso(epoch: float | None, tz: ZoneInfo = JST) -> str | None:
+    """ISO 8601 with offset, seconds precision, in the event's zone (None stays None)."""
+    if epoch is None:
+        return None
+    return to_datetime(epoch, tz).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str) -> float:
+    """An ISO 8601 time with offset as epoch seconds; a naive time is taken as JST."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=JST)
+    return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    slug: str
+    title: str
+    starts_at: float
+    ends_at: float
+    capacity: int
+    venue_name: str = ""
+    venue_address: str = ""
+    map_url: str = ""
+    stream_url: str = ""
+    registration_open: bool = True
+    waitlist_enabled: bool = True
+    anonymous_watch: bool = False
+    timezone: str = "Asia/Tokyo"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Registrant:
+    id: int
+    event_id: int
+    ref_no: str
+    name: str
+    kana: str
+    email: str
+    organisation: str
+    mode: Mode
+    status: Status
+    created_at: float
+    source: str = "web"
+
+    def public(self) -> dict[str, object]:
+        """The registrant fields of the HTTP contract."""
+        return {
+            "id": self.id,
+            "ref_no": self.ref_no,
+            "name": self.name,
+            "kana": self.kana,
+            "email": self.email,
+            "organisation": self.organisation,
+            "mode": self.mode.value,
+            "status": self.status.value,
+        }
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    registrant_id: int
+    code: str
+    issued_at: float
+    revoked_at: float | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,68 @@
+"""One typed settings object, read from the environment (CHECKIN_*) with laptop defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where ticket e-mail goes; with no host, messages are written to the outbox folder."""
+
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # "starttls", "tls" or "none"
+    username: str = ""
+    password: str = ""
+    sender: str = "checkin <noreply@localhost>"
+    outbox: Path = Path("outbox")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server and the commands need to know."""
+
+    db_path: Path = Path("checkin.db")
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    sqlite_synchronous: str = "FULL"
+    max_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = 5 * 1024 * 1024
+    secure_cookies: bool = False
+    qr_workers: int = 2
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+    def with_db(self, db_path: Path) -> Settings:
+        """A copy that uses another database file."""
+        return replace(self, db_path=db_path)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read CHECKIN_* variables; anything missing keeps its default."""
+        env = os.environ if environ is None else environ
+        smtp = SmtpSettings(
+            host=env.get("CHECKIN_SMTP_HOST", ""),
+            port=int(env.get("CHECKIN_SMTP_PORT", "587")),
+            security=env.get("CHECKIN_SMTP_SECURITY", "starttls").lower(),
+            username=env.get("CHECKIN_SMTP_USER", ""),
+            password=env.get("CHECKIN_SMTP_PASSWORD", ""),
+            sender=env.get("CHECKIN_SMTP_FROM", SmtpSettings.sender),
+            outbox=Path(env.get("CHECKIN_OUTBOX", "outbox")),
+        )
+        return cls(
+            db_path=Path(env.get("CHECKIN_DB", "checkin.db")),
+            base_url=env.get("CHECKIN_BASE_URL", cls.base_url).rstrip("/"),
+            secret_key=env.get("CHECKIN_SECRET_KEY", ""),
+            sqlite_synchronous=env.get("CHECKIN_SQLITE_SYNCHRONOUS", "FULL").upper(),
+            max_body_bytes=int(env.get("CHECKIN_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            secure_cookies=_bool(env.get("CHECKIN_SECURE_COOKIES", "0")),
+            qr_workers=int(env.get("CHECKIN_QR_WORKERS", "2")),
+            smtp=smtp,
+        )

@@ -1,0 +1,193 @@
+"""The SQLite engine: one writer thread that groups concurrent writes into one commit, and readers.
+
+Every write is a plain function ``fn(conn, *args)`` run inside its own SAVEPOINT on the writer
+thread; whatever is queued while a commit is in flight goes into the next transaction together, so
+a rush of check-ins costs one disk sync per batch rather than one per scan, and the function's
+caller is answered only after COMMIT returned — an answered check-in is on disk. A write that raises
+rolls back to its savepoint and leaves the others in the batch untouched.
+Reads run on a small pool of read-only connections (WAL lets them proceed while the writer writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from checkin.storage.schema import migrate
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+Fn = Callable[Concatenate[sqlite3.Connection, P], T]
+_STOP = object()
+MAX_BATCH = 512
+
+
+def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas every connection of ours uses."""
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {'FULL' if synchronous.upper() == 'FULL' else 'NORMAL'}")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+class Database:
+    """Async access to one SQLite file: ``await db.write(fn, ...)`` and ``await db.read(fn, ...)``."""
+
+    def __init__(self, path: Path, synchronous: str = "FULL", readers: int = 2) -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._readers = readers
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._read_pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._read_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        """Create or migrate the database and start the writer thread."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(self.path, self.synchronous)
+        migrate(conn)
+        self._writer = threading.Thread(target=self._write_loop, args=(conn,), name="db-writer", daemon=True)
+        self._writer.start()
+        self._read_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="db-read")
+
+    def close(self) -> None:
+        """Finish queued writes, then stop."""
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            self._writer.join()
+            self._writer = None
+        if self._read_pool is not None:
+            self._read_pool.shutdown(wait=True)
+            self._read_pool = None
+        with self._lock:
+            for conn in self._read_conns:
+                conn.close()
+            self._read_conns.clear()
+
+    async def __aenter__(self) -> Database:
+        self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit_write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Queue a write; the future resolves after the commit that holds it."""
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        future: Future[T] = Future()
+        self._queue.put((functools.partial(fn, **kwargs) if kwargs else fn, args, future))
+        return future
+
+    async def write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, *args)`` in a write transaction; return once it is committed."""
+        return await asyncio.wrap_future(self.submit_write(fn, *args, **kwargs))
+
+    def write_sync(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """The same from a thread without a loop (the command line)."""
+        return self.submit_write(fn, *args, **kwargs).result()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, self.synchronous, readonly=True)
+            self._local.conn = conn
+            with self._lock:
+                self._read_conns.append(conn)
+        return conn
+
+    def _run_read(self, call: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            return call(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    async def read(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, *args)`` on a read-only connection, in one consistent snapshot."""
+        if self._read_pool is None:
+            raise RuntimeError("database is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_pool, self._run_read, lambda c: fn(c, *args, **kwargs))
+
+    def read_sync(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A read from a thread without a loop (the command line)."""
+        return self._run_read(lambda c: fn(c, *args, **kwargs))
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        try:
+            while True:
+                item = self._queue.get()
+                batch = [item]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(entry is _STOP for entry in batch)
+                self._commit_batch(conn, [entry for entry in batch if entry is not _STOP])
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        if not batch:
+            return
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, args, future in batch:
+                conn.execute("SAVEPOINT one")
+                try:
+                    result = fn(conn, *args)
+                except BaseException as exc:  # reported to the caller, never lost in the thread
+                    conn.execute("ROLLBACK TO one")
+                    conn.execute("RELEASE one")
+                    outcomes.append((future, False, exc))
+                else:
+                    conn.execute("RELEASE one")
+                    outcomes.append((future, True, result))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for _fn, _args, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, ok, value in outcomes:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the live database (SQLite's online backup)."""
+        source = connect(self.path, self.synchronous, readonly=True)
+        try:
+            dest = sqlite3.connect(target)
+            try:
+                source.backup(dest)
+            finally:
+                dest.close()
+        finally:
+            source.close()

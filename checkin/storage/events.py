@@ -1,0 +1,102 @@
+"""Events and the audit log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import fields
+
+from checkin.errors import AlreadyExists, EventNotFound
+from checkin.models import Event
+
+_EVENT_COLUMNS = [f.name for f in fields(Event)]
+_BOOLS = {"registration_open", "waitlist_enabled", "anonymous_watch"}
+EDITABLE = (
+    "title",
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "venue_name",
+    "venue_address",
+    "map_url",
+    "stream_url",
+    "registration_open",
+    "waitlist_enabled",
+    "anonymous_watch",
+)
+
+
+def event_from_row(row: sqlite3.Row) -> Event:
+    values = {name: row[name] for name in _EVENT_COLUMNS}
+    for name in _BOOLS:
+        values[name] = bool(values[name])
+    return Event(**values)
+
+
+def create_event(conn: sqlite3.Connection, event: Event, now: float) -> Event:
+    """Insert an event (its id is ignored); AlreadyExists when the slug is taken."""
+    columns = [name for name in _EVENT_COLUMNS if name != "id"]
+    values = [getattr(event, name) for name in columns]
+    try:
+        cur = conn.execute(
+            f"INSERT INTO events ({', '.join(columns)}, created_at) VALUES ({', '.join('?' * len(columns))}, ?)",
+            [*values, now],
+        )
+    except sqlite3.IntegrityError as exc:
+        raise AlreadyExists(f"event {event.slug} already exists") from exc
+    audit(conn, int(cur.lastrowid or 0), now, "system", "event.create", event.slug)
+    return get_event(conn, event.slug)
+
+
+def get_event(conn: sqlite3.Connection, slug: str) -> Event:
+    """The event with this slug, or EventNotFound."""
+    row = conn.execute("SELECT * FROM events WHERE slug = ?", (slug,)).fetchone()
+    if row is None:
+        raise EventNotFound(f"no event {slug!r}")
+    return event_from_row(row)
+
+
+def get_event_by_id(conn: sqlite3.Connection, event_id: int) -> Event:
+    row = conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+    if row is None:
+        raise EventNotFound(f"no event #{event_id}")
+    return event_from_row(row)
+
+
+def list_events(conn: sqlite3.Connection) -> list[Event]:
+    return [event_from_row(row) for row in conn.execute("SELECT * FROM events ORDER BY starts_at DESC")]
+
+
+def update_event(conn: sqlite3.Connection, slug: str, changes: dict[str, object], actor: str, now: float) -> Event:
+    """Change the editable settings of an event."""
+    event = get_event(conn, slug)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    if changes:
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        conn.execute(f"UPDATE events SET {assignments} WHERE id = ?", [*changes.values(), event.id])
+        audit(conn, event.id, now, actor, "event.update", slug, {k: str(v) for k, v in changes.items()})
+    return get_event(conn, slug)
+
+
+def audit(
+    conn: sqlite3.Connection,
+    event_id: int | None,
+    now: float,
+    actor: str,
+    action: str,
+    subject: str = "",
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Append one line to the audit log (never personal data in `detail`)."""
+    conn.execute(
+        "INSERT INTO audit_log (event_id, at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        (event_id, now, actor, action, subject, json.dumps(detail or {}, ensure_ascii=False)),
+    )
+
+
+def audit_entries(conn: sqlite3.Connection, event_id: int, limit: int = 200) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM audit_log WHERE event_id = ? ORDER BY id DESC LIMIT ?", (event_id, limit)
+    ).fetchall()

@@ -1,0 +1,290 @@
+"""Registrants and their tickets."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from checkin import tickets
+from checkin.errors import Conflict, DuplicateEmail, NotFound, RegistrationClosed
+from checkin.models import Event, Mode, Registrant, Status, Ticket
+from checkin.registration import Application, decide_status
+from checkin.storage.events import audit, get_event_by_id
+from checkin.text import search_key
+
+NewCode = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registrant with its current ticket (None while waitlisted or cancelled)."""
+
+    registrant: Registrant
+    ticket: Ticket | None
+    promoted: tuple[Registration, ...] = ()
+
+
+def registrant_from_row(row: sqlite3.Row) -> Registrant:
+    return Registrant(
+        id=row["id"],
+        event_id=row["event_id"],
+        ref_no=row["ref_no"],
+        name=row["name"],
+        kana=row["kana"],
+        email=row["email"],
+        organisation=row["organisation"],
+        mode=Mode(row["mode"]),
+        status=Status(row["status"]),
+        created_at=row["created_at"],
+        source=row["source"],
+    )
+
+
+def ticket_from_row(row: sqlite3.Row) -> Ticket:
+    return Ticket(
+        id=row["id"],
+        registrant_id=row["registrant_id"],
+        code=row["code"],
+        issued_at=row["issued_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def seats_taken(conn: sqlite3.Connection, event_id: int) -> int:
+    """Venue seats held by registered venue registrants."""
+    row = conn.execute(
+        "SELECT COUNT(*) FROM registrants WHERE event_id = ? AND mode = 'venue' AND status = 'registered'",
+        (event_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+def _search_text(app: Application, ref_no: str) -> str:
+    return " ".join(search_key(part) for part in (app.name, app.kana, app.email, ref_no) if part)
+
+
+def find_by_email(conn: sqlite3.Connection, event_id: int, email_key: str) -> Registrant | None:
+    row = conn.execute(
+        "SELECT * FROM registrants WHERE event_id = ? AND email_key = ? AND status != 'cancelled'",
+        (event_id, email_key),
+    ).fetchone()
+    return None if row is None else registrant_from_row(row)
+
+
+def register(
+    conn: sqlite3.Connection,
+    event: Event,
+    app: Application,
+    now: float,
+    *,
+    source: str = "web",
+    ref_no: str | None = None,
+    waitlist: bool | None = None,
+    new_code: NewCode = tickets.new_code,
+    enforce_open: bool = True,
+) -> Registration:
+    """Register one person within capacity (the writer thread serialises this, so seats never oversell)."""
+    current = get_event_by_id(conn, event.id)
+    if enforce_open and not current.registration_open:
+        raise RegistrationClosed("registration is closed")
+    if find_by_email(conn, event.id, app.email_key) is not None:
+        raise DuplicateEmail("this e-mail address is already registered")
+    allow_waitlist = current.waitlist_enabled if waitlist is None else waitlist and current.waitlist_enabled
+    status = decide_status(app.mode, seats_taken(conn, event.id), current.capacity, allow_waitlist)
+    cur = conn.execute(
+        "INSERT INTO registrants (event_id, ref_no, name, kana, email, email_key, organisation, mode, status,"
+        " source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.id,
+            ref_no or f"tmp-{now}-{app.email_key}",
+            app.name,
+            app.kana,
+            app.email,
+            app.email_key,
+            app.organisation,
+            app.mode.value,
+            status.value,
+            source,
+            now,
+            now,
+        ),
+    )
+    registrant_id = int(cur.lastrowid or 0)
+    if ref_no is None:
+        ref_no = f"W{registrant_id:07d}"
+        conn.execute("UPDATE registrants SET ref_no = ? WHERE id = ?", (ref_no, registrant_id))
+    conn.execute("UPDATE registrants SET search_key = ? WHERE id = ?", (_search_text(app, ref_no), registrant_id))
+    ticket = issue_ticket(conn, current, registrant_id, now, new_code) if status is Status.REGISTERED else None
+    audit(conn, event.id, now, source, "registrant.create", ref_no, {"status": status.value})
+    return Registration(get_registrant(conn, event.id, registrant_id), ticket)
+
+
+def update_registrant(
+    conn: sqlite3.Connection, event: Event, registrant_id: int, app: Application, now: float, actor: str
+) -> Registrant:
+    """Change a registrant's details (import, admin); the mode change keeps capacity rules."""
+    old = get_registrant(conn, event.id, registrant_id)
+    other = find_by_email(conn, event.id, app.email_key)
+    if other is not None and other.id != registrant_id:
+        raise DuplicateEmail("this e-mail address is already registered")
+    if old.mode is Mode.ONLINE and app.mode is Mode.VENUE and old.status is Status.REGISTERED:
+        current = get_event_by_id(conn, event.id)
+        if seats_taken(conn, event.id) >= current.capacity:
+            raise Conflict("no seat left to move this registrant to the venue")
+    conn.execute(
+        "UPDATE registrants SET name = ?, kana = ?, email = ?, email_key = ?, organisation = ?, mode = ?,"
+        " search_key = ?, updated_at = ? WHERE id = ?",
+        (
+            app.name,
+            app.kana,
+            app.email,
+            app.email_key,
+            app.organisation,
+            app.mode.value,
+            _search_text(app, old.ref_no),
+            now,
+            registrant_id,
+        ),
+    )
+    audit(conn, event.id, now, actor, "registrant.update", old.ref_no)
+    return get_registrant(conn, event.id, registrant_id)
+
+
+def issue_ticket(
+    conn: sqlite3.Connection,
+    event: Event,
+    registrant_id: int,
+    now: float,
+    new_code: NewCode = tickets.new_code,
+) -> Ticket:
+    """A new ticket code for a registrant; any previous code is revoked."""
+    revoke_tickets(conn, registrant_id, now, "reissued")
+    code = new_code(event.slug)
+    cur = conn.execute(
+        "INSERT INTO tickets (registrant_id, event_id, code, code_hash, issued_at) VALUES (?, ?, ?, ?, ?)",
+        (registrant_id, event.id, code, tickets.code_hash(code), now),
+    )
+    return Ticket(id=int(cur.lastrowid or 0), registrant_id=registrant_id, code=code, issued_at=now)
+
+
+def revoke_tickets(conn: sqlite3.Connection, registrant_id: int, now: float, reason: str) -> None:
+    """Revoke every live ticket of a registrant."""
+    conn.execute(
+        "UPDATE tickets SET revoked_at = ?, revoked_reason = ? WHERE registrant_id = ? AND revoked_at IS NULL",
+        (now, reason, registrant_id),
+    )
+
+
+def reissue_ticket(conn: sqlite3.Connection, event: Event, registrant_id: int, now: float, actor: str) -> Ticket:
+    """Re-issue: revoke the old code, make a new one (only for registered people)."""
+    registrant = get_registrant(conn, event.id, registrant_id)
+    if registrant.status is not Status.REGISTERED:
+        raise Conflict("only registered people have a ticket")
+    ticket = issue_ticket(conn, event, registrant_id, now)
+    audit(conn, event.id, now, actor, "ticket.reissue", registrant.ref_no)
+    return ticket
+
+
+def get_registrant(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> Registrant:
+    row = conn.execute("SELECT * FROM registrants WHERE id = ? AND event_id = ?", (registrant_id, event_id)).fetchone()
+    if row is None:
+        raise NotFound("no such registrant")
+    return registrant_from_row(row)
+
+
+def current_ticket(conn: sqlite3.Connection, registrant_id: int) -> Ticket | None:
+    row = conn.execute(
+        "SELECT * FROM tickets WHERE registrant_id = ? AND revoked_at IS NULL ORDER BY id DESC LIMIT 1",
+        (registrant_id,),
+    ).fetchone()
+    return None if row is None else ticket_from_row(row)
+
+
+def registration(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> Registration:
+    return Registration(get_registrant(conn, event_id, registrant_id), current_ticket(conn, registrant_id))
+
+
+@dataclass(frozen=True)
+class TicketLookup:
+    """What a ticket code points at: the ticket, its registrant and event."""
+
+    ticket: Ticket
+    registrant: Registrant
+    event: Event
+
+
+def lookup_code(conn: sqlite3.Connection, code: str) -> TicketLookup | None:
+    """The ticket with this exact code (valid or revoked), or None."""
+    row = conn.execute("SELECT * FROM tickets WHERE code = ?", (tickets.normalise(code),)).fetchone()
+    if row is None:
+        return None
+    ticket = ticket_from_row(row)
+    registrant = registrant_from_row(
+        conn.execute("SELECT * FROM registrants WHERE id = ?", (ticket.registrant_id,)).fetchone()
+    )
+    return TicketLookup(ticket, registrant, get_event_by_id(conn, registrant.event_id))
+
+
+def cancel(conn: sqlite3.Connection, event: Event, registrant_id: int, now: float, actor: str) -> Registration:
+    """Cancel a registration, revoke its ticket, and move the first waiting person up if a seat freed."""
+    registrant = get_registrant(conn, event.id, registrant_id)
+    if registrant.status is Status.CANCELLED:
+        return Registration(registrant, None)
+    conn.execute(
+        "UPDATE registrants SET status = 'cancelled', cancelled_at = ?, updated_at = ? WHERE id = ?",
+        (now, now, registrant_id),
+    )
+    revoke_tickets(conn, registrant_id, now, "cancelled")
+    audit(conn, event.id, now, actor, "registrant.cancel", registrant.ref_no)
+    promoted = promote_waitlist(conn, event, now)
+    return Registration(get_registrant(conn, event.id, registrant_id), None, promoted)
+
+
+def promote_waitlist(conn: sqlite3.Connection, event: Event, now: float) -> tuple[Registration, ...]:
+    """Give free seats to waiting people, first come first served."""
+    current = get_event_by_id(conn, event.id)
+    free = current.capacity - seats_taken(conn, event.id)
+    if free <= 0:
+        return ()
+    rows = conn.execute(
+        "SELECT id FROM registrants WHERE event_id = ? AND status = 'waitlisted' ORDER BY created_at, id LIMIT ?",
+        (event.id, free),
+    ).fetchall()
+    promoted = []
+    for row in rows:
+        conn.execute("UPDATE registrants SET status = 'registered', updated_at = ? WHERE id = ?", (now, row["id"]))
+        ticket = issue_ticket(conn, current, row["id"], now)
+        registrant = get_registrant(conn, event.id, row["id"])
+        audit(conn, event.id, now, "system", "registrant.promote", registrant.ref_no)
+        promoted.append(Registration(registrant, ticket))
+    return tuple(promoted)
+
+
+def search(conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50) -> list[Registrant]:
+    """Registrants whose name, reading, e-mail or reference number contains the folded query."""
+    key = search_key(query)
+    if not key:
+        return []
+    pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(
+        "SELECT * FROM registrants WHERE event_id = ? AND search_key LIKE ? ESCAPE '\\' ORDER BY kana, id LIMIT ?",
+        (event_id, pattern, limit),
+    ).fetchall()
+    return [registrant_from_row(row) for row in rows]
+
+
+def list_registrants(
+    conn: sqlite3.Connection, event_id: int, *, status: str | None = None, mode: str | None = None
+) -> list[Registrant]:
+    """Registrants of an event in reference-number order, optionally filtered."""
+    sql = "SELECT * FROM registrants WHERE event_id = ?"
+    params: list[object] = [event_id]
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    if mode:
+        sql += " AND mode = ?"
+        params.append(mode)
+    rows = conn.execute(sql + " ORDER BY ref_no", params).fetchall()
+    return [registrant_from_row(row) for row in rows]

@@ -1,0 +1,76 @@
+"""Staff: API tokens (only their hashes are stored)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from dataclasses import dataclass
+
+from checkin.models import Role
+from checkin.storage.events import audit
+
+TOKEN_PREFIX = "ckt_"  # noqa: S105 (a prefix, not a secret)
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a high-entropy secret (tokens, session ids, pairing codes): what we store."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    role: Role
+    name: str
+    event_id: int | None
+    created_at: float
+    revoked_at: float | None
+
+
+def _token_from_row(row: sqlite3.Row) -> TokenInfo:
+    return TokenInfo(
+        id=row["id"],
+        role=Role(row["role"]),
+        name=row["name"],
+        event_id=row["event_id"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def create_token(
+    conn: sqlite3.Connection, event_id: int | None, role: Role, name: str, now: float, actor: str = "cli"
+) -> tuple[TokenInfo, str]:
+    """A new API token; returns its record and the secret, which is shown once and never stored."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    cur = conn.execute(
+        "INSERT INTO api_tokens (event_id, role, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        (event_id, role.value, name, hash_secret(secret), now),
+    )
+    audit(conn, event_id, now, actor, "token.create", name, {"role": role.value})
+    row = conn.execute("SELECT * FROM api_tokens WHERE id = ?", (cur.lastrowid,)).fetchone()
+    return _token_from_row(row), secret
+
+
+def resolve_token(conn: sqlite3.Connection, secret: str) -> TokenInfo | None:
+    """The live token with this secret, or None (unknown or revoked)."""
+    row = conn.execute(
+        "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (hash_secret(secret),)
+    ).fetchone()
+    return None if row is None else _token_from_row(row)
+
+
+def revoke_token(conn: sqlite3.Connection, token_id: int, now: float, actor: str) -> None:
+    row = conn.execute("SELECT * FROM api_tokens WHERE id = ?", (token_id,)).fetchone()
+    if row is None:
+        return
+    conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id))
+    audit(conn, row["event_id"], now, actor, "token.revoke", row["name"])
+
+
+def list_tokens(conn: sqlite3.Connection, event_id: int | None) -> list[TokenInfo]:
+    rows = conn.execute(
+        "SELECT * FROM api_tokens WHERE event_id IS ? OR event_id = ? ORDER BY id", (event_id, event_id)
+    ).fetchall()
+    return [_token_from_row(row) for row in rows]

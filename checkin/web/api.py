@@ -1,0 +1,69 @@
+"""The JSON API of registrations, registrants and identity (`/api/v1`)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from checkin.models import Event, Role, Ticket
+from checkin.registration import validate
+from checkin.storage import registrants as store
+from checkin.storage.events import get_event_by_id
+from checkin.web.auth import require
+from checkin.web.common import event_of, read_json, services
+
+
+def ticket_json(request: Request, event: Event, ticket: Ticket | None) -> dict[str, str] | None:
+    """The ticket fields of the contract: code and its page and image URLs."""
+    if ticket is None:
+        return None
+    base = services(request).settings.base_url
+    return {"code": ticket.code, "url": f"{base}/t/{ticket.code}", "png_url": f"{base}/t/{ticket.code}.png"}
+
+
+async def create_registration(request: Request) -> JSONResponse:
+    """Register one person (public)."""
+    event = await event_of(request)
+    data = await read_json(request)
+    app = validate(data)
+    waitlist = data.get("waitlist")
+    svc = services(request)
+    result = await svc.db.write(
+        store.register, event, app, svc.now(), waitlist=None if waitlist is None else bool(waitlist)
+    )
+    svc.hub.changed(event.slug)
+    return JSONResponse(
+        {"registrant": result.registrant.public(), "ticket": ticket_json(request, event, result.ticket)},
+        status_code=201,
+    )
+
+
+async def search_registrants(request: Request) -> JSONResponse:
+    """Search by name, reading, e-mail or reference number (kiosk, organiser)."""
+    event = await event_of(request)
+    await require(request, {Role.KIOSK, Role.ORGANISER}, event)
+    query = request.query_params.get("q", "")[:100]
+    found = await services(request).db.read(store.search, event.id, query)
+    return JSONResponse({"registrants": [r.public() for r in found]})
+
+
+async def me(request: Request) -> JSONResponse:
+    """Who this credential is."""
+    principal = await require(request, set(Role))
+    slug = None
+    if principal.event_id is not None:
+        slug = (await services(request).db.read(get_event_by_id, principal.event_id)).slug
+    return JSONResponse({"role": principal.role.value, "name": principal.name, "event": slug})
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+routes: list[BaseRoute] = [
+    Route("/healthz", healthz),
+    Route("/api/v1/me", me),
+    Route("/api/v1/events/{slug}/registrations", create_registration, methods=["POST"]),
+    Route("/api/v1/events/{slug}/registrants", search_registrants),
+]

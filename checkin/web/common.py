@@ -1,0 +1,72 @@
+"""Helpers every endpoint shares: services, bounded JSON bodies, event lookup, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, cast
+
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+
+from checkin.errors import BadRequest, CheckinError, PayloadTooLarge
+from checkin.models import Event
+from checkin.services import Services
+from checkin.storage.events import get_event
+
+log = logging.getLogger("checkin")
+
+
+def services(conn: HTTPConnection) -> Services:
+    """The running server's services."""
+    return cast(Services, conn.app.state.services)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused past `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise PayloadTooLarge(f"body larger than {limit} bytes")
+        except ValueError as exc:
+            raise BadRequest("bad Content-Length") from exc
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """A JSON object body within the configured size, or a 4xx error."""
+    body = await read_body(request, services(request).settings.max_body_bytes)
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest("the body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
+async def event_of(conn: HTTPConnection) -> Event:
+    """The event named by the path's `slug`, or EventNotFound."""
+    return await services(conn).db.read(get_event, str(conn.path_params["slug"]))
+
+
+def error_response(request: Request, exc: Exception) -> Response:
+    """JSON errors of the contract; never a traceback."""
+    if isinstance(exc, CheckinError):
+        return JSONResponse(exc.as_json(), status_code=exc.status)
+    if isinstance(exc, HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+    log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)
+    return JSONResponse({"error": "internal", "message": "internal error"}, status_code=500)

@@ -1,0 +1,78 @@
+"""Fixtures: fresh settings and database per test, an app client, a seeded event, a live server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from checkin.app import create_app
+from checkin.models import Event, Role
+from checkin.settings import Settings, SmtpSettings
+from checkin.storage import Database
+from checkin.storage.events import create_event
+from checkin.storage.staff import create_token
+from tests.utils import EVENT, LiveServer, run_server
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings on a fresh database; e-mail to an outbox folder; no process pool."""
+    return Settings(
+        db_path=tmp_path / "checkin.db",
+        secret_key="test-secret",
+        sqlite_synchronous="NORMAL",
+        qr_workers=0,
+        smtp=SmtpSettings(outbox=tmp_path / "outbox"),
+    )
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """An open database (not shared with a server)."""
+    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database.open()
+    yield database
+    database.close()
+
+
+def seed_event(settings: Settings, event: Event = EVENT) -> Event:
+    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database.open()
+    try:
+        return database.write_sync(create_event, event, time.time())
+    finally:
+        database.close()
+
+
+def make_token(settings: Settings, event: Event, role: Role, name: str = "test") -> str:
+    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database.open()
+    try:
+        return database.write_sync(create_token, event.id, role, name, time.time())[1]
+    finally:
+        database.close()
+
+
+@pytest.fixture
+def event(settings: Settings) -> Event:
+    """The test symposium (capacity 50), created in the database."""
+    return seed_event(settings)
+
+
+@pytest.fixture
+def client(settings: Settings, event: Event) -> Iterator[TestClient]:
+    """A TestClient with the lifespan running."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live(settings: Settings, event: Event) -> Iterator[LiveServer]:
+    """A real uvicorn server on a free port."""
+    with run_server(replace(settings)) as server:
+        yield server

@@ -1,0 +1,77 @@
+"""Shared helpers for tests: a real uvicorn server on a free port, and a seeded event."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from checkin.app import create_app
+from checkin.models import Event, parse_iso
+from checkin.settings import Settings
+
+EVENT = Event(
+    id=0,
+    slug="sympo",
+    title="テストシンポジウム",
+    starts_at=parse_iso("2023-11-27T13:30:00+09:00"),
+    ends_at=parse_iso("2023-11-27T16:30:00+09:00"),
+    capacity=50,
+    venue_name="御茶ノ水ソラシティ 2F ホール",
+    venue_address="東京都千代田区神田駿河台4-6",
+    anonymous_watch=True,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A running uvicorn server in a background thread."""
+
+    url: str
+    port: int
+    server: uvicorn.Server
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://")
+
+
+@contextlib.contextmanager
+def run_server(settings: Settings) -> Iterator[LiveServer]:
+    """Serve create_app(settings) with uvicorn until the block ends."""
+    port = free_port()
+    from dataclasses import replace
+
+    settings = replace(settings, base_url=f"http://127.0.0.1:{port}")
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ws_per_message_deflate=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", port=port, server=server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
