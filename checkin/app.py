@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from checkin.errors import CheckinError
 from checkin.services import Services, build
 from checkin.settings import Settings
-from checkin.web import api
+from checkin.web import admin, api, dashboard, kiosk, mail, pages, watch
 from checkin.web.common import error_response
 from checkin.web.security import SecurityHeaders
 
@@ -28,6 +28,12 @@ def all_routes() -> list[BaseRoute]:
     """Every module's routes, then the static files."""
     return [
         *api.routes,
+        *pages.routes,
+        *mail.routes,
+        *admin.routes,
+        *kiosk.routes,
+        *watch.routes,
+        *dashboard.routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
 
