@@ -6,15 +6,17 @@ import random
 import secrets
 from dataclasses import dataclass
 
+from checkin import staff
 from checkin.errors import EventNotFound
 from checkin.models import Event, Mode, Role, parse_iso
 from checkin.registration import Application
-from checkin.storage import Database
+from checkin.storage import Database, users
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event, get_event
 from checkin.storage.staff import create_token
 
 SLUG = "telework2023"
+DEMO_LOGIN = "admin"
 SYMPOSIUM = Event(
     id=0,
     slug=SLUG,
@@ -86,4 +88,9 @@ def ensure_demo(db: Database, now: float) -> tuple[Event, DemoCredentials | None
     _, kiosk = db.write_sync(create_token, event.id, Role.KIOSK, "受付1", now, "demo")
     _, dashboard = db.write_sync(create_token, event.id, Role.DASHBOARD, "projector", now, "demo")
     password = secrets.token_urlsafe(9)
-    return event, DemoCredentials("admin", password, kiosk, dashboard)
+    password_hash = staff.hash_password(password)
+    if db.read_sync(users.find_user, DEMO_LOGIN) is None:
+        db.write_sync(users.create_user, DEMO_LOGIN, password_hash, Role.ORGANISER, now, "demo")
+    else:
+        db.write_sync(users.set_password, DEMO_LOGIN, password_hash, now, "demo")
+    return event, DemoCredentials(DEMO_LOGIN, password, kiosk, dashboard)

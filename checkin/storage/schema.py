@@ -173,7 +173,17 @@ CREATE INDEX viewing_open ON viewing_intervals(event_id) WHERE ended_at IS NULL;
 CREATE INDEX viewing_registrant ON viewing_intervals(registrant_id);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1)]
+# Staff logins: failed attempts per login, for throttling (kept only for the throttle window).
+V4 = """
+CREATE TABLE login_failures (
+    id INTEGER PRIMARY KEY,
+    login_key TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX login_failures_key ON login_failures(login_key, at);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (4, V4)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
