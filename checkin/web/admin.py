@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import eventform
-from checkin.errors import Forbidden, Invalid
+from checkin.errors import AlreadyExists, Forbidden, Invalid
 from checkin.models import Event
 from checkin.storage import admin as store
 from checkin.storage.events import create_event, list_events
@@ -46,6 +46,9 @@ async def new_event(request: Request, principal: Principal) -> Response:
         created = await svc.db.write(create_event, event, svc.now(), principal.actor)
     except Invalid as exc:
         return page(request, principal, "admin/event_form.html", 422, values=values, errors=exc.fields, event=None)
+    except AlreadyExists:
+        errors = {"slug": "taken"}
+        return page(request, principal, "admin/event_form.html", 409, values=values, errors=errors, event=None)
     return see_other(f"/admin/events/{created.slug}/settings", done="event_created")
 
 
