@@ -50,7 +50,7 @@ def local_input(epoch: float) -> str:
 
 def form_values(event: Event) -> dict[str, str]:
     """An event's settings as the form's field values."""
-    values = {name: str(getattr(event, name)) for name in (*TEXTS, *URLS, "capacity", "slug")}
+    values = {name: str(getattr(event, name)) for name in (*TEXTS, *URLS, "capacity")}
     values["starts_at"] = local_input(event.starts_at)
     values["ends_at"] = local_input(event.ends_at)
     values.update({name: "on" for name in CHECKBOXES if getattr(event, name)})

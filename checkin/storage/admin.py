@@ -76,6 +76,8 @@ class RegistrantRecord:
 
 @dataclass(frozen=True)
 class SettingsChange:
+    """The event after a settings change, and the people it moved up from the waiting list."""
+
     event: Event
     promoted: tuple[Registration, ...]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from checkin.errors import AlreadyExists, NotFound
 from checkin.models import Role
-from checkin.staff import THROTTLE_WINDOW
+from checkin.staff import THROTTLE_WINDOW, throttle_wait
 from checkin.storage.events import audit
 from checkin.storage.staff import hash_secret
 
@@ -120,16 +120,12 @@ def end_session(conn: sqlite3.Connection, session_id: str) -> None:
     conn.execute("DELETE FROM sessions WHERE id_hash = ?", (hash_secret(session_id),))
 
 
-def record_failure(conn: sqlite3.Connection, login_key: str, now: float) -> None:
-    """Count one failed login (unknown logins too, so a guess tells nothing); old ones are dropped."""
+def begin_attempt(conn: sqlite3.Connection, login_key: str, now: float) -> float:
+    """Seconds to wait when this login is throttled; else count the attempt as a failure until it
+    succeeds (a good password clears the count), so parallel guesses cannot slip past the limit."""
     conn.execute("DELETE FROM login_failures WHERE login_key = ? AND at <= ?", (login_key, now - THROTTLE_WINDOW))
-    conn.execute("INSERT INTO login_failures (login_key, at) VALUES (?, ?)", (login_key, now))
-
-
-def recent_failures(conn: sqlite3.Connection, login_key: str, now: float) -> list[float]:
-    """Times of this login's failures within the throttle window."""
-    rows = conn.execute(
-        "SELECT at FROM login_failures WHERE login_key = ? AND at > ? ORDER BY at",
-        (login_key, now - THROTTLE_WINDOW),
-    ).fetchall()
-    return [float(row["at"]) for row in rows]
+    rows = conn.execute("SELECT at FROM login_failures WHERE login_key = ?", (login_key,)).fetchall()
+    wait = throttle_wait([float(row["at"]) for row in rows], now)
+    if wait <= 0:
+        conn.execute("INSERT INTO login_failures (login_key, at) VALUES (?, ?)", (login_key, now))
+    return wait

@@ -22,7 +22,7 @@ from checkin.web.common import services
 from checkin.web.forms import form_strings, read_form
 
 MAX_QUERY = 100
-EDITABLE = ("name", "kana", "email", "organisation", "mode")
+DETAILS = ("name", "kana", "email", "organisation", "mode")
 
 
 E = TypeVar("E", bound=enum.Enum)
@@ -91,7 +91,7 @@ async def registrant_edit(request: Request, principal: Principal, event: Event) 
     svc = services(request)
     registrant = await svc.db.read(get_registrant, event.id, registrant_id(request))
     if request.method == "GET":
-        values = {name: str(getattr(registrant, name)) for name in EDITABLE}
+        values = {name: str(getattr(registrant, name)) for name in DETAILS}
         return page(request, principal, "admin/registrant_edit.html", event=event, registrant=registrant, values=values)
     values = form_strings(await read_form(request))
     errors: dict[str, str] = {}

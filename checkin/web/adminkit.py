@@ -13,7 +13,7 @@ from checkin.errors import CheckinError, Forbidden
 from checkin.i18n import catalog, language, translate
 from checkin.models import Event, Role
 from checkin.web.auth import Principal, require_page
-from checkin.web.common import event_of, log
+from checkin.web.common import event_of
 from checkin.web.templating import render
 
 TABS = ("registrants", "settings", "tokens", "audit")
@@ -44,8 +44,6 @@ def page(
 
 def error_page(request: Request, exc: CheckinError, principal: Principal | None = None) -> Response:
     """A refused request as an HTML page with its status (403 for a missing form token, 404, 409...)."""
-    if exc.status >= 500:
-        log.error("admin error on %s: %s", request.url.path, exc.code)
     return page(request, principal, "admin/error.html", exc.status, error=exc, message=error_text(exc, request))
 
 

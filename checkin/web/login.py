@@ -18,10 +18,10 @@ from starlette.routing import BaseRoute, Route
 from checkin import staff
 from checkin.i18n import language
 from checkin.storage import users
-from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, authenticate
+from checkin.web.adminkit import admin_page, page
+from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, Principal, authenticate
 from checkin.web.common import services
 from checkin.web.forms import read_form, text_field
-from checkin.web.templating import render
 
 LOGIN_CSRF_COOKIE = "checkin_login_csrf"
 HOME = "/admin"
@@ -62,9 +62,8 @@ def login_page(
     """The login form with a fresh double-submit token (and the error of the last try, if any)."""
     token = staff.new_secret()
     target = safe_target(target or request.query_params.get("next", HOME))
-    context = {"csrf": token, "error": error, "login": login, "target": target, "minutes": minutes, "me": None}
-    response = render(request, "admin/login.html", context, status_code=status)
-    response.headers["cache-control"] = "no-store"
+    context = {"csrf": token, "error": error, "login": login, "target": target, "minutes": minutes}
+    response = page(request, None, "admin/login.html", status, **context)
     _cookie(response, request, LOGIN_CSRF_COOKIE, token, 3600, LOGIN_PATH)
     return response
 
@@ -101,14 +100,12 @@ async def do_login(request: Request) -> Response:
     if not expected or not secrets.compare_digest(text_field(form, CSRF_FIELD).encode(), expected.encode()):
         return login_page(request, 403, "admin.login.stale", attempt.login, attempt.target)
     svc = services(request)
-    key = staff.login_key(attempt.login)
-    wait = staff.throttle_wait(await svc.db.read(users.recent_failures, key, svc.now()), svc.now())
+    wait = await svc.db.write(users.begin_attempt, staff.login_key(attempt.login), svc.now())
     if wait > 0:
         minutes = max(1, round(wait / 60))
         return login_page(request, 429, "admin.login.throttled", attempt.login, attempt.target, minutes)
     user = await _verify(request, attempt)
     if user is None:
-        await svc.db.write(users.record_failure, key, svc.now())
         return login_page(request, 401, "admin.login.failed", attempt.login, attempt.target)
     session_id, now = staff.new_secret(), svc.now()
     await svc.db.write(users.create_session, user, session_id, staff.new_secret(), now, now + staff.SESSION_SECONDS)
@@ -118,11 +115,11 @@ async def do_login(request: Request) -> Response:
     return response
 
 
-async def do_logout(request: Request) -> Response:
+@admin_page
+async def do_logout(request: Request, principal: Principal) -> Response:
     """POST /admin/logout (with the session's CSRF token): end the session, forget the cookie."""
-    principal = await authenticate(request)
     session_id = request.cookies.get(SESSION_COOKIE)
-    if principal is not None and principal.user_id is not None and session_id:
+    if principal.user_id is not None and session_id:
         await services(request).db.write(users.end_session, session_id)
     response = RedirectResponse(f"{LOGIN_PATH}?lang={language(request)}", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
