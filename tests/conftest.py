@@ -20,6 +20,7 @@ from checkin.storage import Database
 from checkin.storage.events import create_event
 from checkin.storage.staff import create_token
 from checkin.storage.users import create_user
+from tests.smtp import SmtpSink, smtp_server
 from tests.utils import EVENT, LiveServer, run_server
 
 
@@ -118,3 +119,16 @@ def organiser(settings: Settings, event: Event, client: TestClient) -> str:
     """`client` logged in as an organiser; the value is the session's CSRF token."""
     make_user(settings)
     return log_in(client)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on a free port; `.received` holds what arrived."""
+    with smtp_server() as sink:
+        yield sink
+
+
+@pytest.fixture
+def smtp_settings(settings: Settings, smtp: SmtpSink) -> Settings:
+    """The settings, sending e-mail to the `smtp` server (plain SMTP, no login)."""
+    return replace(settings, smtp=replace(settings.smtp, host="127.0.0.1", port=smtp.port, security="none"))

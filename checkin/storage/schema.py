@@ -173,6 +173,25 @@ CREATE INDEX viewing_open ON viewing_intervals(event_id) WHERE ended_at IS NULL;
 CREATE INDEX viewing_registrant ON viewing_intervals(registrant_id);
 """
 
+# E-mail sends: a row is claimed before a message leaves and confirmed (sent_at) after, so a run that
+# dies mid-message never sends that ticket again unasked; re-sends may repeat, the ticket mail may not.
+V3 = """
+CREATE TABLE email_sends_v3 (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+    registrant_id INTEGER NOT NULL REFERENCES registrants(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL DEFAULT 'ticket',
+    claimed_at REAL NOT NULL,
+    sent_at REAL
+);
+INSERT INTO email_sends_v3 (id, ticket_id, registrant_id, kind, claimed_at, sent_at)
+    SELECT id, ticket_id, registrant_id, kind, sent_at, sent_at FROM email_sends;
+DROP TABLE email_sends;
+ALTER TABLE email_sends_v3 RENAME TO email_sends;
+CREATE UNIQUE INDEX email_sends_once ON email_sends(ticket_id) WHERE kind IN ('ticket', 'promoted');
+CREATE INDEX email_sends_registrant ON email_sends(registrant_id, kind, claimed_at);
+"""
+
 # Staff logins: failed attempts per login, for throttling (kept only for the throttle window).
 V4 = """
 CREATE TABLE login_failures (
@@ -183,7 +202,7 @@ CREATE TABLE login_failures (
 CREATE INDEX login_failures_key ON login_failures(login_key, at);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (4, V4)]
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (3, V3), (4, V4)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
