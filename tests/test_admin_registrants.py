@@ -149,3 +149,39 @@ def test_mode_changes_keep_seats_right(settings: Settings, client: TestClient, o
     assert _status(settings, waiting["id"]) == "registered"
     assert edit(other, "online") == 200
     assert _status(settings, other["id"]) == "registered" and len(_codes(settings, other["id"])) == 1
+
+
+def _mails(settings: Settings, kind: str) -> list[str]:
+    return [path.read_text(errors="replace") for path in sorted(settings.smtp.outbox.glob(f"*-{kind}.eml"))]
+
+
+def test_reissued_ticket_is_mailed_and_resend_is_limited(
+    settings: Settings, client: TestClient, organiser: str, event: Event
+) -> None:
+    """A re-issue e-mails the new ticket; re-send sends it again once, then waits 10 minutes."""
+    (person,) = register(client, event, 1)
+    client.post(f"{BASE}/{person['id']}/reissue", data={"csrf": organiser})
+    new_code = _codes(settings, person["id"])[-1][0]
+    (mail,) = _mails(settings, "ticket")
+    assert new_code in mail
+    sent = client.post(f"{BASE}/{person['id']}/resend", data={"csrf": organiser})
+    assert "チケットのメールを再送しました" in sent.text
+    again = client.post(f"{BASE}/{person['id']}/resend", data={"csrf": organiser})
+    assert "10分以内に再送済み" in again.text
+    assert len(_mails(settings, "resend")) == 1
+    assert "ticket.resend" in again.text
+
+
+def test_promoted_people_are_mailed_and_waiting_people_have_nothing_to_resend(
+    settings: Settings, client: TestClient, organiser: str, event: Event
+) -> None:
+    """A cancellation e-mails the person moved up; a waiting person has no ticket to re-send (409)."""
+    client.post("/admin/events/sympo/settings", data=settings_form(event, organiser, capacity="1"))
+    holder, waiting, last = register(client, event, 3)
+    assert client.post(f"{BASE}/{last['id']}/resend", data={"csrf": organiser}).status_code == 409
+    client.post(f"{BASE}/{holder['id']}/cancel", data={"csrf": organiser})
+    (mail,) = _mails(settings, "promoted")
+    assert _codes(settings, waiting["id"])[0][0] in mail
+    form = {"csrf": organiser, "name": last["name"], "email": last["email"], "mode": "online"}
+    client.post(f"{BASE}/{last['id']}/edit", data=form)
+    assert _codes(settings, last["id"])[0][0] in _mails(settings, "ticket")[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checkin.eventform import EventSettings, check_capacity
@@ -194,3 +195,13 @@ def event_counts(conn: sqlite3.Connection) -> dict[int, Counts]:
         " FROM registrants GROUP BY event_id"
     ).fetchall()
     return {row[0]: Counts(row[1], row[2], row[3], row[4], arrived.get(row[0], 0)) for row in rows}
+
+
+def registrations_by_ref(conn: sqlite3.Connection, event_id: int, ref_nos: Sequence[str]) -> list[Registration]:
+    """The registrants with these reference numbers, each with their current ticket."""
+    found = []
+    for ref_no in ref_nos:
+        row = conn.execute("SELECT * FROM registrants WHERE event_id = ? AND ref_no = ?", (event_id, ref_no)).fetchone()
+        if row is not None:
+            found.append(Registration(registrant_from_row(row), current_ticket(conn, row["id"])))
+    return found

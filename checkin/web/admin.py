@@ -15,8 +15,8 @@ from checkin.errors import AlreadyExists, Forbidden, Invalid
 from checkin.models import Event
 from checkin.storage import admin as store
 from checkin.storage.events import create_event, list_events
-from checkin.web import admin_access, admin_registrants, login
-from checkin.web.adminkit import admin_page, event_page, page, see_other
+from checkin.web import admin_access, admin_files, admin_registrants, login
+from checkin.web.adminkit import admin_page, event_page, mail_promoted, page, see_other
 from checkin.web.auth import Principal
 from checkin.web.common import services
 from checkin.web.forms import form_strings, read_form
@@ -78,7 +78,9 @@ async def event_settings(request: Request, principal: Principal, event: Event) -
             request, principal, event, values, exc.status, errors={"capacity": "below_seats"}, taken=exc.taken
         )
     svc.hub.changed(event.slug)
-    return see_other(f"/admin/events/{event.slug}/settings", done="settings_saved", promoted=str(len(change.promoted)))
+    mail = mail_promoted(request, change.event, change.promoted)
+    url = f"/admin/events/{event.slug}/settings"
+    return see_other(url, mail, done="settings_saved", promoted=str(len(change.promoted)))
 
 
 @event_page
@@ -96,4 +98,5 @@ routes: list[BaseRoute] = [
     Route("/admin/events/{slug}/audit", audit_view, methods=["GET"]),
     *admin_registrants.routes,
     *admin_access.routes,
+    *admin_files.routes,
 ]

@@ -7,16 +7,19 @@ import enum
 from typing import TypeVar
 from urllib.parse import urlencode
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkin import mailer
 from checkin.errors import Conflict, DuplicateEmail, Invalid
 from checkin.models import Event, Mode, Registrant, Status
 from checkin.registration import validate
 from checkin.storage import admin as store
-from checkin.storage.registrants import cancel, get_registrant, reissue_ticket
-from checkin.web.adminkit import event_page, page, page_number, see_other
+from checkin.storage.events import audit
+from checkin.storage.registrants import Registration, cancel, get_registrant, reissue_ticket
+from checkin.web.adminkit import event_page, mail_promoted, page, page_number, see_other
 from checkin.web.auth import Principal
 from checkin.web.common import services
 from checkin.web.forms import form_strings, read_form
@@ -97,7 +100,7 @@ async def registrant_edit(request: Request, principal: Principal, event: Event) 
     errors: dict[str, str] = {}
     try:
         app = validate(values, require_kana=False)
-        await svc.db.write(store.edit_registrant, event, registrant.id, app, svc.now(), principal.actor)
+        result = await svc.db.write(store.edit_registrant, event, registrant.id, app, svc.now(), principal.actor)
     except Invalid as exc:
         errors = exc.fields
     except DuplicateEmail:
@@ -116,7 +119,23 @@ async def registrant_edit(request: Request, principal: Principal, event: Event) 
             errors=errors,
         )
     svc.hub.changed(event.slug)
-    return see_other(base_path(event, registrant.id), done="edited")
+    return see_other(base_path(event, registrant.id), mail_edited(request, event, registrant, result), done="edited")
+
+
+def mail_edited(request: Request, event: Event, before: Registrant, after: Registration) -> BackgroundTask | None:
+    """After an edit: the ticket to a waiting person it registered (moved online), and word to anyone
+    moved up into the seat it freed."""
+    svc = services(request)
+    newly = after if before.status is Status.WAITLISTED and after.ticket is not None else None
+    if newly is None and not after.promoted:
+        return None
+
+    async def send() -> None:
+        if newly is not None:
+            await mailer.send_ticket(svc, event, newly)
+        await mailer.notify_promoted(svc, event, after.promoted)
+
+    return BackgroundTask(send)
 
 
 def confirm(request: Request, principal: Principal, event: Event, action: str, registrant: Registrant) -> Response:
@@ -132,9 +151,10 @@ async def registrant_reissue(request: Request, principal: Principal, event: Even
     registrant = await svc.db.read(get_registrant, event.id, registrant_id(request))
     if request.method == "GET":
         return confirm(request, principal, event, "reissue", registrant)
-    await svc.db.write(reissue_ticket, event, registrant.id, svc.now(), principal.actor)
+    ticket = await svc.db.write(reissue_ticket, event, registrant.id, svc.now(), principal.actor)
     svc.hub.changed(event.slug)
-    return see_other(base_path(event, registrant.id), done="reissued")
+    mail = BackgroundTask(mailer.send_ticket, svc, event, Registration(registrant, ticket))
+    return see_other(base_path(event, registrant.id), mail, done="reissued")
 
 
 @event_page
@@ -146,7 +166,23 @@ async def registrant_cancel(request: Request, principal: Principal, event: Event
         return confirm(request, principal, event, "cancel", registrant)
     result = await svc.db.write(cancel, event, registrant.id, svc.now(), principal.actor)
     svc.hub.changed(event.slug)
-    return see_other(base_path(event, registrant.id), done="cancelled", promoted=str(len(result.promoted)))
+    mail = mail_promoted(request, event, result.promoted)
+    return see_other(base_path(event, registrant.id), mail, done="cancelled", promoted=str(len(result.promoted)))
+
+
+@event_page
+async def registrant_resend(request: Request, principal: Principal, event: Event) -> Response:
+    """POST .../registrants/{id}/resend: e-mail the current ticket again (at most once in 10 minutes)."""
+    svc = services(request)
+    registrant = await svc.db.read(get_registrant, event.id, registrant_id(request))
+    if registrant.status is not Status.REGISTERED:
+        raise Conflict("only registered people have a ticket to send")
+    outcome = await mailer.resend(svc, event, registrant.email)
+    result = mailer.Result.FAILED if outcome is None else outcome.result
+    await svc.db.write(
+        audit, event.id, svc.now(), principal.actor, "ticket.resend", registrant.ref_no, {"result": result}
+    )
+    return see_other(base_path(event, registrant.id), done=f"resend_{result}")
 
 
 _ONE = "/admin/events/{slug}/registrants/{registrant_id:int}"
@@ -157,4 +193,5 @@ routes: list[BaseRoute] = [
     Route(_ONE + "/edit", registrant_edit, methods=["GET", "POST"]),
     Route(_ONE + "/reissue", registrant_reissue, methods=["GET", "POST"]),
     Route(_ONE + "/cancel", registrant_cancel, methods=["GET", "POST"]),
+    Route(_ONE + "/resend", registrant_resend, methods=["POST"]),
 ]

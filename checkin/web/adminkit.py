@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlencode
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from checkin import mailer
 from checkin.errors import CheckinError, Forbidden
 from checkin.i18n import catalog, language, translate
 from checkin.models import Event, Role
+from checkin.storage.registrants import Registration
 from checkin.web.auth import Principal, require_page
-from checkin.web.common import event_of
+from checkin.web.common import event_of, services
 from checkin.web.templating import render
 
-TABS = ("registrants", "settings", "tokens", "audit")
+TABS = ("registrants", "settings", "files", "tokens", "audit")
 PageHandler = Callable[[Request, Principal], Awaitable[Response]]
 EventHandler = Callable[[Request, Principal, Event], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -54,9 +57,14 @@ def error_text(exc: CheckinError, request: Request) -> str:
     return translate(key if key in catalog() else "admin.error.other", language(request), **values)
 
 
-def see_other(url: str, **query: str) -> RedirectResponse:
-    """After a form: go to `url` (a GET), saying what was done (`?done=`)."""
-    return RedirectResponse(f"{url}?{urlencode(query)}" if query else url, status_code=303)
+def see_other(url: str, background: BackgroundTask | None = None, **query: str) -> RedirectResponse:
+    """After a form: go to `url` (a GET), saying what was done (`?done=`); e-mail may follow in the background."""
+    return RedirectResponse(f"{url}?{urlencode(query)}" if query else url, status_code=303, background=background)
+
+
+def mail_promoted(request: Request, event: Event, promoted: Sequence[Registration]) -> BackgroundTask | None:
+    """E-mail the people a change moved up from the waiting list, once the answer has gone."""
+    return BackgroundTask(mailer.notify_promoted, services(request), event, promoted) if promoted else None
 
 
 def admin_page(handler: PageHandler) -> Endpoint:
