@@ -107,3 +107,12 @@ def test_websocket_cookie_must_come_from_our_origin(app_client: TestClient) -> N
         assert ws.receive_json() == {"actor": "user:jimukyoku"}
     with app_client.websocket_connect("/probe/ws", headers={"Origin": "https://evil.example"}) as ws:
         assert ws.receive_json() == {"actor": None}
+
+
+def test_organiser_undo_with_the_cookie_needs_the_header(app_client: TestClient, event: Event) -> None:
+    """The door's DELETE with a staff cookie is refused without X-CSRF-Token and passes auth with it."""
+    csrf = log_in(app_client)
+    url = f"/api/v1/events/{event.slug}/checkins/1"
+    assert app_client.delete(url).json()["error"] == "csrf_failed"
+    answered = app_client.delete(url, headers={"X-CSRF-Token": csrf})
+    assert answered.status_code not in {401, 403}

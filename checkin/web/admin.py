@@ -15,7 +15,7 @@ from checkin.errors import AlreadyExists, Forbidden, Invalid
 from checkin.models import Event
 from checkin.storage import admin as store
 from checkin.storage.events import create_event, list_events
-from checkin.web import admin_access, admin_files, admin_registrants, login
+from checkin.web import admin_access, admin_files, admin_kiosks, admin_registrants, login
 from checkin.web.adminkit import admin_page, event_page, mail_promoted, page, see_other
 from checkin.web.auth import Principal
 from checkin.web.common import services
@@ -99,4 +99,5 @@ routes: list[BaseRoute] = [
     *admin_registrants.routes,
     *admin_access.routes,
     *admin_files.routes,
+    *admin_kiosks.routes,
 ]

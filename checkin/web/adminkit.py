@@ -19,7 +19,7 @@ from checkin.web.auth import Principal, require_page
 from checkin.web.common import event_of, services
 from checkin.web.templating import render
 
-TABS = ("registrants", "settings", "files", "tokens", "audit")
+TABS = ("registrants", "settings", "files", "kiosks", "tokens", "audit")
 PageHandler = Callable[[Request, Principal], Awaitable[Response]]
 EventHandler = Callable[[Request, Principal, Event], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
