@@ -186,13 +186,17 @@ class Counts:
     checked_in: int = 0
 
 
-def event_counts(conn: sqlite3.Connection) -> dict[int, Counts]:
-    """Counts per event id (events without registrants are missing: use Counts())."""
-    arrived = dict(conn.execute("SELECT event_id, COUNT(*) FROM attendance GROUP BY event_id").fetchall())
+def event_counts(conn: sqlite3.Connection, event_id: int | None = None) -> dict[int, Counts]:
+    """Counts per event id, of one event or all (events without registrants are missing: use Counts())."""
+    where, params = ("WHERE event_id = ?", (event_id,)) if event_id is not None else ("", ())
+    arrived = dict(
+        conn.execute(f"SELECT event_id, COUNT(*) FROM attendance {where} GROUP BY event_id", params).fetchall()
+    )
     rows = conn.execute(
         "SELECT event_id, SUM(mode = 'venue' AND status = 'registered'),"
         " SUM(mode = 'online' AND status = 'registered'), SUM(status = 'waitlisted'), SUM(status = 'cancelled')"
-        " FROM registrants GROUP BY event_id"
+        f" FROM registrants {where} GROUP BY event_id",
+        params,
     ).fetchall()
     return {row[0]: Counts(row[1], row[2], row[3], row[4], arrived.get(row[0], 0)) for row in rows}
 

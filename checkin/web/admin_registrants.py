@@ -65,7 +65,7 @@ async def registrant_list(request: Request, principal: Principal, event: Event) 
     filters = filters_of(request)
     db = services(request).db
     found = await db.read(store.registrant_page, event.id, filters, page_number(request))
-    counts = (await db.read(store.event_counts)).get(event.id, store.Counts())
+    counts = (await db.read(store.event_counts, event.id)).get(event.id, store.Counts())
     kept = {k: v for k, v in request.query_params.items() if k in {"q", "mode", "status", "checked"} and v}
     return page(
         request,
