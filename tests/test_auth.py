@@ -116,3 +116,11 @@ def test_organiser_undo_with_the_cookie_needs_the_header(app_client: TestClient,
     assert app_client.delete(url).json()["error"] == "csrf_failed"
     answered = app_client.delete(url, headers={"X-CSRF-Token": csrf})
     assert answered.status_code not in {401, 403}
+
+
+def test_a_form_body_on_a_json_endpoint_is_a_400_not_a_500(app_client: TestClient, event: Event) -> None:
+    """After the CSRF check read a form body, the JSON endpoint still reads it (and refuses it cleanly)."""
+    csrf = log_in(app_client)
+    response = app_client.post(f"/api/v1/events/{event.slug}/scans", data={"csrf": csrf, "code": "x"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_request"
