@@ -7,7 +7,7 @@ import email.policy
 import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 
 import pytest
 from PIL import Image
@@ -215,7 +215,7 @@ async def test_unreachable_server_is_a_connection_failure(settings: Settings, ev
 class LostConnection:
     """A transport whose connection drops while the message is on its way."""
 
-    def send(self, message: EmailMessage, name: str) -> None:
+    def send(self, message: Message, name: str) -> None:
         raise DeliveryError("connection lost while sending", certain=False, connection=True)
 
     def close(self) -> None:
