@@ -17,7 +17,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Protocol
 
@@ -50,7 +50,7 @@ class DeliveryError(Exception):
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage, name: str) -> None: ...
+    def send(self, message: Message, name: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -94,11 +94,11 @@ class SmtpTransport:
             self._conn = self._connect()
         return self._conn
 
-    def send(self, message: EmailMessage, name: str) -> None:
+    def send(self, message: Message, name: str) -> None:
         if not self._attempt(message) and not self._attempt(message):
             raise DeliveryError("the SMTP server keeps closing the connection (421)", certain=True, connection=True)
 
-    def _attempt(self, message: EmailMessage) -> bool:
+    def _attempt(self, message: Message) -> bool:
         """Send once; False when the server said it is closing (421: nothing accepted, try a new connection)."""
         conn = self._ready()
         try:
@@ -136,7 +136,7 @@ class OutboxTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: EmailMessage, name: str) -> None:
+    def send(self, message: Message, name: str) -> None:
         target = self.folder / f"{name}.eml"
         partial = target.with_suffix(".part")
         try:
@@ -171,42 +171,71 @@ class Outcome:
     connection: bool = False
 
 
-def _compose_and_send(
-    transport: Transport, services: Services, event: Event, item: Outgoing, kind: str, name: str
-) -> None:
-    smtp = services.settings.smtp
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed and composed message (`send_id` None: already sent; `problem`: it could not be written)."""
+
+    item: Outgoing
+    kind: str
+    send_id: int | None = None
+    message: Message | None = None
+    problem: DeliveryError | None = None
+
+
+def _compose(services: Services, event: Event, item: Outgoing, kind: str) -> Message:
+    settings = services.settings
     try:
-        message = compose(
-            event,
-            item.registrant,
-            item.ticket,
-            kind=kind,
-            base_url=services.settings.base_url,
-            sender=smtp.sender,
-            now=services.now(),
-        )
+        return compose(
+            event, item.registrant, item.ticket, kind=kind, base_url=settings.base_url,
+            sender=settings.smtp.sender, now=services.now(),
+        )  # fmt: skip
     except Exception as exc:  # e.g. an address that no header can carry: certainly not sent
         raise DeliveryError(f"cannot write this message: {exc}", certain=True, connection=False) from exc
-    transport.send(message, name)
+
+
+async def prepare(services: Services, event: Event, item: Outgoing, kind: str) -> Prepared:
+    """Claim the message, then compose it (QR rendering) on the thread pool."""
+    send_id = await services.db.write(store.claim, item, kind, services.now())
+    if send_id is None:
+        return Prepared(item, kind)
+    loop = asyncio.get_running_loop()
+    try:
+        message = await loop.run_in_executor(services.blocking, _compose, services, event, item, kind)
+    except DeliveryError as exc:
+        return Prepared(item, kind, send_id, problem=exc)
+    return Prepared(item, kind, send_id, message)
+
+
+async def finish(services: Services, transport: Transport, event: Event, prepared: Prepared) -> Outcome:
+    """Send a prepared message and confirm it; a refused message is released so it can be sent again."""
+    ref_no = prepared.item.registrant.ref_no
+    if prepared.send_id is None:
+        return Outcome(ref_no, Result.SKIPPED)
+    problem = prepared.problem
+    if prepared.message is not None:
+        name = f"{event.slug}-{prepared.send_id:07d}-{prepared.kind}"
+        try:
+            await asyncio.get_running_loop().run_in_executor(services.blocking, transport.send, prepared.message, name)
+        except DeliveryError as exc:
+            problem = exc
+    if problem is not None:
+        if problem.certain:
+            await services.db.write(store.release, prepared.send_id)
+        log.warning("ticket mail to %s (%s) failed: %s", ref_no, prepared.kind, problem.reason)
+        return Outcome(ref_no, Result.FAILED, problem.reason, problem.connection)
+    await services.db.write(store.confirm, prepared.send_id, services.now())
+    return Outcome(ref_no, Result.SENT)
+
+
+async def discard(services: Services, prepared: Prepared) -> None:
+    """Release a claim whose message was never handed to the server."""
+    if prepared.send_id is not None:
+        await services.db.write(store.release, prepared.send_id)
 
 
 async def deliver(services: Services, transport: Transport, event: Event, item: Outgoing, kind: str) -> Outcome:
-    """Claim, send and confirm one message; a refused message is released so it can be sent again."""
-    db = services.db
-    send_id = await db.write(store.claim, item, kind, services.now())
-    if send_id is None:
-        return Outcome(item.registrant.ref_no, Result.SKIPPED)
-    name = f"{event.slug}-{send_id:07d}-{kind}"
-    loop = asyncio.get_running_loop()
-    try:
-        await loop.run_in_executor(services.blocking, _compose_and_send, transport, services, event, item, kind, name)
-    except DeliveryError as exc:
-        if exc.certain:
-            await db.write(store.release, send_id)
-        log.warning("ticket mail to %s (%s) failed: %s", item.registrant.ref_no, kind, exc.reason)
-        return Outcome(item.registrant.ref_no, Result.FAILED, exc.reason, exc.connection)
-    await db.write(store.confirm, send_id, services.now())
-    return Outcome(item.registrant.ref_no, Result.SENT)
+    """Claim, compose, send and confirm one message."""
+    return await finish(services, transport, event, await prepare(services, event, item, kind))
 
 
 async def deliver_all(services: Services, event: Event, items: Sequence[Outgoing], kind: str) -> list[Outcome]:
@@ -263,15 +292,25 @@ async def send_unsent(
     on_progress: Callable[[int, Outcome], None] = lambda done, outcome: None,
     stop: asyncio.Event | None = None,
 ) -> BulkReport:
-    """Send each ticket once over one kept connection; refusals are reported, a dead server ends the run."""
+    """Send each ticket once over one kept connection; refusals are reported, a dead server ends the run.
+
+    The next message is claimed and composed while the current one is being sent and confirmed, so
+    the QR rendering overlaps the SMTP exchange and the two commits share one disk sync.
+    """
     report = BulkReport(total=len(items))
     transport = open_transport(services.settings.smtp)
+    upcoming: asyncio.Task[Prepared] | None = None
     try:
         for done, item in enumerate(items, start=1):
+            current = await upcoming if upcoming is not None else await prepare(services, event, item, "ticket")
+            upcoming = None
             if stop is not None and stop.is_set():
                 report.stopped = True
+                await discard(services, current)
                 break
-            outcome = await deliver(services, transport, event, item, "ticket")
+            if done < len(items):
+                upcoming = asyncio.create_task(prepare(services, event, items[done], "ticket"))
+            outcome = await finish(services, transport, event, current)
             on_progress(done, outcome)
             if outcome.result is Result.SENT:
                 report.sent += 1
@@ -283,5 +322,7 @@ async def send_unsent(
                     report.aborted = outcome.reason
                     break
     finally:
+        if upcoming is not None:
+            await discard(services, await upcoming)
         await asyncio.get_running_loop().run_in_executor(services.blocking, transport.close)
     return report

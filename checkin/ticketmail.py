@@ -1,15 +1,21 @@
 """The ticket e-mail: Japanese first with a short English part, plain text and HTML, QR inline, .ics attached.
 
-Pure: builds an `EmailMessage` from plain values; sending is `checkin.mailer`'s job. The structure is
+Pure: builds the message from plain values; sending is `checkin.mailer`'s job. The structure is
 multipart/mixed [multipart/alternative [text/plain, multipart/related [text/html, image/png]], .ics],
 which mail programs show as one HTML message with the QR code in place and a calendar attachment.
+Built with the `email.mime` classes: the newer `EmailMessage` API parses every header it is given
+and took ~25 ms a message here, against ~3 ms for these (bulk sending is bound by it).
 """
 
 from __future__ import annotations
 
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+import secrets
+from email.header import Header
+from email.message import Message
+from email.mime.image import MIMEImage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from checkin.i18n import translate
 from checkin.ics import event_ics
@@ -35,6 +41,11 @@ def _domain(sender: str) -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
+def _boundary() -> str:
+    """A MIME boundary that base64 bodies cannot contain ("=_"), so the generator need not scan for it."""
+    return "=_" + secrets.token_hex(12)
+
+
 def _when(event: Event, lang: str) -> str:
     return f"{display_time(event.starts_at, lang)}–{display_time(event.ends_at, lang, with_date=False)}"
 
@@ -48,8 +59,8 @@ def compose(
     base_url: str,
     sender: str,
     now: float,
-) -> EmailMessage:
-    """The message for one registrant's ticket; ValueError when the address cannot be written in a header."""
+) -> Message:
+    """The message for one registrant's ticket."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of ticket mail: {kind}")
     domain = _domain(sender)
@@ -70,21 +81,28 @@ def compose(
         "mode_ja": translate(f"mode.{registrant.mode.value}", "ja"),
         "qr_cid": qr_cid[1:-1],
     }
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender
-    message["To"] = Address(display_name=registrant.name, addr_spec=registrant.email)
+    message = MIMEMultipart("mixed", boundary=_boundary())
+    message["Subject"] = Header(subject, "utf-8", header_name="Subject").encode()
+    message["From"] = formataddr(parseaddr(sender), "utf-8")
+    message["To"] = formataddr((registrant.name, registrant.email), "utf-8")
     message["Date"] = format_datetime(to_datetime(now))
     message["Message-ID"] = make_msgid("ticket", domain)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(env.get_template("mail_ticket.txt").render(**context))
-    message.add_alternative(env.get_template("mail_ticket.html").render(**context), subtype="html")
-    html_part = message.get_body(("html",))
-    assert html_part is not None
-    html_part.add_related(
-        render_png(ticket.code), "image", "png", cid=qr_cid, disposition="inline", filename="ticket-qr.png"
-    )
+    html = MIMEMultipart("related", boundary=_boundary())
+    html.attach(MIMEText(env.get_template("mail_ticket.html").render(**context), "html", "utf-8"))
+    qr = MIMEImage(render_png(ticket.code), "png")
+    qr.add_header("Content-ID", qr_cid)
+    qr.add_header("Content-Disposition", "inline", filename="ticket-qr.png")
+    html.attach(qr)
+    body = MIMEMultipart("alternative", boundary=_boundary())
+    body.attach(MIMEText(env.get_template("mail_ticket.txt").render(**context), "plain", "utf-8"))
+    body.attach(html)
+    message.attach(body)
     uid = f"{event.slug}-{registrant.id}@{domain}"
-    calendar = event_ics(event, page, uid, now, "\n".join(url for url in (page, watch) if url))
-    message.add_attachment(calendar, subtype="calendar", filename=f"{event.slug}.ics", params={"method": "PUBLISH"})
+    calendar = MIMEText(
+        event_ics(event, page, uid, now, "\n".join(url for url in (page, watch) if url)), "calendar", "utf-8"
+    )
+    calendar.set_param("method", "PUBLISH")
+    calendar.add_header("Content-Disposition", "attachment", filename=f"{event.slug}.ics")
+    message.attach(calendar)
     return message

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import io
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import replace
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 
 import pytest
 from PIL import Image
@@ -32,22 +33,29 @@ def person(number: int, mode: Mode = Mode.VENUE) -> Application:
     return Application(f"山﨑 太郎{number}", "ヤマサキ タロウ", f"p{number}@example.jp", "", mode)
 
 
-@pytest.fixture
-async def services(settings: Settings, event: Event) -> AsyncIterator[Services]:
-    """Started services on the test database (e-mail to the outbox folder)."""
+@contextlib.contextmanager
+def running(settings: Settings) -> Iterator[Services]:
+    """Started services for these settings, stopped after the block."""
     svc = build(settings)
     svc.start()
-    yield svc
-    svc.stop()
+    try:
+        yield svc
+    finally:
+        svc.stop()
 
 
 @pytest.fixture
-async def smtp_services(smtp_settings: Settings, event: Event) -> AsyncIterator[Services]:
+def services(settings: Settings, event: Event) -> Iterator[Services]:
+    """Started services on the test database (e-mail to the outbox folder)."""
+    with running(settings) as svc:
+        yield svc
+
+
+@pytest.fixture
+def smtp_services(smtp_settings: Settings, event: Event) -> Iterator[Services]:
     """Started services sending to the real SMTP server of the `smtp` fixture."""
-    svc = build(smtp_settings)
-    svc.start()
-    yield svc
-    svc.stop()
+    with running(smtp_settings) as svc:
+        yield svc
 
 
 async def register(svc: Services, event: Event, app: Application) -> Registration:
@@ -116,13 +124,9 @@ async def test_same_ticket_is_never_sent_twice(smtp_services: Services, event: E
 async def test_waitlisted_registration_has_nothing_to_send(settings: Settings) -> None:
     """No ticket while on the waiting list, so no message."""
     event = seed_event(settings, replace(EVENT, slug="full", capacity=0))
-    svc = build(settings)
-    svc.start()
-    try:
+    with running(settings) as svc:
         waiting = await register(svc, event, person(1))
         assert await mailer.send_ticket(svc, event, waiting) is None
-    finally:
-        svc.stop()
 
 
 async def test_outbox_mode_writes_eml_files(services: Services, event: Event) -> None:
@@ -139,9 +143,7 @@ async def test_outbox_mode_writes_eml_files(services: Services, event: Event) ->
 async def test_promoted_people_get_their_new_ticket(settings: Settings) -> None:
     """A cancellation moves the first waiting person up; notify_promoted e-mails them once (kind promoted)."""
     event = seed_event(settings, replace(EVENT, slug="small", capacity=1))
-    svc = build(settings)
-    svc.start()
-    try:
+    with running(settings) as svc:
         first = await register(svc, event, person(1))
         waiting = await register(svc, event, person(2))
         assert waiting.ticket is None
@@ -153,8 +155,6 @@ async def test_promoted_people_get_their_new_ticket(settings: Settings) -> None:
         assert "お席のご用意" in message["Subject"]
         assert await svc.db.read(mailstore.unsent, event.id) == []
         assert await mailer.notify_promoted(svc, event, ()) == []
-    finally:
-        svc.stop()
 
 
 async def test_resend_is_limited_to_once_in_ten_minutes(services: Services, event: Event) -> None:
@@ -188,12 +188,8 @@ async def test_smtp_login_is_used(settings: Settings, event: Event) -> None:
     """A server that requires a login gets the configured one."""
     with smtp_server(SmtpSink(login=("mailer", "s3cret"))) as sink:
         smtp = replace(settings.smtp, host="127.0.0.1", port=sink.port, security="none")
-        svc = build(replace(settings, smtp=replace(smtp, username="mailer", password="s3cret")))
-        svc.start()
-        try:
+        with running(replace(settings, smtp=replace(smtp, username="mailer", password="s3cret"))) as svc:
             outcome = await mailer.send_ticket(svc, event, await register(svc, event, SAKI))
-        finally:
-            svc.stop()
     assert outcome is not None and outcome.result is Result.SENT
     assert len(sink.received) == 1
 
@@ -202,20 +198,17 @@ async def test_unreachable_server_is_a_connection_failure(settings: Settings, ev
     """Nobody listening: the message failed certainly (claim released) and the server is to blame."""
     from tests.utils import free_port
 
-    svc = build(replace(settings, smtp=replace(settings.smtp, host="127.0.0.1", port=free_port(), security="none")))
-    svc.start()
-    try:
+    nobody = replace(settings.smtp, host="127.0.0.1", port=free_port(), security="none")
+    with running(replace(settings, smtp=nobody)) as svc:
         outcome = await mailer.send_ticket(svc, event, await register(svc, event, SAKI))
         assert outcome is not None and outcome.result is Result.FAILED and outcome.connection
         assert len(await svc.db.read(mailstore.unsent, event.id)) == 1
-    finally:
-        svc.stop()
 
 
 class LostConnection:
     """A transport whose connection drops while the message is on its way."""
 
-    def send(self, message: EmailMessage, name: str) -> None:
+    def send(self, message: Message, name: str) -> None:
         raise DeliveryError("connection lost while sending", certain=False, connection=True)
 
     def close(self) -> None:
