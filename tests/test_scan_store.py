@@ -79,8 +79,8 @@ def test_earlier_offline_scan_takes_the_first_check_in_and_the_later_becomes_dup
     """Two kiosks admitted one person offline; the later one synced first: the earlier stands."""
     code = code_of(register(db, event, 1)[0])
     now = time.time()
-    later = _scan(db, event, now, code=code, scanned_at=now - 60, admitted_offline=True)
-    earlier = _scan(db, event, now + 1, code=code, scanned_at=now - 120, admitted_offline=True)
+    later = _scan(db, event, now, code=code, scanned_at=now - 60, offline_decision="ok")
+    earlier = _scan(db, event, now + 1, code=code, scanned_at=now - 120, offline_decision="ok")
     assert later["result"] == earlier["result"] == "ok"
     assert "earlier_scan_stands" in earlier["warnings"]  # type: ignore[operator]
     results = [row["result"] for row in db.read_sync(_rows, "SELECT result FROM scans ORDER BY id")]

@@ -212,7 +212,7 @@ def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, calle
         presence = _presence(conn, registrant.id)
         subject = Subject(registrant.mode, registrant.status, target.ticket_revoked)
         seats = counts(conn, event.id).seats_left
-        decision = rules.decide(subject, presence, scan.direction, scanned_at, seats, scan.admitted_offline)
+        decision = rules.decide(subject, presence, scan.direction, scanned_at, seats, scan.offline_decision)
         _apply(conn, event.id, registrant.id, decision.action, scanned_at, scanner.name)
     if clamped:
         decision = replace(decision, warnings=(*decision.warnings, "scanned_at_adjusted"))
