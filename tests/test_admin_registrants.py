@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import re
 import sqlite3
 import time
@@ -152,7 +155,14 @@ def test_mode_changes_keep_seats_right(settings: Settings, client: TestClient, o
 
 
 def _mails(settings: Settings, kind: str) -> list[str]:
-    return [path.read_text(errors="replace") for path in sorted(settings.smtp.outbox.glob(f"*-{kind}.eml"))]
+    """The plain-text bodies of the messages of one kind in the outbox."""
+    texts = []
+    for path in sorted(settings.smtp.outbox.glob(f"*-{kind}.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        body = message.get_body(("plain",))
+        assert isinstance(body, email.message.EmailMessage)
+        texts.append(body.get_content())
+    return texts
 
 
 def test_reissued_ticket_is_mailed_and_resend_is_limited(

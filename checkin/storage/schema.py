@@ -211,10 +211,13 @@ CREATE TABLE attendance_counts (
     in_hall INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO attendance_counts (event_id, checked_in, in_hall)
-    SELECT event_id, COUNT(*), SUM(inside) FROM attendance GROUP BY event_id;
+    SELECT e.id, COUNT(a.registrant_id), COALESCE(SUM(a.inside), 0) FROM events e
+    LEFT JOIN attendance a ON a.event_id = e.id GROUP BY e.id;
 
+CREATE TRIGGER attendance_counts_event AFTER INSERT ON events BEGIN
+    INSERT INTO attendance_counts (event_id) VALUES (NEW.id);
+END;
 CREATE TRIGGER attendance_counts_insert AFTER INSERT ON attendance BEGIN
-    INSERT INTO attendance_counts (event_id) VALUES (NEW.event_id) ON CONFLICT (event_id) DO NOTHING;
     UPDATE attendance_counts SET checked_in = checked_in + 1, in_hall = in_hall + NEW.inside
         WHERE event_id = NEW.event_id;
 END;

@@ -88,7 +88,7 @@ async def authenticate(conn: HTTPConnection) -> Principal | None:
     if secret is not None:
         if len(secret) > 200:
             return None
-        token = await services(conn).db.read(resolve_token, secret)
+        token = services(conn).db.lookup(resolve_token, secret)
         if token is None:
             return None
         return Principal(role=token.role, name=token.name, event_id=token.event_id, token_id=token.id)
@@ -96,7 +96,7 @@ async def authenticate(conn: HTTPConnection) -> Principal | None:
     if not session_id or len(session_id) > 200:
         return None
     svc = services(conn)
-    session = await svc.db.read(resolve_session, session_id, svc.now())
+    session = svc.db.lookup(resolve_session, session_id, svc.now())
     if session is None or (conn.scope["type"] == "websocket" and not same_origin(conn)):
         return None
     if isinstance(conn, Request) and conn.method in UNSAFE_METHODS:
