@@ -77,3 +77,8 @@ class RegistrationClosed(Conflict):
 
 class AlreadyExists(Conflict):
     code = "already_exists"
+
+
+class TicketRevoked(CheckinError):
+    code = "ticket_revoked"
+    status = 410
