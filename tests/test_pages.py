@@ -83,6 +83,15 @@ def test_event_page_shows_event_seats_and_labelled_form(client: TestClient, even
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_map_link_is_the_organisers_web_link_only(settings: Settings) -> None:
+    """A map URL set by the organisers is used when it is a web link; anything else falls back to a search."""
+    event = seed_event(settings, replace(EVENT, map_url="javascript:alert(1)"))
+    other = seed_event(settings, replace(EVENT, slug="other", map_url="https://maps.example/hall"))
+    with TestClient(create_app(settings)) as client:
+        assert "javascript:" not in client.get(f"/e/{event.slug}/").text
+        assert 'href="https://maps.example/hall"' in client.get(f"/e/{other.slug}/").text
+
+
 def test_english_is_available_with_lang_query(client: TestClient, event: Event) -> None:
     """?lang=en gives the page in English, with lang attributes for Japanese parts."""
     html = client.get(f"/e/{event.slug}/?lang=en").text

@@ -84,7 +84,8 @@ def event_facts(event: Event, lang: str) -> dict[str, str]:
     same_day = to_datetime(event.starts_at).date() == to_datetime(event.ends_at).date()
     end = format_datetime(event.ends_at, lang, with_date=not same_day)
     place = event.venue_address or event.venue_name
-    map_url = event.map_url
+    # Only web links: the address is typed by organisers but ends up in a public page.
+    map_url = event.map_url if event.map_url.startswith(("https://", "http://")) else ""
     if not map_url and place:
         map_url = "https://www.openstreetmap.org/search?query=" + urllib.parse.quote(place)
     return {
