@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -57,7 +58,7 @@ def main() -> None:
         rates = [
             asyncio.run(pool_rate(pool, [tickets.new_code("telework2023") for _ in range(BULK)])) for _ in range(RUNS)
         ]
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} (the cores are shared)")
     print(f"single thread, {tickets.CODE_LENGTH}-character code, fixed mask: {fixed:.2f} ms/PNG")
     print(f"single thread, same code, qrcode defaults (masks evaluated): {defaults:.2f} ms/PNG")
     print(f"single thread, 100-character code, qrcode defaults: {defaults_long:.2f} ms/PNG")

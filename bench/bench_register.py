@@ -7,6 +7,7 @@ capacity check runs on every venue application and the hall fills up early in th
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -79,7 +80,7 @@ def one_run(synchronous: str, tag: str) -> Run:
 
 
 def main() -> None:
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} (the cores are shared)")
     for synchronous in ("FULL", "NORMAL"):
         runs = [one_run(synchronous, f"r{n}") for n in range(RUNS)]
         print(

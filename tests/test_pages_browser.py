@@ -27,6 +27,30 @@ CHROMIUM_ARGS = [
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
   .filter(el => el.labels.length === 0).map(el => el.name)
   .concat([...document.querySelectorAll('img')].filter(img => !img.alt).map(img => img.src))"""
+# Text whose contrast with its background is below WCAG AA: 4.5:1, or 3:1 for large text.
+LOW_CONTRAST = """() => {
+  const rgb = text => text.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => [r, g, b].map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const colour = rgb(getComputedStyle(el).backgroundColor);
+      if (colour.length < 4 || colour[3] > 0) return colour.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll('body *')]
+    .filter(el => [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()) && el.checkVisibility())
+    .filter(el => {
+      const style = getComputedStyle(el);
+      const [a, b] = [luminance(rgb(style.color).slice(0, 3)), luminance(background(el))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && style.fontWeight >= 700);
+      return ratio < (large ? 3 : 4.5);
+    }).map(el => el.textContent.trim().slice(0, 40));
+}"""
 DECODE = """async () => {
   const img = document.querySelector('.qr img');
   await img.decode();
@@ -71,6 +95,7 @@ def test_keyboard_registration_lands_on_a_scannable_ticket(live: LiveServer, pag
     page.keyboard.press("Enter")
     page.wait_for_selector("#error-summary")
     assert focused(page) == "error-summary"
+    assert page.evaluate(LOW_CONTRAST) == []
 
     tab_to(page, "f-name")
     page.keyboard.type("髙橋 﨑子")
@@ -92,6 +117,7 @@ def test_keyboard_registration_lands_on_a_scannable_ticket(live: LiveServer, pag
     assert "/t/CK1-" in page.url
     code = page.url.rsplit("/t/", 1)[1]
     assert page.text_content(".holder") == "髙橋 﨑子 様"
+    assert page.evaluate(LOW_CONTRAST) == [] and page.evaluate(UNLABELLED) == []
     page.add_script_tag(path=str(JSQR))
     assert page.evaluate(DECODE) == code
     shown = Image.open(io.BytesIO(page.locator(".qr img").screenshot()))
