@@ -320,3 +320,17 @@ def test_cancel_asks_first_then_promotes_the_first_waiting(small: tuple[TestClie
     ticket = svc(client).db.read_sync(store.current_ticket, promoted.id)
     assert ticket is not None and promoted.mode is Mode.VENUE
     assert client.get(f"/t/{ticket.code}").status_code == 200
+
+
+def test_registering_and_cancelling_tell_the_live_hub(client: TestClient, event: Event) -> None:
+    """A registration and a cancellation from the pages each wake the dashboards of the event."""
+    hub = svc(client).hub
+    waiter = hub.watch(event.slug)
+    try:
+        code = code_of(register(client))
+        assert waiter.is_set()
+        waiter.clear()
+        client.post(f"/t/{code}/cancel")
+        assert waiter.is_set()
+    finally:
+        hub.unwatch(event.slug, waiter)
