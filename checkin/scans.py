@@ -25,6 +25,7 @@ MAX_SCAN_ID = 64
 MAX_CODE = 512
 MAX_QUEUE = 1_000_000
 MAX_DECISION = 32
+MAX_ROW_ID = 2**63 - 1
 OFFLINE_ADMITTED = "ok"
 # An offline kiosk may hold scans for a while, but not for days; a clock far ahead is never trusted.
 MAX_OFFLINE_AGE = 24 * 3600.0
@@ -129,7 +130,7 @@ def parse_scan(data: Mapping[str, object]) -> ScanRequest:
     code, registrant_id = data.get("code"), data.get("registrant_id")
     if code is not None and not isinstance(code, str):
         errors["code"] = "type"
-    if registrant_id is not None and (not isinstance(registrant_id, int) or isinstance(registrant_id, bool)):
+    if registrant_id is not None and not is_row_id(registrant_id):
         errors["registrant_id"] = "type"
     if (code is None) == (registrant_id is None):
         errors.setdefault("code", "one_of_code_or_registrant_id")
@@ -150,6 +151,11 @@ def parse_scan(data: Mapping[str, object]) -> ScanRequest:
         scanned_at=scanned_at,
         offline_decision=offline if isinstance(offline, str) else None,
     )
+
+
+def is_row_id(value: object) -> bool:
+    """Whether a value can be a row id (a positive integer SQLite can hold)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID
 
 
 def _scan_id(value: object, errors: dict[str, str]) -> str:

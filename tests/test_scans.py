@@ -192,6 +192,8 @@ def test_parse_scan_defaults_and_offline_fields() -> None:
         ({"scan_id": "a", "code": ["x"]}, "code"),
         ({"scan_id": "a", "registrant_id": True}, "registrant_id"),
         ({"scan_id": "a", "registrant_id": "7"}, "registrant_id"),
+        ({"scan_id": "a", "registrant_id": 2**64}, "registrant_id"),
+        ({"scan_id": "a", "registrant_id": 0}, "registrant_id"),
         ({"scan_id": "a", "code": "x", "direction": "up"}, "direction"),
         ({"scan_id": "a", "code": "x", "direction": ["in"]}, "direction"),
         ({"scan_id": "a", "code": "x", "method": "telepathy"}, "method"),
