@@ -79,9 +79,9 @@ async def undo(request: Request) -> JSONResponse:
 async def walkin(request: Request) -> Response:
     """Register a walk-in and check them in at once (kiosk, organiser)."""
     event, principal = await _door(request)
-    app, scan_id = rules.parse_walkin(await read_json(request))
+    walkin_request = rules.parse_walkin(await read_json(request))
     svc = services(request)
-    outcome = await svc.db.write(register_walkin, event, app, scan_id, _caller(principal), svc.now())
+    outcome = await svc.db.write(register_walkin, event, walkin_request, _caller(principal), svc.now())
     if outcome.recorded:
         svc.hub.changed(event.slug)
     return Response(outcome.text, media_type="application/json")
