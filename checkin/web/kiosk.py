@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import sqlite3
 import time
 from collections import defaultdict, deque
 
@@ -14,7 +16,7 @@ from checkin.errors import BadRequest, NotCheckedIn, TooManyRequests
 from checkin.models import Event, Role, iso
 from checkin.storage import kiosks
 from checkin.storage.kiosk_sync import kiosk_sync
-from checkin.storage.scans import Caller, record_scan, register_walkin, undo_checkin
+from checkin.storage.scans import Caller, record_scan, register_walkin, to_json, undo_checkin
 from checkin.web.auth import Principal, require
 from checkin.web.common import event_of, read_json, services
 
@@ -87,12 +89,21 @@ async def walkin(request: Request) -> Response:
     return Response(outcome.text, media_type="application/json")
 
 
-async def sync(request: Request) -> JSONResponse:
+def _sync_body(conn: sqlite3.Connection, event: Event, since: str | None, now: float, gzipped: bool) -> bytes:
+    # Encoded (and compressed, when the kiosk accepts it) on the reading thread: a full copy of a large
+    # event is megabytes of JSON, which would otherwise hold the event loop and every scan behind it.
+    body = to_json(kiosk_sync(conn, event, since, now)).encode("utf-8")
+    return gzip.compress(body, compresslevel=5) if gzipped else body
+
+
+async def sync(request: Request) -> Response:
     """The kiosk's offline copy: all of it, or what changed since `?since=`."""
     event, _ = await _door(request)
     svc = services(request)
-    body = await svc.db.read(kiosk_sync, event, request.query_params.get("since"), svc.now())
-    return JSONResponse(body)
+    gzipped = "gzip" in request.headers.get("accept-encoding", "")
+    body = await svc.db.read(_sync_body, event, request.query_params.get("since"), svc.now(), gzipped)
+    headers = {"content-encoding": "gzip", "vary": "Accept-Encoding"} if gzipped else {"vary": "Accept-Encoding"}
+    return Response(body, media_type="application/json", headers=headers)
 
 
 async def heartbeat(request: Request) -> JSONResponse:
