@@ -36,6 +36,15 @@ def free_port() -> int:
 @contextlib.contextmanager
 def server(db: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
     """`checkin serve` on a free port in a subprocess; yields its base URL."""
+    with server_process(db, env, port) as (url, _proc):
+        yield url
+
+
+@contextlib.contextmanager
+def server_process(
+    db: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The same, also yielding the process (to read its memory and CPU time)."""
     port = port or free_port()
     full_env = {**os.environ, "CHECKIN_DB": str(db), **(env or {})}
     proc = subprocess.Popen(
@@ -52,7 +61,7 @@ def server(db: Path, env: dict[str, str] | None = None, port: int | None = None)
                 if httpx.get(url + "/healthz").status_code == 200:
                     break
             time.sleep(0.1)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Starlette(
         routes=all_routes(),
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(watch.WatchSockets)],
         exception_handlers={
             CheckinError: error_response,
             HTTPException: error_response,

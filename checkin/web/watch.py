@@ -1,9 +1,10 @@
 """The watch pages and the presence websocket of online viewers.
 
 `/w/{code}` is a registrant's personal watch page; `/e/{slug}/watch` the anonymous one where the event
-allows it. `/ws/events/{slug}/watch` speaks JSON messages with a `type`: the page sends
-`{"type": "state", "watching": bool}`, the server answers `hello` once, then an `ack` per state, or an
-`error` before closing with a 44xx code whose reason is the error code.
+allows it. `/ws/events/{slug}/watch` (dispatched by the `WatchSockets` middleware, not by a route)
+speaks JSON messages with a `type`: the page sends `{"type": "state", "watching": bool}`, the server
+answers `hello` once, then an `ack` per state, or an `error` before closing with a 44xx code whose
+reason is the error code.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from checkin.errors import EventNotFound
@@ -23,13 +25,14 @@ from checkin.presence import RateLimit, Refused
 from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
 from checkin.watching import NotAViewer, identify
-from checkin.web.common import event_of, services
+from checkin.web.common import services
 from checkin.web.templating import render
 
 MAX_MESSAGE = 512
 RATE_PER_SECOND, RATE_BURST = 2.0, 10.0
 CLEAN_CLOSE = {1000, 1001, 1012}
 CLOSE_CODES = {"event_not_found": 4404, "too_many_connections": 4429, "rate_limited": 4408, "bad_message": 4400}
+WATCH_PATH = re.compile(r"/ws/events/(?P<slug>[^/]+)/watch")
 PAGE_HEADERS = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
 
 
@@ -38,7 +41,7 @@ async def watch_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     svc = services(websocket)
     try:
-        event = await event_of(websocket)
+        event = await svc.watching.event(str(websocket.path_params["slug"]))
         identity = await identify(
             svc.db, event, websocket.query_params.get("ticket"), websocket.query_params.get("anon")
         )
@@ -167,8 +170,26 @@ async def anonymous_page(request: Request) -> Response:
     return _page(request, event, None)
 
 
+class WatchSockets:
+    """ASGI middleware handing watch sockets straight to `watch_socket`, ahead of routing and exception layers.
+
+    Each of those layers keeps a coroutine frame and closures alive for as long as its connection is
+    open — a few KiB per viewer, tens of MiB for an event's worth of them — so the socket skips them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = WATCH_PATH.fullmatch(scope["path"]) if scope["type"] == "websocket" else None
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        scope["path_params"] = {"slug": match["slug"]}
+        await watch_socket(WebSocket(scope, receive=receive, send=send))
+
+
 routes: list[BaseRoute] = [
-    WebSocketRoute("/ws/events/{slug}/watch", watch_socket),
     Route("/w/{code}", personal_page),
     Route("/e/{slug}/watch", anonymous_page),
 ]
