@@ -9,6 +9,7 @@ reason is the error code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -31,7 +32,7 @@ from checkin.web.templating import render
 MAX_MESSAGE = 512
 RATE_PER_SECOND, RATE_BURST = 2.0, 10.0
 CLEAN_CLOSE = {1000, 1001, 1012}
-CLOSE_CODES = {"event_not_found": 4404, "too_many_connections": 4429, "rate_limited": 4408, "bad_message": 4400}
+CLOSE_CODES = {"event_not_found": 4404, "too_many_connections": 4429, "rate_limited": 4408, "server_full": 1013}
 WATCH_PATH = re.compile(r"/ws/events/(?P<slug>[^/]+)/watch")
 PAGE_HEADERS = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
 
@@ -51,7 +52,7 @@ async def watch_socket(websocket: WebSocket) -> None:
     except NotAViewer as exc:
         return await _refuse(websocket, exc.code)
     except Refused as exc:
-        return await _refuse(websocket, exc.reason.value, 1013 if exc.reason.value == "server_full" else None)
+        return await _refuse(websocket, exc.reason.value)
     last_heard = svc.now()
     close_code = 1006
     try:
@@ -64,7 +65,8 @@ async def watch_socket(websocket: WebSocket) -> None:
     finally:
         now = svc.now()
         lost = close_code not in CLEAN_CLOSE
-        # A lost connection was last alive somewhere in its last ping window: take its middle, not the detection.
+        # Lost without a close frame (found by an unanswered ping, or a reset): take when that ping went out,
+        # the last moment it was presumably alive, rather than when the loss was noticed.
         last_alive = max(last_heard, now - svc.settings.ws_ping_timeout) if lost else now
         svc.watching.disconnect(connection, last_alive)
 
@@ -102,10 +104,12 @@ def parse_state(text: object) -> bool | None:
     return bool(data["watching"])
 
 
-async def _refuse(websocket: WebSocket, code: str, close_code: int | None = None) -> None:
-    if websocket.application_state is WebSocketState.CONNECTED:
-        await websocket.send_json({"type": "error", "error": code})
-        await websocket.close(close_code or CLOSE_CODES.get(code, 4403), reason=code)
+async def _refuse(websocket: WebSocket, code: str) -> None:
+    """Say why, then close with the code's close code (4403 unless listed); a peer already gone is fine."""
+    with contextlib.suppress(WebSocketDisconnect):
+        if websocket.application_state is WebSocketState.CONNECTED:
+            await websocket.send_json({"type": "error", "error": code})
+            await websocket.close(CLOSE_CODES.get(code, 4403), reason=code)
 
 
 def stream_of(url: str) -> tuple[str, str]:
