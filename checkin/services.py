@@ -11,6 +11,7 @@ from checkin.hub import Hub
 from checkin.qrcache import QrCache
 from checkin.settings import Settings
 from checkin.storage import Database
+from checkin.watching import Watching
 
 
 @dataclass
@@ -24,6 +25,10 @@ class Services:
     blocking: Executor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="blocking"))
     cpu: Executor | None = None
     qr: QrCache = field(default_factory=QrCache)
+    watching: Watching = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watching = Watching(self.settings, self.db, self.hub, self.now)
 
     def now(self) -> float:
         return self.clock()
