@@ -59,6 +59,7 @@ class Kiosk {
     this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_EVERY_MS));
     this.timers.push(setInterval(() => this.retry(), RETRY_EVERY_MS));
     window.addEventListener("online", () => this.retry(true));
+    window.addEventListener("offline", () => this.door.setOnline(false));
   }
 
   stop() {
