@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from checkin import cli_data
 from checkin.errors import CheckinError
 from checkin.models import Event, Role, parse_iso
 from checkin.settings import Settings
@@ -145,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", parents=[common], help="consistent online backup of the database")
     backup.add_argument("file")
     backup.set_defaults(handler=cmd_backup)
+
+    cli_data.add_parsers(sub, common)
     return parser
 
 

@@ -16,6 +16,7 @@ from checkin.settings import Settings, SmtpSettings
 from checkin.storage import Database
 from checkin.storage.events import create_event
 from checkin.storage.staff import create_token
+from tests.smtp import SmtpSink, smtp_server
 from tests.utils import EVENT, LiveServer, run_server
 
 
@@ -76,3 +77,16 @@ def live(settings: Settings, event: Event) -> Iterator[LiveServer]:
     """A real uvicorn server on a free port."""
     with run_server(replace(settings)) as server:
         yield server
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on a free port; `.received` holds what arrived."""
+    with smtp_server() as sink:
+        yield sink
+
+
+@pytest.fixture
+def smtp_settings(settings: Settings, smtp: SmtpSink) -> Settings:
+    """The settings, sending e-mail to the `smtp` server (plain SMTP, no login)."""
+    return replace(settings, smtp=replace(settings.smtp, host="127.0.0.1", port=smtp.port, security="none"))

@@ -45,7 +45,7 @@ async def authenticate(conn: HTTPConnection) -> Principal | None:
     secret = _bearer(conn)
     if secret is None or len(secret) > 200:
         return None
-    token = await services(conn).db.read(resolve_token, secret)
+    token = services(conn).db.lookup(resolve_token, secret)
     if token is None:
         return None
     return Principal(role=token.role, name=token.name, event_id=token.event_id, token_id=token.id)

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
+import sqlite3
 import time
 from collections import defaultdict, deque
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import scans as rules
-from checkin.errors import BadRequest, TooManyRequests
+from checkin.errors import BadRequest, NotCheckedIn, TooManyRequests
 from checkin.models import Event, Role, iso
 from checkin.storage import kiosks
 from checkin.storage.kiosk_sync import kiosk_sync
-from checkin.storage.scans import Caller, record_scan, register_walkin, undo_checkin
+from checkin.storage.scans import Caller, record_scan, register_walkin, to_json, undo_checkin
 from checkin.web.auth import Principal, require
 from checkin.web.common import event_of, read_json, services
 
 DOOR_ROLES = {Role.KIOSK, Role.ORGANISER}
+MAX_CLIENTS = 10_000
 
 
 class Throttle:
@@ -31,6 +34,10 @@ class Throttle:
 
     def check(self, client: str, now: float) -> None:
         """Count one attempt; TooManyRequests past the limit."""
+        if len(self._attempts) > MAX_CLIENTS:  # forget addresses that went quiet, so memory stays bounded
+            self._attempts = defaultdict(
+                deque, {k: v for k, v in self._attempts.items() if v and v[-1] > now - self.window}
+            )
         attempts = self._attempts[client]
         while attempts and attempts[0] <= now - self.window:
             attempts.popleft()
@@ -48,7 +55,7 @@ async def _door(request: Request) -> tuple[Event, Principal]:
     return event, await require(request, DOOR_ROLES, event)
 
 
-async def scan(request: Request) -> JSONResponse:
+async def scan(request: Request) -> Response:
     """One scan at the door (kiosk, organiser): the decision, as JSON."""
     event, principal = await _door(request)
     request_body = rules.parse_scan(await read_json(request))
@@ -56,37 +63,47 @@ async def scan(request: Request) -> JSONResponse:
     outcome = await svc.db.write(record_scan, event, request_body, _caller(principal), svc.now())
     if outcome.recorded:
         svc.hub.changed(event.slug)
-    return JSONResponse(outcome.body)
+    return Response(outcome.text, media_type="application/json")
 
 
 async def undo(request: Request) -> JSONResponse:
     """Take back a mistaken check-in (kiosk, organiser)."""
     event, principal = await _door(request)
+    registrant_id = int(request.path_params["registrant_id"])
+    if not rules.is_row_id(registrant_id):
+        raise NotCheckedIn("this registrant is not checked in")
     svc = services(request)
-    figures = await svc.db.write(
-        undo_checkin, event, int(request.path_params["registrant_id"]), principal.name, svc.now()
-    )
+    figures = await svc.db.write(undo_checkin, event, registrant_id, principal.name, svc.now())
     svc.hub.changed(event.slug)
     return JSONResponse({"result": "undone", "in_hall": figures.in_hall, "checked_in": figures.checked_in})
 
 
-async def walkin(request: Request) -> JSONResponse:
+async def walkin(request: Request) -> Response:
     """Register a walk-in and check them in at once (kiosk, organiser)."""
     event, principal = await _door(request)
-    app, scan_id = rules.parse_walkin(await read_json(request))
+    walkin_request = rules.parse_walkin(await read_json(request))
     svc = services(request)
-    outcome = await svc.db.write(register_walkin, event, app, scan_id, _caller(principal), svc.now())
+    outcome = await svc.db.write(register_walkin, event, walkin_request, _caller(principal), svc.now())
     if outcome.recorded:
         svc.hub.changed(event.slug)
-    return JSONResponse(outcome.body)
+    return Response(outcome.text, media_type="application/json")
 
 
-async def sync(request: Request) -> JSONResponse:
+def _sync_body(conn: sqlite3.Connection, event: Event, since: str | None, now: float, gzipped: bool) -> bytes:
+    # Encoded (and compressed, when the kiosk accepts it) on the reading thread: a full copy of a large
+    # event is megabytes of JSON, which would otherwise hold the event loop and every scan behind it.
+    body = to_json(kiosk_sync(conn, event, since, now)).encode("utf-8")
+    return gzip.compress(body, compresslevel=5) if gzipped else body
+
+
+async def sync(request: Request) -> Response:
     """The kiosk's offline copy: all of it, or what changed since `?since=`."""
     event, _ = await _door(request)
     svc = services(request)
-    body = await svc.db.read(kiosk_sync, event, request.query_params.get("since"), svc.now())
-    return JSONResponse(body)
+    gzipped = "gzip" in request.headers.get("accept-encoding", "")
+    body = await svc.db.read(_sync_body, event, request.query_params.get("since"), svc.now(), gzipped)
+    headers = {"content-encoding": "gzip", "vary": "Accept-Encoding"} if gzipped else {"vary": "Accept-Encoding"}
+    return Response(body, media_type="application/json", headers=headers)
 
 
 async def heartbeat(request: Request) -> JSONResponse:
