@@ -207,6 +207,19 @@ def test_the_same_code_again_within_seconds_is_ignored_and_garbage_does_not_stop
     assert "already_checked_in" not in shown
 
 
+def test_undo_on_the_result_takes_the_check_in_back(
+    context: BrowserContext, live: LiveServer, kiosk_token: str
+) -> None:
+    """The undo button of an ok result undoes that check-in on the server."""
+    _, code = register(live, "山田 太郎", "ヤマダ タロウ", "yamada@example.jp")
+    page = open_kiosk(context, live, kiosk_token, entries=1)
+    wedge(page, code)
+    wait_result(page, "ok", "山田 太郎 様")
+    page.click("#result [data-undo]")
+    wait_result(page, "undone", "受付を取り消しました")
+    assert counts(live, kiosk_token) == {"checked_in": 0, "in_hall": 0}
+
+
 def test_search_from_one_kana_and_check_in_from_the_list(
     context: BrowserContext, live: LiveServer, kiosk_token: str
 ) -> None:
@@ -283,7 +296,7 @@ def test_offline_scans_are_kept_across_a_reload_and_sent_when_back(
 def test_unknown_ticket_offline_is_not_in_local_data_rather_than_invalid(
     context: BrowserContext, live: LiveServer, kiosk_token: str
 ) -> None:
-    """A well-formed code missing from the synced copy says so, and asks for a search."""
+    """A well-formed code missing from the synced copy says so; the server later logs it as turned away."""
     page = open_kiosk(context, live, kiosk_token, entries=0)
     _, code = register(live, "山田 太郎", "ヤマダ タロウ", "yamada@example.jp")
     page.context.set_offline(True)
@@ -291,7 +304,7 @@ def test_unknown_ticket_offline_is_not_in_local_data_rather_than_invalid(
     wait_result(page, "not_in_local_data", "お名前で検索してください")
     page.context.set_offline(False)
     page.wait_for_function("!document.querySelector('.status [data-queue]').textContent")
-    assert counts(live, kiosk_token)["checked_in"] == 1
+    assert counts(live, kiosk_token)["checked_in"] == 0
 
 
 def test_a_revoked_kiosk_goes_back_to_pairing_and_a_pairing_code_pairs_it(
