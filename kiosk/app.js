@@ -58,12 +58,15 @@ class Kiosk {
     this.timers.push(setInterval(() => this.sync(), SYNC_EVERY_MS));
     this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_EVERY_MS));
     this.timers.push(setInterval(() => this.retry(), RETRY_EVERY_MS));
-    window.addEventListener("online", () => this.retry(true));
-    window.addEventListener("offline", () => this.door.setOnline(false));
+    this.onNetwork = (event) => (event.type === "online" ? this.retry(true) : this.door.setOnline(false));
+    window.addEventListener("online", this.onNetwork);
+    window.addEventListener("offline", this.onNetwork);
   }
 
   stop() {
     this.timers.forEach(clearInterval);
+    window.removeEventListener("online", this.onNetwork);
+    window.removeEventListener("offline", this.onNetwork);
     this.stopScanner?.();
     this.camera.stop();
     this.results.hide(false);
@@ -234,7 +237,7 @@ class Kiosk {
     const refused = this.local.meta.refused?.length ?? 0;
     $("[data-refused]").textContent = refused ? t("refused.count", { count: refused }) : "";
     const syncedAt = this.local.meta.syncedAt;
-    $("[data-sync]").dataset.entries = this.local.entries.size;
+    if (syncedAt) $("[data-sync]").dataset.entries = this.local.entries.size;
     $("[data-sync]").textContent = syncedAt
       ? t("sync.state", { time: clock(syncedAt, true), count: this.local.entries.size })
       : t("sync.never");
@@ -271,14 +274,13 @@ async function run(token) {
   let kiosk = null;
   let local = null;
   const api = new Api(token, async () => {
-    // Revoked: stop at once, forget the token and the personal data, keep the unsent scans.
+    // Revoked: stop at once, forget the token and the personal data (not the unsent scans), and
+    // start afresh on the pairing screen, which says why.
     kiosk?.stop();
     forgetRevokedToken();
     localStorage.removeItem(IDENTITY_KEY);
     await local?.forgetCopy();
-    const pending = local?.queue.length ?? 0;
-    const note = [t("pair.revoked"), pending ? t("pair.pending", { count: pending }) : ""].join(" ");
-    run(await askForPairing($("#pairing"), note.trim()));
+    location.reload();
   });
   let identity;
   try {
@@ -304,6 +306,13 @@ function waitForServer(token) {
   setTimeout(() => run(token), RETRY_EVERY_MS);
 }
 
+/** Why the kiosk is asking to be paired again (it was revoked), with the scans still to send. */
+async function pairingNotice() {
+  if (!wasRevoked()) return "";
+  const pending = (await LocalData.open()).queue.length;
+  return [t("pair.revoked"), pending ? t("pair.pending", { count: pending }) : ""].join(" ").trim();
+}
+
 async function main() {
   setLanguage(language());
   translatePage();
@@ -312,8 +321,7 @@ async function main() {
   const fragment = takeFragment();
   if (fragment.token) keepToken(fragment.token);
   const token = fragment.token ?? (fragment.pairingCode ? null : storedToken());
-  const notice = wasRevoked() ? t("pair.revoked") : "";
-  run(token ?? (await askForPairing($("#pairing"), notice, fragment.pairingCode)));
+  run(token ?? (await askForPairing($("#pairing"), await pairingNotice(), fragment.pairingCode)));
 }
 
 main();

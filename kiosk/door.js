@@ -3,7 +3,7 @@
 // The queue is sent in order, before any new scan, so the server sees events as they happened;
 // a scan's scan_id makes re-sending it harmless.
 
-import { Offline, Refused, uuid } from "./api.js";
+import { ANSWER_WITHIN_MS, Offline, Refused, uuid } from "./api.js";
 import { decideLocally } from "./decide.js";
 import { sha256Hex } from "./sha256.js";
 
@@ -70,7 +70,10 @@ export class Door {
   async send(kind, method, path, body, decideOffline) {
     const scannedAt = new Date().toISOString();
     this.lastScanAt = scannedAt;
-    if (this.online && this.local.queue.length) await this.drain();
+    if (this.online && this.local.queue.length) {
+      // Earlier scans go first; if they take too long, this one joins them in the queue.
+      await Promise.race([this.drain(), new Promise((resolve) => setTimeout(resolve, ANSWER_WITHIN_MS))]);
+    }
     if (this.online && !this.local.queue.length) {
       try {
         const answer = await this.api.call(method, path, body);
