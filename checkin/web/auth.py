@@ -9,8 +9,10 @@ from starlette.requests import HTTPConnection
 
 from checkin.errors import Forbidden, Unauthorized
 from checkin.models import Event, Role
-from checkin.storage.staff import resolve_token
+from checkin.storage.staff import TokenInfo, resolve_token
 from checkin.web.common import services
+
+MAX_SECRET = 200
 
 
 @dataclass(frozen=True)
@@ -40,22 +42,36 @@ def _bearer(conn: HTTPConnection) -> str | None:
     return None
 
 
-async def authenticate(conn: HTTPConnection) -> Principal | None:
-    """The caller behind this request, or None."""
+def bearer_secret(conn: HTTPConnection) -> str | None:
+    """The API token a request carries, or None (an over-long one is none of ours)."""
     secret = _bearer(conn)
-    if secret is None or len(secret) > 200:
-        return None
-    token = services(conn).db.lookup(resolve_token, secret)
+    return None if secret is None or len(secret) > MAX_SECRET else secret
+
+
+def token_principal(token: TokenInfo | None) -> Principal | None:
+    """The caller behind a live API token (None for an unknown or revoked one)."""
     if token is None:
         return None
     return Principal(role=token.role, name=token.name, event_id=token.event_id, token_id=token.id)
 
 
-async def require(conn: HTTPConnection, roles: Collection[Role], event: Event | None = None) -> Principal:
+async def authenticate(conn: HTTPConnection) -> Principal | None:
+    """The caller behind this request, or None."""
+    secret = bearer_secret(conn)
+    if secret is None:
+        return None
+    return token_principal(services(conn).db.lookup(resolve_token, secret))
+
+
+def authorise(principal: Principal | None, roles: Collection[Role], event: Event | None = None) -> Principal:
     """The caller, if it may act with one of these roles on this event; else 401 or 403."""
-    principal = await authenticate(conn)
     if principal is None:
         raise Unauthorized("a valid token or login is required")
     if not principal.may(roles, event):
         raise Forbidden("this credential may not do that")
     return principal
+
+
+async def require(conn: HTTPConnection, roles: Collection[Role], event: Event | None = None) -> Principal:
+    """The caller, if it may act with one of these roles on this event; else 401 or 403."""
+    return authorise(await authenticate(conn), roles, event)
