@@ -227,7 +227,8 @@ class Kiosk {
       capacity: event.capacity ?? "—",
     });
     $("[data-direction-label]").textContent = t(`direction.${this.direction}`);
-    $("[data-toggle-direction]").textContent = t(this.direction === "in" ? "direction.switch_to_out" : "direction.switch_to_in");
+    const other = this.direction === "in" ? "out" : "in";
+    $("[data-toggle-direction]").textContent = t(`direction.switch_to_${other}`);
     $("[data-prompt]").textContent = t(this.direction === "in" ? "idle" : "idle.exit");
     $("[data-offline]").hidden = this.door.online;
     const waiting = this.local.queue.length;

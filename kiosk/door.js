@@ -90,7 +90,8 @@ export class Door {
     if (decision.keep !== false) {
       const queued = body && { ...body, scanned_at: scannedAt, offline_decision: decision.result };
       const registrantId = decision.registrant?.id;
-      await this.local.enqueue({ kind, method, path, body: queued, decision: decision.result, registrantId, scannedAt });
+      const item = { kind, method, path, body: queued, decision: decision.result, registrantId, scannedAt };
+      await this.local.enqueue(item);
       this.countLocally(decision.result);
     }
     this.onChange();

@@ -43,8 +43,10 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+const CACHED_PATHS = ["/kiosk/", "/static/vendor/jsqr/"];
+
 function cached(url) {
-  return url.origin === self.location.origin && (url.pathname.startsWith("/kiosk/") || url.pathname.startsWith("/static/vendor/jsqr/"));
+  return url.origin === self.location.origin && CACHED_PATHS.some((path) => url.pathname.startsWith(path));
 }
 
 async function networkFirst(request) {

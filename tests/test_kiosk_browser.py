@@ -220,6 +220,17 @@ def test_undo_on_the_result_takes_the_check_in_back(
     assert counts(live, kiosk_token) == {"checked_in": 0, "in_hall": 0}
 
 
+def test_english_switch_changes_the_words(context: BrowserContext, live: LiveServer, kiosk_token: str) -> None:
+    """The language button switches the screen and the results to English, and is remembered."""
+    page = open_kiosk(context, live, kiosk_token, entries=0)
+    page.click("[data-lang]")
+    assert page.inner_text("[data-prompt]") == "Please show your QR code"
+    wedge(page, "HELLO-WORLD")
+    wait_result(page, "invalid", "Not a ticket for this event")
+    page.reload()
+    page.wait_for_selector("[data-prompt]:has-text('Please show your QR code')")
+
+
 def test_search_from_one_kana_and_check_in_from_the_list(
     context: BrowserContext, live: LiveServer, kiosk_token: str
 ) -> None:
