@@ -41,8 +41,7 @@ class Kiosk {
     this.walkin = new WalkinPanel($("#walkin"), (fields) => this.registerWalkin(fields));
     this.camera = new Camera($("video"), (text) => this.onCode(text, "camera"));
     this.chain = Promise.resolve();
-    this.lastCode = "";
-    this.lastCodeAt = 0;
+    this.recentCodes = new Map(); // code → when last seen
     this.timers = [];
     this.undoTimer = null;
   }
@@ -106,20 +105,24 @@ class Kiosk {
 
   setDirection(direction) {
     this.direction = direction;
-    this.lastCode = ""; // the same ticket may now be scanned the other way
+    this.recentCodes.clear(); // the same ticket may now be scanned the other way
     localStorage.setItem("kiosk.direction", direction);
     this.render();
     this.heartbeat();
   }
 
-  /** A code from the camera or the scanner; the same code again within a few seconds is ignored. */
+  /**
+   * A code from the camera or the scanner. A code seen again within a few seconds of its last
+   * sighting is ignored: a ticket held up for a while, a scanner sending twice, or two phones in
+   * view that the camera reads by turns each give one result.
+   */
   onCode(text, method) {
     const code = normaliseCode(text);
     if (!code) return;
     const now = performance.now();
-    const repeat = code === this.lastCode && now - this.lastCodeAt < SAME_CODE_IGNORED_MS;
-    this.lastCode = code;
-    this.lastCodeAt = now;
+    for (const [seen, at] of this.recentCodes) if (now - at >= SAME_CODE_IGNORED_MS) this.recentCodes.delete(seen);
+    const repeat = this.recentCodes.has(code);
+    this.recentCodes.set(code, now);
     if (!repeat) this.submit({ code, method });
   }
 
