@@ -1,0 +1,110 @@
+"""The counts behind the dashboard snapshot and the after-event report, read in one transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from checkin.stats import ARRIVAL_STEP, LATEST_CHECKINS, CheckinRow, Counts, KioskCounts
+from checkin.storage.events import get_event
+from checkin.storage.viewing import online_figures, watch_summary
+
+
+def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float) -> Counts:
+    """Every count of one event's snapshot (run it inside one read, so they agree with each other)."""
+    event = get_event(conn, slug)
+    registered = conn.execute(
+        "SELECT COUNT(*) FROM registrants WHERE event_id = ? AND mode = 'venue' AND status = 'registered'",
+        (event.id,),
+    ).fetchone()[0]
+    checked_in, in_hall = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(inside), 0) FROM attendance WHERE event_id = ?", (event.id,)
+    ).fetchone()
+    online = online_figures(conn, event.id, now)
+    both = conn.execute(
+        "SELECT COUNT(*) FROM attendance WHERE event_id = ? AND registrant_id IN (SELECT value FROM json_each(?))",
+        (event.id, json.dumps(online.unique_registrants)),
+    ).fetchone()[0]
+    arrivals = conn.execute(
+        "SELECT CAST(first_checked_in_at / ? AS INTEGER) * ?, COUNT(*) FROM attendance WHERE event_id = ?"
+        " GROUP BY 1 ORDER BY 1",
+        (ARRIVAL_STEP, ARRIVAL_STEP, event.id),
+    ).fetchall()
+    return Counts(
+        slug=event.slug,
+        timezone=event.timezone,
+        now=now,
+        ends_at=event.ends_at,
+        capacity=event.capacity,
+        registered=int(registered),
+        checked_in=int(checked_in),
+        in_hall=int(in_hall),
+        online=online,
+        watched_and_checked_in=int(both),
+        arrivals=tuple((float(start), int(count)) for start, count in arrivals),
+        kiosks=_kiosks(conn, event.id),
+        latest=_latest(conn, event.id),
+    )
+
+
+def _kiosks(conn: sqlite3.Connection, event_id: int) -> tuple[KioskCounts, ...]:
+    rows = conn.execute(
+        "SELECT k.name, k.last_seen_at, k.queue_length, k.last_scan_at, COALESCE(s.scans, 0) AS scans"
+        " FROM kiosks k LEFT JOIN (SELECT kiosk_id, COUNT(*) AS scans FROM scans WHERE event_id = ?"
+        " GROUP BY kiosk_id) s ON s.kiosk_id = k.id"
+        " WHERE k.event_id = ? AND k.revoked_at IS NULL ORDER BY k.name",
+        (event_id, event_id),
+    ).fetchall()
+    return tuple(
+        KioskCounts(
+            name=row["name"],
+            last_seen_at=row["last_seen_at"],
+            scans=int(row["scans"]),
+            queue_length=int(row["queue_length"]),
+            last_scan_at=row["last_scan_at"],
+        )
+        for row in rows
+    )
+
+
+def _latest(conn: sqlite3.Connection, event_id: int) -> tuple[CheckinRow, ...]:
+    rows = conn.execute(
+        "SELECT r.ref_no, r.name, a.first_checked_in_at, a.first_kiosk FROM attendance a"
+        " JOIN registrants r ON r.id = a.registrant_id WHERE a.event_id = ?"
+        " ORDER BY a.first_checked_in_at DESC, a.registrant_id DESC LIMIT ?",
+        (event_id, LATEST_CHECKINS),
+    ).fetchall()
+    return tuple(CheckinRow(ref_no=row[0], name=row[1], at=row[2], kiosk=row[3]) for row in rows)
+
+
+@dataclass(frozen=True)
+class NoShow:
+    """A registered venue registrant who never checked in (and whether they watched online instead)."""
+
+    ref_no: str
+    name: str
+    kana: str
+    organisation: str
+    watched_online: bool
+
+
+def no_shows(conn: sqlite3.Connection, event_id: int) -> list[NoShow]:
+    """Registered venue registrants without a check-in, in reference-number order."""
+    rows = conn.execute(
+        "SELECT r.id, r.ref_no, r.name, r.kana, r.organisation FROM registrants r"
+        " WHERE r.event_id = ? AND r.mode = 'venue' AND r.status = 'registered'"
+        " AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.registrant_id = r.id) ORDER BY r.ref_no",
+        (event_id,),
+    ).fetchall()
+    watched = watch_summary(conn, event_id)
+    return [
+        NoShow(
+            ref_no=row["ref_no"],
+            name=row["name"],
+            kana=row["kana"],
+            organisation=row["organisation"],
+            watched_online=row["id"] in watched,
+        )
+        for row in rows
+    ]
