@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from checkin.hub import Hub
+from checkin.hub import Hub, snapshot_source
 from checkin.settings import Settings
 from checkin.storage import Database
 
@@ -28,10 +28,12 @@ class Services:
 
     def start(self) -> None:
         self.db.open()
+        self.hub.bind(snapshot_source(self.db, self.now))
         if self.cpu is None and self.settings.qr_workers > 0:
             self.cpu = ProcessPoolExecutor(self.settings.qr_workers)
 
     def stop(self) -> None:
+        self.hub.close()
         self.db.close()
         self.blocking.shutdown(wait=False, cancel_futures=True)
         if self.cpu is not None:
