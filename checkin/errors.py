@@ -77,3 +77,16 @@ class RegistrationClosed(Conflict):
 
 class AlreadyExists(Conflict):
     code = "already_exists"
+
+
+class NotCheckedIn(NotFound):
+    code = "not_checked_in"
+
+
+class PairingFailed(NotFound):
+    code = "pairing_code_invalid"
+
+
+class TooManyRequests(CheckinError):
+    code = "too_many_requests"
+    status = 429

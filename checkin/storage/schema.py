@@ -173,7 +173,79 @@ CREATE INDEX viewing_open ON viewing_intervals(event_id) WHERE ended_at IS NULL;
 CREATE INDEX viewing_registrant ON viewing_intervals(registrant_id);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1)]
+# The door: exact venue counts kept by triggers (no COUNT(*) per scan), and a change sequence per
+# registrant so kiosks can fetch only what changed since their last sync (whoever made the change).
+V5 = """
+CREATE TABLE attendance_counts (
+    event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,
+    checked_in INTEGER NOT NULL DEFAULT 0,
+    in_hall INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO attendance_counts (event_id, checked_in, in_hall)
+    SELECT event_id, COUNT(*), SUM(inside) FROM attendance GROUP BY event_id;
+
+CREATE TRIGGER attendance_counts_insert AFTER INSERT ON attendance BEGIN
+    INSERT INTO attendance_counts (event_id) VALUES (NEW.event_id) ON CONFLICT (event_id) DO NOTHING;
+    UPDATE attendance_counts SET checked_in = checked_in + 1, in_hall = in_hall + NEW.inside
+        WHERE event_id = NEW.event_id;
+END;
+CREATE TRIGGER attendance_counts_update AFTER UPDATE OF inside ON attendance BEGIN
+    UPDATE attendance_counts SET in_hall = in_hall + NEW.inside - OLD.inside WHERE event_id = NEW.event_id;
+END;
+CREATE TRIGGER attendance_counts_delete AFTER DELETE ON attendance BEGIN
+    UPDATE attendance_counts SET checked_in = checked_in - 1, in_hall = in_hall - OLD.inside
+        WHERE event_id = OLD.event_id;
+END;
+
+-- seq grows with every change a kiosk must learn of; reset_seq moves when rows disappear, which a
+-- delta cannot express, so older cursors get a full copy.
+CREATE TABLE sync_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    reset_seq INTEGER NOT NULL
+);
+INSERT INTO sync_state (id, seq, reset_seq) VALUES (1, 1, 1);
+ALTER TABLE registrants ADD COLUMN sync_seq INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX registrants_sync ON registrants(event_id, sync_seq);
+
+CREATE TRIGGER sync_registrant_insert AFTER INSERT ON registrants BEGIN
+    UPDATE sync_state SET seq = seq + 1;
+    UPDATE registrants SET sync_seq = (SELECT seq FROM sync_state) WHERE id = NEW.id;
+END;
+CREATE TRIGGER sync_registrant_update AFTER UPDATE OF ref_no, name, kana, organisation, mode, status
+    ON registrants BEGIN
+    UPDATE sync_state SET seq = seq + 1;
+    UPDATE registrants SET sync_seq = (SELECT seq FROM sync_state) WHERE id = NEW.id;
+END;
+CREATE TRIGGER sync_registrant_delete AFTER DELETE ON registrants BEGIN
+    UPDATE sync_state SET seq = seq + 1, reset_seq = seq + 1;
+END;
+CREATE TRIGGER sync_ticket_insert AFTER INSERT ON tickets BEGIN
+    UPDATE sync_state SET seq = seq + 1;
+    UPDATE registrants SET sync_seq = (SELECT seq FROM sync_state) WHERE id = NEW.registrant_id;
+END;
+CREATE TRIGGER sync_ticket_update AFTER UPDATE OF revoked_at ON tickets BEGIN
+    UPDATE sync_state SET seq = seq + 1;
+    UPDATE registrants SET sync_seq = (SELECT seq FROM sync_state) WHERE id = NEW.registrant_id;
+END;
+CREATE TRIGGER sync_ticket_delete AFTER DELETE ON tickets BEGIN
+    UPDATE sync_state SET seq = seq + 1, reset_seq = seq + 1;
+END;
+CREATE TRIGGER sync_attendance_insert AFTER INSERT ON attendance BEGIN
+    UPDATE sync_state SET seq = seq + 1;
+    UPDATE registrants SET sync_seq = (SELECT seq FROM sync_state) WHERE id = NEW.registrant_id;
+END;
+CREATE TRIGGER sync_attendance_update AFTER UPDATE OF first_checked_in_at, inside ON attendance BEGIN
+    UPDATE sync_state SET seq = seq + 1;
+    UPDATE registrants SET sync_seq = (SELECT seq FROM sync_state) WHERE id = NEW.registrant_id;
+END;
+CREATE TRIGGER sync_attendance_delete AFTER DELETE ON attendance BEGIN
+    UPDATE sync_state SET seq = seq + 1;
+    UPDATE registrants SET sync_seq = (SELECT seq FROM sync_state) WHERE id = OLD.registrant_id;
+END;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (5, V5)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -196,5 +268,14 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _statements(script: str) -> list[str]:
+    """Split a script into statements; a trigger body's inner semicolons stay in its statement."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+    statements: list[str] = []
+    pending = ""
+    for part in "\n".join(lines).split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip().rstrip(";").strip())
+            pending = ""
+    return statements

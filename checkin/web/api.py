@@ -6,10 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from checkin.models import Event, Role, Ticket
+from checkin.models import Event, Role, Ticket, iso
 from checkin.registration import validate
 from checkin.storage import registrants as store
 from checkin.storage.events import get_event_by_id
+from checkin.storage.scans import search_at_door
 from checkin.web.auth import require
 from checkin.web.common import event_of, read_json, services
 
@@ -44,8 +45,9 @@ async def search_registrants(request: Request) -> JSONResponse:
     event = await event_of(request)
     await require(request, {Role.KIOSK, Role.ORGANISER}, event)
     query = request.query_params.get("q", "")[:100]
-    found = await services(request).db.read(store.search, event.id, query)
-    return JSONResponse({"registrants": [r.public() for r in found]})
+    found = await services(request).db.read(search_at_door, event.id, query)
+    items = [{**r.public(), "checked_in_at": iso(at, event.tz)} for r, at in found]
+    return JSONResponse({"registrants": items})
 
 
 async def me(request: Request) -> JSONResponse:
@@ -54,7 +56,10 @@ async def me(request: Request) -> JSONResponse:
     slug = None
     if principal.event_id is not None:
         slug = (await services(request).db.read(get_event_by_id, principal.event_id)).slug
-    return JSONResponse({"role": principal.role.value, "name": principal.name, "event": slug})
+    body = {"role": principal.role.value, "name": principal.name, "event": slug}
+    if principal.role is Role.KIOSK:
+        body["kiosk"] = principal.name  # a kiosk token carries its kiosk's name
+    return JSONResponse(body)
 
 
 async def healthz(request: Request) -> JSONResponse:

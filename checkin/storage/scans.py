@@ -1,0 +1,305 @@
+"""The door's writes and reads: scans, walk-ins, undo, and the attendance a kiosk needs to see.
+
+`record_scan` and `register_walkin` each run as ONE `db.write` call: the writer thread runs them one
+after another, so sixteen kiosks scanning one ticket at once are decided in turn and one gets `ok`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from checkin import scans as rules
+from checkin import tickets
+from checkin.errors import DuplicateEmail, NotCheckedIn
+from checkin.models import Event, Registrant, iso
+from checkin.registration import Application
+from checkin.scans import Action, Counts, Decision, Presence, Result, ScanRequest, Subject
+from checkin.storage import registrants as people
+from checkin.storage.events import audit
+from checkin.storage.kiosks import kiosk_for_token
+
+# Warnings that an organiser should be able to find later in the audit log.
+FLAGGED = frozenset({"admitted_offline_revoked", "earlier_scan_stands", "over_capacity"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is scanning: a kiosk token (its kiosk row is found or made by name) or an organiser."""
+
+    name: str
+    kiosk_token_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Scanner:
+    name: str
+    kiosk_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """The answer to send, and whether this call recorded something (False: a retry got the first answer)."""
+
+    body: dict[str, Any]
+    recorded: bool
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What the scanned code or the chosen registrant turned out to be."""
+
+    problem: Result | None
+    registrant: Registrant | None = None
+    ticket_revoked: bool = False
+    code_hash: str | None = None
+
+
+def text_hash(raw: str) -> str:
+    """SHA-256 of what was scanned, tidied; for a ticket code it equals `tickets.code_hash`."""
+    return hashlib.sha256(tickets.normalise(raw).encode("utf-8")).hexdigest()
+
+
+def counts(conn: sqlite3.Connection, event_id: int) -> Counts:
+    """Capacity, people checked in and people in the hall now (kept exact by triggers)."""
+    row = conn.execute(
+        "SELECT e.capacity, COALESCE(c.checked_in, 0), COALESCE(c.in_hall, 0) FROM events e"
+        " LEFT JOIN attendance_counts c ON c.event_id = e.id WHERE e.id = ?",
+        (event_id,),
+    ).fetchone()
+    return Counts(capacity=row[0], checked_in=row[1], in_hall=row[2])
+
+
+def _stored_answer(conn: sqlite3.Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
+    row = conn.execute("SELECT response FROM scans WHERE event_id = ? AND scan_id = ?", (event_id, scan_id)).fetchone()
+    return None if row is None else ScanOutcome(json.loads(row[0]), recorded=False)
+
+
+def _scanner(conn: sqlite3.Connection, event_id: int, caller: Caller, now: float) -> Scanner:
+    if caller.kiosk_token_id is None:
+        return Scanner(caller.name)
+    kiosk = kiosk_for_token(conn, event_id, caller.kiosk_token_id, caller.name, now)
+    return Scanner(kiosk.name, kiosk.id)
+
+
+def _find(conn: sqlite3.Connection, event: Event, scan: ScanRequest) -> _Target:
+    if scan.registrant_id is not None:
+        row = conn.execute(
+            "SELECT * FROM registrants WHERE id = ? AND event_id = ?", (scan.registrant_id, event.id)
+        ).fetchone()
+        return _Target(Result.UNKNOWN) if row is None else _Target(None, people.registrant_from_row(row))
+    raw = rules.extract_code(scan.code or "")
+    digest = text_hash(raw)
+    problem = rules.code_problem(raw, event.slug)
+    if problem is not None:
+        return _Target(problem, code_hash=digest)
+    row = conn.execute(
+        "SELECT t.revoked_at AS ticket_revoked_at, t.event_id AS ticket_event_id, r.* FROM tickets t"
+        " JOIN registrants r ON r.id = t.registrant_id WHERE t.code_hash = ?",
+        (digest,),
+    ).fetchone()
+    if row is None:
+        return _Target(Result.UNKNOWN, code_hash=digest)
+    if row["ticket_event_id"] != event.id:
+        return _Target(Result.WRONG_EVENT, code_hash=digest)
+    return _Target(None, people.registrant_from_row(row), row["ticket_revoked_at"] is not None, digest)
+
+
+def _presence(conn: sqlite3.Connection, registrant_id: int) -> Presence | None:
+    row = conn.execute("SELECT * FROM attendance WHERE registrant_id = ?", (registrant_id,)).fetchone()
+    if row is None:
+        return None
+    return Presence(row["first_checked_in_at"], row["first_kiosk"], bool(row["inside"]), row["last_moved_at"])
+
+
+def _apply(conn: sqlite3.Connection, event_id: int, registrant_id: int, action: Action, at: float, kiosk: str) -> None:
+    """Make the attendance change a decision calls for (the counts follow by trigger)."""
+    if action is Action.ADMIT:
+        conn.execute(
+            "INSERT INTO attendance (registrant_id, event_id, first_checked_in_at, first_kiosk, inside, last_moved_at)"
+            " VALUES (?, ?, ?, ?, 1, ?)",
+            (registrant_id, event_id, at, kiosk, at),
+        )
+    elif action in (Action.REENTER, Action.EXIT):
+        conn.execute(
+            "UPDATE attendance SET inside = ?, last_moved_at = ? WHERE registrant_id = ?",
+            (int(action is Action.REENTER), at, registrant_id),
+        )
+    elif action is Action.BACKDATE:
+        standing = conn.execute(
+            "SELECT first_checked_in_at FROM attendance WHERE registrant_id = ?", (registrant_id,)
+        ).fetchone()[0]
+        # The entry that stood until now becomes what it turned out to be: a duplicate.
+        conn.execute(
+            "UPDATE scans SET result = 'duplicate' WHERE event_id = ? AND registrant_id = ? AND direction = 'in'"
+            " AND result = 'ok' AND scanned_at = ?",
+            (event_id, registrant_id, standing),
+        )
+        conn.execute(
+            "UPDATE attendance SET first_checked_in_at = ?, first_kiosk = ? WHERE registrant_id = ?",
+            (at, kiosk, registrant_id),
+        )
+
+
+def _first(decision: Decision, presence: Presence | None, at: float, kiosk: str) -> tuple[float, str] | None:
+    """The standing first check-in after the decision."""
+    if decision.action in (Action.ADMIT, Action.BACKDATE):
+        return at, kiosk
+    return None if presence is None else (presence.first_checked_in_at, presence.first_kiosk)
+
+
+def _log(
+    conn: sqlite3.Connection,
+    event: Event,
+    scan: ScanRequest,
+    scanner: Scanner,
+    decision: Decision,
+    registrant: Registrant | None,
+    code_hash: str | None,
+    times: tuple[float, float],
+    body: dict[str, Any],
+) -> None:
+    """Keep the attempt (whatever its result) and flag what an organiser must look at."""
+    scanned_at, now = times
+    conn.execute(
+        "INSERT INTO scans (event_id, scan_id, kiosk, kiosk_id, registrant_id, code_hash, method, direction, result,"
+        " scanned_at, received_at, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.id,
+            scan.scan_id,
+            scanner.name,
+            scanner.kiosk_id,
+            None if registrant is None else registrant.id,
+            code_hash,
+            scan.method.value,
+            scan.direction.value,
+            decision.log_result.value,
+            scanned_at,
+            now,
+            json.dumps(body, ensure_ascii=False),
+        ),
+    )
+    flags = sorted(FLAGGED.intersection(decision.warnings))
+    if flags and registrant is not None:
+        detail: dict[str, object] = {"scan_id": scan.scan_id, "result": decision.result.value, "warnings": flags}
+        audit(conn, event.id, now, scanner.name, "scan.flagged", registrant.ref_no, detail)
+
+
+def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, caller: Caller, now: float) -> ScanOutcome:
+    """Decide one scan, change attendance accordingly and log the attempt; a known scan_id changes nothing."""
+    stored = _stored_answer(conn, event.id, scan.scan_id)
+    if stored is not None:
+        return stored
+    scanner = _scanner(conn, event.id, caller, now)
+    scanned_at, clamped = rules.clamp_scanned_at(scan.scanned_at, now)
+    target = _find(conn, event, scan)
+    registrant, presence = target.registrant, None
+    if target.problem is not None or registrant is None:
+        decision = Decision(target.problem or Result.UNKNOWN)
+    else:
+        presence = _presence(conn, registrant.id)
+        subject = Subject(registrant.mode, registrant.status, target.ticket_revoked)
+        seats = counts(conn, event.id).seats_left
+        decision = rules.decide(subject, presence, scan.direction, scanned_at, seats, scan.admitted_offline)
+        _apply(conn, event.id, registrant.id, decision.action, scanned_at, scanner.name)
+    if clamped:
+        decision = replace(decision, warnings=(*decision.warnings, "scanned_at_adjusted"))
+    first = _first(decision, presence, scanned_at, scanner.name)
+    body = rules.answer(decision, scan.scan_id, registrant, first, counts(conn, event.id), event.tz)
+    _log(conn, event, scan, scanner, decision, registrant, target.code_hash, (scanned_at, now), body)
+    return ScanOutcome(body, recorded=True)
+
+
+def register_walkin(
+    conn: sqlite3.Connection, event: Event, app: Application, scan_id: str, caller: Caller, now: float
+) -> ScanOutcome:
+    """Register a walk-in and check them in at once, while the hall has a free seat."""
+    stored = _stored_answer(conn, event.id, scan_id)
+    if stored is not None:
+        return stored
+    scanner = _scanner(conn, event.id, caller, now)
+    decision = rules.decide_walkin(counts(conn, event.id).seats_left)
+    registrant = None
+    if decision.action is Action.ADMIT:
+        registrant = _insert_walkin(conn, event, app, scan_id, now, scanner.name)
+        _apply(conn, event.id, registrant.id, Action.ADMIT, now, scanner.name)
+    first = (now, scanner.name) if registrant is not None else None
+    body = rules.answer(decision, scan_id, registrant, first, counts(conn, event.id), event.tz)
+    scan = ScanRequest(scan_id=scan_id, method=rules.Method.WALKIN)
+    _log(conn, event, scan, scanner, decision, registrant, None, (now, now), body)
+    return ScanOutcome(body, recorded=True)
+
+
+def _insert_walkin(
+    conn: sqlite3.Connection, event: Event, app: Application, scan_id: str, now: float, kiosk: str
+) -> Registrant:
+    """A registered venue registrant from the door; without an e-mail, a key of its own keeps it unique."""
+    if app.email and people.find_by_email(conn, event.id, app.email_key) is not None:
+        raise DuplicateEmail("this e-mail address is already registered")
+    cur = conn.execute(
+        "INSERT INTO registrants (event_id, ref_no, name, kana, email, email_key, organisation, mode, status,"
+        " source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'venue', 'registered', 'walkin', ?, ?)",
+        (
+            event.id,
+            f"tmp-{scan_id}",
+            app.name,
+            app.kana,
+            app.email,
+            app.email_key or f"walk-in:{scan_id}",
+            app.organisation,
+            now,
+            now,
+        ),
+    )
+    registrant_id = int(cur.lastrowid or 0)
+    ref_no = f"W{registrant_id:07d}"
+    conn.execute(
+        "UPDATE registrants SET ref_no = ?, search_key = ? WHERE id = ?",
+        (ref_no, people._search_text(app, ref_no), registrant_id),
+    )
+    people.issue_ticket(conn, event, registrant_id, now)
+    audit(conn, event.id, now, kiosk, "registrant.create", ref_no, {"status": "registered", "source": "walkin"})
+    return people.get_registrant(conn, event.id, registrant_id)
+
+
+def undo_checkin(conn: sqlite3.Connection, event: Event, registrant_id: int, actor: str, now: float) -> Counts:
+    """Take back a mistaken check-in (the scans stay in the log; the undo goes to the audit log)."""
+    row = conn.execute(
+        "SELECT a.*, r.ref_no FROM attendance a JOIN registrants r ON r.id = a.registrant_id"
+        " WHERE a.registrant_id = ? AND a.event_id = ?",
+        (registrant_id, event.id),
+    ).fetchone()
+    if row is None:
+        raise NotCheckedIn("this registrant is not checked in")
+    conn.execute("DELETE FROM attendance WHERE registrant_id = ?", (registrant_id,))
+    detail: dict[str, object] = {
+        "first_checked_in_at": iso(row["first_checked_in_at"], event.tz),
+        "first_kiosk": row["first_kiosk"],
+    }
+    audit(conn, event.id, now, actor, "checkin.undo", row["ref_no"], detail)
+    return counts(conn, event.id)
+
+
+def checked_in_times(conn: sqlite3.Connection, registrant_ids: Sequence[int]) -> dict[int, float]:
+    """First check-in time per registrant, for those who have one."""
+    if not registrant_ids:
+        return {}
+    marks = ", ".join("?" * len(registrant_ids))
+    rows = conn.execute(
+        f"SELECT registrant_id, first_checked_in_at FROM attendance WHERE registrant_id IN ({marks})",
+        list(registrant_ids),
+    ).fetchall()
+    return {row[0]: row[1] for row in rows}
+
+
+def search_at_door(
+    conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50
+) -> list[tuple[Registrant, float | None]]:
+    """Registrants matching a search, each with their first check-in time (or None)."""
+    found = people.search(conn, event_id, query, limit)
+    times = checked_in_times(conn, [r.id for r in found])
+    return [(r, times.get(r.id)) for r in found]

@@ -1,0 +1,83 @@
+"""The SQLite engine: grouped commits, isolation of a failing write, migrations, backup."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from checkin.storage import Database
+from checkin.storage.schema import MIGRATIONS, migrate
+
+
+def _insert(conn: sqlite3.Connection, slug: str) -> int:
+    cur = conn.execute(
+        "INSERT INTO events (slug, title, starts_at, ends_at, capacity, created_at) VALUES (?, 't', 0, 1, 1, 0)",
+        (slug,),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _insert_then_fail(conn: sqlite3.Connection, slug: str) -> None:
+    _insert(conn, slug)
+    raise ValueError("refused")
+
+
+def _count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+
+async def test_concurrent_writes_all_commit(tmp_path: Path) -> None:
+    """Hundreds of concurrent writes are grouped into commits and all land."""
+    async with Database(tmp_path / "a.db") as db:
+        ids = await asyncio.gather(*(db.write(_insert, f"e{n}") for n in range(300)))
+        assert len(set(ids)) == 300
+        assert await db.read(_count) == 300
+
+
+async def test_failing_write_rolls_back_alone(tmp_path: Path) -> None:
+    """A write that raises leaves nothing behind and does not undo its batch neighbours."""
+    async with Database(tmp_path / "a.db") as db:
+        results = await asyncio.gather(
+            db.write(_insert, "a"), db.write(_insert_then_fail, "b"), db.write(_insert, "c"), return_exceptions=True
+        )
+        assert isinstance(results[1], ValueError)
+        assert await db.read(_count) == 2
+
+
+async def test_committed_write_survives_reopen(tmp_path: Path) -> None:
+    """What a write returned is on disk for the next process."""
+    async with Database(tmp_path / "a.db") as db:
+        await db.write(_insert, "kept")
+    async with Database(tmp_path / "a.db") as db:
+        assert await db.read(_count) == 1
+
+
+def test_migrate_is_idempotent_and_versioned(tmp_path: Path) -> None:
+    """Migrations run once; the version is the newest one."""
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    newest = max(version for version, _ in MIGRATIONS)
+    assert migrate(conn) == newest
+    assert migrate(conn) == newest
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == newest
+
+
+def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
+    """The online backup opens and holds the data."""
+    db = Database(tmp_path / "a.db")
+    db.open()
+    try:
+        db.write_sync(_insert, "x")
+        db.backup(tmp_path / "copy.db")
+    finally:
+        db.close()
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT slug FROM events").fetchall() == [("x",)]
+
+
+def test_closed_database_refuses_work(tmp_path: Path) -> None:
+    """Using a database that is not open is a clear error."""
+    with pytest.raises(RuntimeError):
+        Database(tmp_path / "a.db").write_sync(_insert, "x")

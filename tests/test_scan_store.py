@@ -1,0 +1,181 @@
+"""The door's storage: one scan per write, the scan log, exact counts, walk-ins, undo, the kiosk's copy."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import replace
+
+import pytest
+
+from checkin import tickets
+from checkin.errors import DuplicateEmail, NotCheckedIn
+from checkin.models import Event, Mode
+from checkin.registration import Application
+from checkin.scans import Direction, Method, ScanRequest
+from checkin.storage import Database
+from checkin.storage import registrants as store
+from checkin.storage.events import audit_entries, create_event, update_event
+from checkin.storage.kiosk_sync import kiosk_sync
+from checkin.storage.scans import Caller, counts, record_scan, register_walkin, text_hash, undo_checkin
+from tests.door_helpers import code_of, register, scan_id
+from tests.utils import EVENT
+
+DESK = Caller("事務局")
+WALKIN = Application("飛込 次郎", "トビコミ ジロウ", "", "", Mode.VENUE)
+
+
+def _scan(db: Database, event: Event, now: float, **fields: object) -> dict[str, object]:
+    request = ScanRequest(scan_id=str(fields.pop("scan_id", scan_id())), **fields)  # type: ignore[arg-type]
+    return db.write_sync(record_scan, event, request, DESK, now).body
+
+
+def _rows(conn: sqlite3.Connection, sql: str, *args: object) -> list[sqlite3.Row]:
+    return conn.execute(sql, args).fetchall()
+
+
+def test_every_attempt_is_logged_with_the_code_only_as_a_hash(db: Database, event: Event) -> None:
+    """Good and bad scans are all rows of the log; the code appears nowhere, only its SHA-256."""
+    code = code_of(register(db, event, 1)[0])
+    now = time.time()
+    for raw in (code, code, "garbage ＱＲ", code[:-3]):
+        _scan(db, event, now, code=raw)
+    rows = db.read_sync(_rows, "SELECT * FROM scans ORDER BY id")
+    assert [row["result"] for row in rows] == ["ok", "already_checked_in", "invalid", "invalid"]
+    assert rows[0]["code_hash"] == tickets.code_hash(code) == text_hash(code.lower())
+    assert all(row["kiosk"] == "事務局" and row["method"] == "camera" for row in rows)
+    assert all(code not in " ".join(str(value) for value in tuple(row)) for row in rows)
+
+
+def test_retry_with_the_same_scan_id_returns_the_first_answer(db: Database, event: Event) -> None:
+    """A repeated scan_id gets the stored answer and records nothing new."""
+    people = register(db, event, 2)
+    first = _scan(db, event, time.time(), code=code_of(people[0]), scan_id="same")
+    again = db.write_sync(record_scan, event, ScanRequest("same", code=code_of(people[1])), DESK, time.time())
+    assert again.body == first and not again.recorded
+    assert db.read_sync(counts, event.id).checked_in == 1
+
+
+def test_counts_stay_exact_through_entry_exit_reentry_and_undo(db: Database, event: Event) -> None:
+    """The trigger-kept counts equal a fresh count of attendance after every kind of change."""
+    people = register(db, event, 3)
+    now = time.time()
+    for person in people:
+        _scan(db, event, now, code=code_of(person))
+    _scan(db, event, now + 1, code=code_of(people[0]), direction=Direction.OUT)
+    _scan(db, event, now + 2, code=code_of(people[1]), direction=Direction.OUT)
+    _scan(db, event, now + 3, code=code_of(people[1]))
+    db.write_sync(undo_checkin, event, people[2].registrant.id, "事務局", now + 4)
+    figures = db.read_sync(counts, event.id)
+    fresh = db.read_sync(_rows, "SELECT COUNT(*), SUM(inside) FROM attendance WHERE event_id = ?", event.id)[0]
+    assert (figures.checked_in, figures.in_hall) == (fresh[0], fresh[1]) == (2, 1)
+
+
+def test_earlier_offline_scan_takes_the_first_check_in_and_the_later_becomes_duplicate(
+    db: Database, event: Event
+) -> None:
+    """Two kiosks admitted one person offline; the later one synced first: the earlier stands."""
+    code = code_of(register(db, event, 1)[0])
+    now = time.time()
+    later = _scan(db, event, now, code=code, scanned_at=now - 60, admitted_offline=True)
+    earlier = _scan(db, event, now + 1, code=code, scanned_at=now - 120, admitted_offline=True)
+    assert later["result"] == earlier["result"] == "ok"
+    assert "earlier_scan_stands" in earlier["warnings"]  # type: ignore[operator]
+    results = [row["result"] for row in db.read_sync(_rows, "SELECT result FROM scans ORDER BY id")]
+    assert results == ["duplicate", "ok"]
+    attendance = db.read_sync(_rows, "SELECT * FROM attendance")
+    assert len(attendance) == 1 and attendance[0]["first_checked_in_at"] == pytest.approx(now - 120)
+    assert any(row["action"] == "scan.flagged" for row in db.read_sync(audit_entries, event.id))
+
+
+def test_ticket_of_another_event_found_in_the_database_is_wrong_event(db: Database, event: Event) -> None:
+    """A code whose tag matches ours but whose ticket belongs to another event is wrong_event."""
+    other = db.write_sync(create_event, replace(EVENT, slug="other"), time.time())
+    app = Application("他 人", "タ ニン", "o@example.jp", "", Mode.VENUE)
+    foreign = db.write_sync(store.register, other, app, time.time(), new_code=lambda _slug: tickets.new_code("sympo"))
+    assert _scan(db, event, time.time(), code=code_of(foreign))["result"] == "wrong_event"
+    assert _scan(db, event, time.time(), registrant_id=foreign.registrant.id)["result"] == "unknown"
+
+
+def test_walkins_without_email_are_each_registered_and_admitted(db: Database, event: Event) -> None:
+    """Two walk-ins without e-mail both get in (distinct keys), with a ticket and source walkin."""
+    now = time.time()
+    first = db.write_sync(register_walkin, event, WALKIN, "w1", DESK, now).body
+    second = db.write_sync(register_walkin, event, WALKIN, "w2", DESK, now).body
+    assert first["result"] == second["result"] == "ok"
+    rows = db.read_sync(
+        _rows, "SELECT r.source, r.status, t.code FROM registrants r JOIN tickets t ON t.registrant_id = r.id"
+    )
+    assert [(row["source"], row["status"]) for row in rows] == [("walkin", "registered")] * 2
+    scans = db.read_sync(_rows, "SELECT method, result FROM scans")
+    assert [(row["method"], row["result"]) for row in scans] == [(Method.WALKIN.value, "ok")] * 2
+
+
+def test_walkin_into_a_full_hall_registers_nobody(db: Database, event: Event) -> None:
+    """With no free seat a walk-in is venue_full and no registrant is made; the attempt is logged."""
+    db.write_sync(update_event, event.slug, {"capacity": 0}, "test", time.time())
+    body = db.write_sync(register_walkin, event, WALKIN, "w1", DESK, time.time()).body
+    assert body["result"] == "venue_full" and "registrant" not in body
+    assert db.read_sync(_rows, "SELECT COUNT(*) FROM registrants")[0][0] == 0
+    assert db.read_sync(_rows, "SELECT result FROM scans")[0][0] == "venue_full"
+
+
+def test_walkin_with_a_registered_email_is_refused(db: Database, event: Event) -> None:
+    """A walk-in giving an e-mail that is already registered is 409 duplicate_email: search for them."""
+    register(db, event, 1)
+    with pytest.raises(DuplicateEmail):
+        db.write_sync(register_walkin, event, replace(WALKIN, email="p0@example.jp"), "w1", DESK, time.time())
+
+
+def test_undo_is_audited_and_a_second_undo_is_not_checked_in(db: Database, event: Event) -> None:
+    """Undo removes the check-in, writes checkin.undo to the audit log; again: NotCheckedIn."""
+    person = register(db, event, 1)[0]
+    _scan(db, event, time.time(), code=code_of(person))
+    db.write_sync(undo_checkin, event, person.registrant.id, "受付1", time.time())
+    entry = next(row for row in db.read_sync(audit_entries, event.id) if row["action"] == "checkin.undo")
+    assert entry["actor"] == "受付1" and json.loads(entry["detail"])["first_kiosk"] == "事務局"
+    with pytest.raises(NotCheckedIn):
+        db.write_sync(undo_checkin, event, person.registrant.id, "受付1", time.time())
+
+
+def test_sync_full_then_delta_of_what_changed(db: Database, event: Event) -> None:
+    """Full copy first; then only registrants whose ticket, status or attendance changed."""
+    people = register(db, event, 3)
+    full = db.read_sync(kiosk_sync, event, None, time.time())
+    assert full["full"] and len(full["entries"]) == len(full["registrants"]) == 3
+    assert {entry["hash"] for entry in full["entries"]} == {tickets.code_hash(code_of(p)) for p in people}
+    _scan(db, event, time.time(), code=code_of(people[0]))
+    db.write_sync(store.reissue_ticket, event, people[1].registrant.id, time.time(), "test")
+    delta = db.read_sync(kiosk_sync, event, full["cursor"], time.time())
+    assert not delta["full"]
+    assert {r["id"] for r in delta["registrants"]} == {people[0].registrant.id, people[1].registrant.id}
+    assert sorted(entry["status"] for entry in delta["entries"]) == ["revoked", "valid", "valid"]
+    assert db.read_sync(kiosk_sync, event, delta["cursor"], time.time())["registrants"] == []
+
+
+def test_sync_shows_cancellations_undos_and_never_codes(db: Database, event: Event) -> None:
+    """A cancelled registrant's ticket turns revoked, an undo clears checked_in_at; no code is ever sent."""
+    people = register(db, event, 2)
+    _scan(db, event, time.time(), code=code_of(people[0]))
+    cursor = db.read_sync(kiosk_sync, event, None, time.time())["cursor"]
+    db.write_sync(undo_checkin, event, people[0].registrant.id, "事務局", time.time())
+    db.write_sync(store.cancel, event, people[1].registrant.id, time.time(), "test")
+    delta = db.read_sync(kiosk_sync, event, cursor, time.time())
+    by_id = {r["id"]: r for r in delta["registrants"]}
+    assert by_id[people[0].registrant.id]["checked_in_at"] is None
+    assert by_id[people[1].registrant.id]["status"] == "cancelled"
+    assert [e["status"] for e in delta["entries"] if e["registrant"]["id"] == people[1].registrant.id] == ["revoked"]
+    text = json.dumps(delta, ensure_ascii=False)
+    assert all(code_of(p) not in text for p in people)
+
+
+def test_sync_cursor_that_cannot_continue_gets_everything(db: Database, event: Event) -> None:
+    """Garbage, future and pre-deletion cursors give a full copy."""
+    people = register(db, event, 2)
+    cursor = db.read_sync(kiosk_sync, event, None, time.time())["cursor"]
+    for bad in ("abc", "-1", "99999999", "1" * 40):
+        assert db.read_sync(kiosk_sync, event, bad, time.time())["full"]
+    db.write_sync(lambda conn: conn.execute("DELETE FROM registrants WHERE id = ?", (people[0].registrant.id,)))
+    again = db.read_sync(kiosk_sync, event, cursor, time.time())
+    assert again["full"] and len(again["registrants"]) == 1
