@@ -45,9 +45,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         svc.start()
+        await svc.watching.start()
         try:
             yield
         finally:
+            await svc.watching.stop()
             svc.stop()
 
     app = Starlette(

@@ -34,7 +34,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo:
         show_demo(settings)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, ws_per_message_deflate=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        ws_per_message_deflate=False,
+        ws_max_size=settings.max_body_bytes,
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from checkin.hub import Hub, snapshot_source
 from checkin.settings import Settings
 from checkin.storage import Database
+from checkin.watching import Watching
 
 
 @dataclass
@@ -22,6 +23,10 @@ class Services:
     clock: Callable[[], float] = time.time
     blocking: Executor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="blocking"))
     cpu: Executor | None = None
+    watching: Watching = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watching = Watching(self.settings, self.db, self.hub, self.now)
 
     def now(self) -> float:
         return self.clock()

@@ -37,6 +37,14 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     secure_cookies: bool = False
     qr_workers: int = 2
+    # Online viewers: a viewing ends this long after its last watching connection stopped (reloads,
+    # short drops); last signs of life are written in one batch this often; dead sockets are found by
+    # websocket ping within interval + timeout; connections beyond the cap are turned away.
+    watch_grace: float = 12.0
+    watch_refresh: float = 30.0
+    watch_max_connections: int = 20_000
+    ws_ping_interval: float = 15.0
+    ws_ping_timeout: float = 15.0
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     def with_db(self, db_path: Path) -> Settings:
@@ -64,5 +72,7 @@ class Settings:
             max_body_bytes=int(env.get("CHECKIN_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             secure_cookies=_bool(env.get("CHECKIN_SECURE_COOKIES", "0")),
             qr_workers=int(env.get("CHECKIN_QR_WORKERS", "2")),
+            watch_grace=float(env.get("CHECKIN_WATCH_GRACE", str(cls.watch_grace))),
+            watch_max_connections=int(env.get("CHECKIN_WATCH_MAX_CONNECTIONS", str(cls.watch_max_connections))),
             smtp=smtp,
         )

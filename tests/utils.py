@@ -61,6 +61,9 @@ def run_server(settings: Settings) -> Iterator[LiveServer]:
         log_level="warning",
         access_log=False,
         ws_per_message_deflate=False,
+        ws_max_size=settings.max_body_bytes,
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

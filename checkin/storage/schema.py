@@ -245,7 +245,15 @@ CREATE TRIGGER sync_attendance_delete AFTER DELETE ON attendance BEGIN
 END;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (5, V5)]
+# Online viewing: at most one open interval per viewer (a start is then idempotent), and an index that
+# lets the batched last-seen refresh find each viewer's open interval directly.
+V6 = """
+UPDATE viewing_intervals SET ended_at = last_seen_at WHERE ended_at IS NULL AND id NOT IN
+    (SELECT MAX(id) FROM viewing_intervals WHERE ended_at IS NULL GROUP BY event_id, viewer_key);
+CREATE UNIQUE INDEX viewing_one_open ON viewing_intervals(event_id, viewer_key) WHERE ended_at IS NULL;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (5, V5), (6, V6)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

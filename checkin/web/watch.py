@@ -1,7 +1,174 @@
-"""Endpoints of this area (filled in by its module's work)."""
+"""The watch pages and the presence websocket of online viewers.
+
+`/w/{code}` is a registrant's personal watch page; `/e/{slug}/watch` the anonymous one where the event
+allows it. `/ws/events/{slug}/watch` speaks JSON messages with a `type`: the page sends
+`{"type": "state", "watching": bool}`, the server answers `hello` once, then an `ack` per state, or an
+`error` before closing with a 44xx code whose reason is the error code.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
 
-routes: list[BaseRoute] = []
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from checkin.errors import EventNotFound
+from checkin.models import Event, Status
+from checkin.presence import RateLimit, Refused
+from checkin.storage.events import get_event
+from checkin.storage.registrants import lookup_code
+from checkin.watching import NotAViewer, identify
+from checkin.web.common import event_of, services
+from checkin.web.templating import render
+
+MAX_MESSAGE = 512
+RATE_PER_SECOND, RATE_BURST = 2.0, 10.0
+CLEAN_CLOSE = {1000, 1001, 1012}
+CLOSE_CODES = {"event_not_found": 4404, "too_many_connections": 4429, "rate_limited": 4408, "bad_message": 4400}
+PAGE_HEADERS = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
+
+
+async def watch_socket(websocket: WebSocket) -> None:
+    """Presence of one viewer's connection: identify, then follow its state until it goes."""
+    await websocket.accept()
+    svc = services(websocket)
+    try:
+        event = await event_of(websocket)
+        identity = await identify(
+            svc.db, event, websocket.query_params.get("ticket"), websocket.query_params.get("anon")
+        )
+        connection = svc.watching.connect(identity)
+    except EventNotFound:
+        return await _refuse(websocket, "event_not_found")
+    except NotAViewer as exc:
+        return await _refuse(websocket, exc.code)
+    except Refused as exc:
+        return await _refuse(websocket, exc.reason.value, 1013 if exc.reason.value == "server_full" else None)
+    last_heard = svc.now()
+    close_code = 1006
+    try:
+        viewer = "anonymous" if identity.registrant_id is None else "registrant"
+        hello = {"type": "hello", "viewer": viewer, "event": event.slug, "grace": svc.settings.watch_grace}
+        await websocket.send_json(hello)
+        close_code, last_heard = await _follow(websocket, connection, last_heard)
+    except WebSocketDisconnect as exc:
+        close_code = exc.code
+    finally:
+        now = svc.now()
+        lost = close_code not in CLEAN_CLOSE
+        # A lost connection was last alive somewhere in its last ping window: take its middle, not the detection.
+        last_alive = max(last_heard, now - svc.settings.ws_ping_timeout) if lost else now
+        svc.watching.disconnect(connection, last_alive)
+
+
+async def _follow(websocket: WebSocket, connection: int, last_heard: float) -> tuple[int, float]:
+    """Read state messages until the socket closes; return its close code and when it was last heard."""
+    svc = services(websocket)
+    limit = RateLimit(RATE_PER_SECOND, RATE_BURST)
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return int(message.get("code") or 1005), last_heard
+        last_heard = svc.now()
+        if not limit.allow(last_heard):
+            await _refuse(websocket, "rate_limited")
+            return 1000, last_heard
+        watching = parse_state(message.get("text"))
+        if watching is None:
+            await websocket.send_json({"type": "error", "error": "bad_message"})
+            continue
+        svc.watching.state(connection, watching)
+        await websocket.send_json({"type": "ack", "watching": watching})
+
+
+def parse_state(text: object) -> bool | None:
+    """The `watching` flag of a well-formed state message, else None."""
+    if not isinstance(text, str) or len(text) > MAX_MESSAGE:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("type") != "state" or not isinstance(data.get("watching"), bool):
+        return None
+    return bool(data["watching"])
+
+
+async def _refuse(websocket: WebSocket, code: str, close_code: int | None = None) -> None:
+    if websocket.application_state is WebSocketState.CONNECTED:
+        await websocket.send_json({"type": "error", "error": code})
+        await websocket.close(close_code or CLOSE_CODES.get(code, 4403), reason=code)
+
+
+def stream_of(url: str) -> tuple[str, str]:
+    """How to play a stream URL: ("hls" | "video" | "embed" | "none", the URL to use)."""
+    if not url:
+        return "none", ""
+    parts = urlsplit(url)
+    path = parts.path.lower()
+    if path.endswith(".m3u8"):
+        return "hls", url
+    if re.search(r"\.(mp4|m4v|webm|ogv|mov)$", path):
+        return "video", url
+    return "embed", _youtube_embed(parts.netloc.lower(), parts.path, parts.query) or url
+
+
+def _youtube_embed(host: str, path: str, query: str) -> str | None:
+    """The embeddable form of a YouTube watch, live or short link (the page URL itself refuses framing)."""
+    video = None
+    if host.endswith("youtube.com") and path == "/watch":
+        video = parse_qs(query).get("v", [None])[0]
+    elif host.endswith("youtube.com") and path.startswith("/live/"):
+        video = path.split("/")[2]
+    elif host == "youtu.be":
+        video = path.strip("/")
+    if not video or not re.fullmatch(r"[A-Za-z0-9_-]{6,20}", video):
+        return None
+    return f"https://www.youtube.com/embed/{video}"
+
+
+def _page(request: Request, event: Event, ticket: str | None) -> Response:
+    kind, src = stream_of(event.stream_url)
+    context = {"event": event, "ticket": ticket, "stream_kind": kind, "stream_src": src}
+    response = render(request, "watch.html", context)
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def _not_available(request: Request, reason: str, status: int) -> Response:
+    response = render(request, "watch_error.html", {"reason": reason}, status_code=status)
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+async def personal_page(request: Request) -> Response:
+    """A registrant's watch page, reached by the personal link of their ticket."""
+    found = await services(request).db.read(lookup_code, str(request.path_params["code"])[:100])
+    if found is None:
+        return _not_available(request, "unknown", 404)
+    if not found.ticket.valid or found.registrant.status is not Status.REGISTERED:
+        return _not_available(request, "revoked", 410)
+    return _page(request, found.event, found.ticket.code)
+
+
+async def anonymous_page(request: Request) -> Response:
+    """The open watch page of an event that allows anonymous viewers."""
+    try:
+        event = await services(request).db.read(get_event, str(request.path_params["slug"]))
+    except EventNotFound:
+        return _not_available(request, "event_not_found", 404)
+    if not event.anonymous_watch:
+        return _not_available(request, "anonymous_not_allowed", 404)
+    return _page(request, event, None)
+
+
+routes: list[BaseRoute] = [
+    WebSocketRoute("/ws/events/{slug}/watch", watch_socket),
+    Route("/w/{code}", personal_page),
+    Route("/e/{slug}/watch", anonymous_page),
+]

@@ -1,0 +1,185 @@
+"""Presence rules for online viewers: who counts as watching, and when a viewing starts and ends.
+
+Pure: no I/O, time is a parameter. A viewer is one identity (a registrant, or an anonymous browser id)
+with any number of connections (tabs, devices). It counts while at least one of its connections last
+said it was watching. When none does any more (paused, hidden, closed, lost), the viewer enters a grace
+period; coming back inside it continues the same viewing, so a reload or a short network drop neither
+flickers the count nor opens a second interval. When the grace expires, the viewing ends at the last
+moment it was known to be watching — not at the expiry — so seconds watched are not inflated.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+MAX_CONNECTIONS_PER_VIEWER = 8
+
+
+class Refusal(enum.StrEnum):
+    """Why a connection is not taken."""
+
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    SERVER_FULL = "server_full"
+
+
+class Refused(Exception):
+    def __init__(self, reason: Refusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a connection speaks for: the viewer key is `reg:<registrant id>` or `anon:<browser id>`."""
+
+    event_id: int
+    slug: str
+    viewer_key: str
+    registrant_id: int | None = None
+
+    @classmethod
+    def registrant(cls, event_id: int, slug: str, registrant_id: int) -> Identity:
+        return cls(event_id, slug, f"reg:{registrant_id}", registrant_id)
+
+    @classmethod
+    def anonymous(cls, event_id: int, slug: str, browser_id: str) -> Identity:
+        return cls(event_id, slug, f"anon:{browser_id}")
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.event_id, self.viewer_key)
+
+
+class Kind(enum.StrEnum):
+    START = "start"
+    END = "end"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A viewing starts (at the moment it starts counting) or ends (at its last sign of life)."""
+
+    kind: Kind
+    identity: Identity
+    at: float
+
+
+@dataclass
+class _Viewer:
+    identity: Identity
+    connections: dict[int, bool] = field(default_factory=dict)  # connection id -> last said watching
+    counting: bool = False
+    idle_since: float | None = None  # while counting with no connection watching: the last moment one was
+
+    @property
+    def watching(self) -> bool:
+        return any(self.connections.values())
+
+
+class Presence:
+    """The live state of every viewer of every event, and the changes it makes to the record."""
+
+    def __init__(self, grace: float, max_connections_per_viewer: int = MAX_CONNECTIONS_PER_VIEWER) -> None:
+        self.grace = grace
+        self.max_connections_per_viewer = max_connections_per_viewer
+        self._viewers: dict[tuple[int, str], _Viewer] = {}
+        self._connections: dict[int, _Viewer] = {}
+        self._idle: dict[tuple[int, str], _Viewer] = {}  # counting viewers inside their grace period
+
+    def connect(self, identity: Identity, connection: int) -> None:
+        """A new connection of this viewer; it does not count until it says it is watching."""
+        viewer = self._viewers.get(identity.key)
+        if viewer is None:
+            viewer = self._viewers[identity.key] = _Viewer(identity)
+        elif len(viewer.connections) >= self.max_connections_per_viewer:
+            raise Refused(Refusal.TOO_MANY_CONNECTIONS)
+        viewer.connections[connection] = False
+        self._connections[connection] = viewer
+
+    def state(self, connection: int, watching: bool, now: float) -> list[Change]:
+        """A connection says whether its player plays (or its page is visible)."""
+        viewer = self._connections[connection]
+        viewer.connections[connection] = watching
+        return self._settle(viewer, now)
+
+    def disconnect(self, connection: int, now: float, last_alive: float | None = None) -> list[Change]:
+        """A connection closed or was found dead; `last_alive` is when it last showed life (default now)."""
+        viewer = self._connections.pop(connection)
+        viewer.connections.pop(connection)
+        changes = self._settle(viewer, min(now, last_alive if last_alive is not None else now))
+        self._forget_if_gone(viewer)
+        return changes
+
+    def adopt(self, identity: Identity, last_seen_at: float) -> None:
+        """A viewing left open by the previous process: it continues if the viewer is back within the grace."""
+        viewer = self._viewers.setdefault(identity.key, _Viewer(identity))
+        viewer.counting = True
+        viewer.idle_since = last_seen_at
+        self._idle[identity.key] = viewer
+
+    def expire(self, now: float) -> list[Change]:
+        """End every viewing whose grace period is over, at its last sign of life."""
+        changes = []
+        for key, viewer in list(self._idle.items()):
+            assert viewer.idle_since is not None
+            if now - viewer.idle_since >= self.grace:
+                changes.append(Change(Kind.END, viewer.identity, viewer.idle_since))
+                viewer.counting, viewer.idle_since = False, None
+                del self._idle[key]
+                self._forget_if_gone(viewer)
+        return changes
+
+    def watching(self) -> list[Identity]:
+        """Viewers counting with a connection that says it is watching (alive as of now)."""
+        return [v.identity for v in self._viewers.values() if v.counting and v.idle_since is None]
+
+    def idle(self) -> list[tuple[Identity, float]]:
+        """Viewers inside their grace period, with their last sign of life."""
+        return [(v.identity, v.idle_since) for v in self._idle.values() if v.idle_since is not None]
+
+    def counting(self) -> int:
+        """How many viewers count now (grace periods included)."""
+        return sum(1 for v in self._viewers.values() if v.counting)
+
+    def connections(self) -> int:
+        return len(self._connections)
+
+    def _settle(self, viewer: _Viewer, now: float) -> list[Change]:
+        if viewer.watching:
+            self._idle.pop(viewer.identity.key, None)
+            viewer.idle_since = None
+            if not viewer.counting:
+                viewer.counting = True
+                return [Change(Kind.START, viewer.identity, now)]
+        elif viewer.counting and viewer.idle_since is None:
+            viewer.idle_since = now
+            self._idle[viewer.identity.key] = viewer
+        return []
+
+    def _forget_if_gone(self, viewer: _Viewer) -> None:
+        if not viewer.connections and not viewer.counting:
+            self._viewers.pop(viewer.identity.key, None)
+
+
+@dataclass
+class RateLimit:
+    """A token bucket: `burst` messages at once, refilled at `per_second`."""
+
+    per_second: float
+    burst: float
+    tokens: float = field(init=False)
+    updated: float | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.burst
+
+    def allow(self, now: float) -> bool:
+        """Whether one more message may pass at `now`."""
+        if self.updated is not None:
+            self.tokens = min(self.burst, self.tokens + max(0.0, now - self.updated) * self.per_second)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True

@@ -1,0 +1,153 @@
+"""The live presence of online viewers: the rules of `checkin.presence` driven by the clock and the database.
+
+Connections report to one in-memory `Presence`. Its changes (a viewing starts or ends) are queued and
+written by one background task, all pending changes in one database write, then the live hub is told.
+The same task ends viewings whose grace period is over and, every `watch_refresh` seconds, records the
+last sign of life of every viewer still watching, again in one write, so that a crash loses at most
+that much of anyone's viewing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from itertools import count
+
+from checkin import tickets
+from checkin.hub import Hub
+from checkin.models import Event, Status
+from checkin.presence import Change, Identity, Presence, Refusal, Refused
+from checkin.settings import Settings
+from checkin.storage import Database
+from checkin.storage.registrants import lookup_code
+from checkin.storage.viewing import record, recover
+
+log = logging.getLogger("checkin.watching")
+BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class NotAViewer(Exception):
+    """A watch connection that names no valid viewer of this event; `code` is a stable reason."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def identify(db: Database, event: Event, ticket: str | None, anon: str | None) -> Identity:
+    """The viewer a connection speaks for: a registrant by ticket code, or an anonymous browser id."""
+    if ticket:
+        problem = tickets.classify(ticket, event.slug)
+        if problem is not tickets.CodeProblem.OK:
+            raise NotAViewer(problem.value)
+        found = await db.read(lookup_code, ticket)
+        if found is None:
+            raise NotAViewer("unknown")
+        if found.event.id != event.id:
+            raise NotAViewer("wrong_event")
+        if not found.ticket.valid or found.registrant.status is not Status.REGISTERED:
+            raise NotAViewer("revoked")
+        return Identity.registrant(event.id, event.slug, found.registrant.id)
+    if anon:
+        if not event.anonymous_watch:
+            raise NotAViewer("anonymous_not_allowed")
+        if not BROWSER_ID.fullmatch(anon):
+            raise NotAViewer("invalid")
+        return Identity.anonymous(event.id, event.slug, anon)
+    raise NotAViewer("no_viewer")
+
+
+class Watching:
+    """Presence of every viewer of this process, and the background task that records it."""
+
+    def __init__(self, settings: Settings, db: Database, hub: Hub, clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.db = db
+        self.hub = hub
+        self.clock = clock
+        self.presence = Presence(settings.watch_grace)
+        self._pending: list[Change] = []
+        self._wake = asyncio.Event()
+        self._ids = count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._next_refresh = 0.0
+
+    @property
+    def tick(self) -> float:
+        """How often grace periods are checked: a fraction of the grace, at most a second."""
+        return min(1.0, self.settings.watch_grace / 4)
+
+    async def start(self) -> None:
+        """Close viewings a crash left open (at their last sign of life), adopt recent ones, start recording."""
+        now = self.clock()
+        for viewing in await self.db.write(recover, now, self.settings.watch_grace):
+            self.presence.adopt(viewing.identity, viewing.last_seen_at)
+        self._next_refresh = now + self.settings.watch_refresh
+        self._task = asyncio.create_task(self._run(), name="watching")
+
+    async def stop(self) -> None:
+        """Stop recording; open viewings keep their last sign of life, for the next start to close or adopt."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        now = self.clock()
+        seen = [(identity, now) for identity in self.presence.watching()] + self.presence.idle()
+        await self._write(self._take(now), seen)
+
+    def connect(self, identity: Identity) -> int:
+        """Register a new connection of this viewer; its id. Refused past the caps."""
+        if self.presence.connections() >= self.settings.watch_max_connections:
+            raise Refused(Refusal.SERVER_FULL)
+        connection = next(self._ids)
+        self.presence.connect(identity, connection)
+        return connection
+
+    def state(self, connection: int, watching: bool) -> None:
+        """The connection's player plays (or its page is visible) — or not."""
+        self._queue(self.presence.state(connection, watching, self.clock()))
+
+    def disconnect(self, connection: int, last_alive: float | None = None) -> None:
+        """The connection is gone; `last_alive` is its last sign of life when it was lost rather than closed."""
+        self._queue(self.presence.disconnect(connection, self.clock(), last_alive))
+
+    def _queue(self, changes: list[Change]) -> None:
+        if changes:
+            self._pending.extend(changes)
+            self._wake.set()
+
+    def _take(self, now: float) -> list[Change]:
+        changes, self._pending = [*self._pending, *self.presence.expire(now)], []
+        return changes
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write what changed (and, when due, every watching viewer's last sign of life) in one write."""
+        now = self.clock()
+        seen: list[tuple[Identity, float]] = []
+        if now >= self._next_refresh:
+            seen = [(identity, now) for identity in self.presence.watching()]
+            self._next_refresh = now + self.settings.watch_refresh
+        changes = self._take(now)
+        if changes or seen:
+            await self._write(changes, seen)
+
+    async def _write(self, changes: list[Change], seen: list[tuple[Identity, float]]) -> None:
+        try:
+            await self.db.write(record, changes, seen)
+        except Exception:  # the disk may come back: keep the changes, in order, for the next try
+            log.exception("could not record %d viewing changes; will retry", len(changes))
+            self._pending[:0] = changes
+            return
+        for slug in sorted({change.identity.slug for change in changes}):
+            self.hub.changed(slug)

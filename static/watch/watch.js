@@ -1,0 +1,74 @@
+// The watch page: plays the event's stream and tells the presence socket whether the viewer is watching.
+// A video (HLS or a file) counts while it plays on a visible page; an embed, whose player cannot be read,
+// counts while the page is visible.
+import { PresenceSocket } from "./socket.js";
+
+const root = document.querySelector("[data-watch]");
+const status = document.querySelector(".presence");
+const { slug, ticket, kind, src } = root.dataset;
+
+function browserId() {
+  const key = "checkin.viewer";
+  const fresh = () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+  try {
+    let id = localStorage.getItem(key);
+    if (!id || !/^[A-Za-z0-9_-]{16,64}$/.test(id)) {
+      id = fresh();
+      localStorage.setItem(key, id);
+    }
+    return id;
+  } catch {
+    return fresh(); // storage blocked: this page load counts as its own viewer
+  }
+}
+
+function socketUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const who = ticket ? `ticket=${encodeURIComponent(ticket)}` : `anon=${browserId()}`;
+  return `${scheme}//${location.host}/ws/events/${encodeURIComponent(slug)}/watch?${who}`;
+}
+
+function showStatus(state) {
+  status.dataset.state = state;
+  status.querySelector(".text").textContent = root.dataset[`text${state[0].toUpperCase()}${state.slice(1)}`];
+}
+
+function loadScript(url) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = url;
+    script.onload = resolve;
+    script.onerror = reject;
+    document.head.append(script);
+  });
+}
+
+async function attachStream(video) {
+  if (kind === "hls" && !video.canPlayType("application/vnd.apple.mpegurl")) {
+    await loadScript("/static/vendor/hls/hls.min.js");
+    if (window.Hls && window.Hls.isSupported()) {
+      const hls = new window.Hls();
+      hls.loadSource(src);
+      hls.attachMedia(video);
+      return;
+    }
+  }
+  video.src = src;
+}
+
+const presence = new PresenceSocket(socketUrl(), showStatus);
+const video = root.querySelector("video");
+const visible = () => document.visibilityState === "visible";
+const watching = video ? () => visible() && !video.paused && !video.ended : visible;
+const update = () => presence.setWatching(watching());
+
+if (video) {
+  for (const name of ["play", "playing", "pause", "ended", "emptied"]) video.addEventListener(name, update);
+  attachStream(video).catch((error) => console.error("stream", error));
+}
+if (kind !== "none") document.addEventListener("visibilitychange", update);
+presence.start();
+update();

@@ -1,0 +1,211 @@
+"""The presence manager: identifying viewers, batched recording, restarts with open viewings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from checkin import tickets
+from checkin.hub import Hub
+from checkin.models import Event, Mode
+from checkin.presence import Identity, Refusal, Refused
+from checkin.registration import Application
+from checkin.settings import Settings
+from checkin.storage import Database
+from checkin.storage.registrants import cancel, register
+from checkin.storage.viewing import online_figures, start_viewing, watch_summary
+from checkin.watching import NotAViewer, Watching, identify
+
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def registrant(db: Database, event: Event, email: str = "view@example.jp") -> tuple[int, str]:
+    """A registered online registrant and their ticket code."""
+    person = Application("視聴 花子", "シチョウ ハナコ", email, "", Mode.ONLINE)
+    result = await db.write(register, event, person, T0)
+    assert result.ticket is not None
+    return result.registrant.id, result.ticket.code
+
+
+@pytest.fixture
+async def watching(settings: Settings, db: Database) -> AsyncIterator[tuple[Watching, Clock]]:
+    clock = Clock()
+    manager = Watching(replace(settings, watch_grace=10.0, watch_refresh=30.0), db, Hub(), clock)
+    await manager.start()
+    yield manager, clock
+    await manager.stop()
+
+
+async def refused(db: Database, event: Event, ticket: str | None = None, anon: str | None = None) -> str:
+    with pytest.raises(NotAViewer) as exc:
+        await identify(db, event, ticket, anon)
+    return exc.value.code
+
+
+async def test_identify_a_registrant_by_ticket(db: Database, event: Event) -> None:
+    """A valid ticket of this event names its registrant."""
+    registrant_id, code = await registrant(db, event)
+    identity = await identify(db, event, code.lower(), None)
+    assert identity == Identity.registrant(event.id, event.slug, registrant_id)
+
+
+async def test_identify_refuses_bad_tickets_with_a_reason(db: Database, event: Event) -> None:
+    """Garbage, a foreign event's code and an unknown code are refused, each with its reason."""
+    assert await refused(db, event, ticket="hello") == "invalid"
+    assert await refused(db, event, ticket=tickets.new_code("other")) == "wrong_event"
+    assert await refused(db, event, ticket=tickets.new_code(event.slug)) == "unknown"
+
+
+async def test_identify_refuses_a_cancelled_registrants_ticket(db: Database, event: Event) -> None:
+    """A ticket revoked by cancellation no longer opens the stream."""
+    registrant_id, code = await registrant(db, event)
+    await db.write(cancel, event, registrant_id, T0, "test")
+    assert await refused(db, event, ticket=code) == "revoked"
+
+
+async def test_identify_anonymous_viewers_only_where_allowed(db: Database, event: Event) -> None:
+    """Anonymous ids need an event that allows them and a sane id; no identity at all is refused."""
+    assert (await identify(db, event, None, "a" * 32)).viewer_key == "anon:" + "a" * 32
+    assert await refused(db, replace(event, anonymous_watch=False), anon="a" * 32) == "anonymous_not_allowed"
+    assert await refused(db, event, anon="short") == "invalid"
+    assert await refused(db, event, anon="x" * 65) == "invalid"
+    assert await refused(db, event, anon="<script>alert(1)</script>....") == "invalid"
+    assert await refused(db, event) == "no_viewer"
+
+
+async def test_start_and_end_are_recorded_and_announced(
+    watching: tuple[Watching, Clock], db: Database, event: Event
+) -> None:
+    """A viewing is written when it starts and when its grace is over; the hub hears of both."""
+    manager, clock = watching
+    waiter = manager.hub.watch(event.slug)
+    viewer = Identity.anonymous(event.id, event.slug, "b" * 20)
+    connection = manager.connect(viewer)
+    manager.state(connection, True)
+    await manager.flush()
+    assert waiter.is_set()
+    assert (await db.read(online_figures, event.id, clock.now)).now == 1
+    waiter.clear()
+    clock.now += 5
+    manager.disconnect(connection)
+    clock.now += 10
+    await manager.flush()
+    assert waiter.is_set()
+    figures = await db.read(online_figures, event.id, clock.now)
+    assert (figures.now, figures.peak, figures.unique) == (0, 1, 1)
+
+
+async def test_last_signs_of_life_are_refreshed_in_one_write(
+    watching: tuple[Watching, Clock], db: Database, event: Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every watching viewer's last sign of life goes to the database in a single write per sweep."""
+    manager, clock = watching
+    for number in range(50):
+        manager.state(manager.connect(Identity.anonymous(event.id, event.slug, f"{number:020d}")), True)
+    await manager.flush()
+    writes: list[Any] = []
+    original = db.write
+
+    async def counting(fn: Any, *args: Any) -> Any:
+        writes.append(fn)
+        return await original(fn, *args)
+
+    monkeypatch.setattr(db, "write", counting)
+    clock.now += 31
+    await manager.flush()
+    clock.now += 1
+    await manager.flush()
+    assert len(writes) == 1
+    last_seen = await db.read(lambda conn: conn.execute("SELECT MIN(last_seen_at) FROM viewing_intervals").fetchone())
+    assert last_seen[0] == T0 + 31
+
+
+async def test_server_full_refuses_new_connections(settings: Settings, db: Database, event: Event) -> None:
+    """Past the server's cap on watch connections, a new one is refused."""
+    manager = Watching(replace(settings, watch_max_connections=1), db, Hub(), Clock())
+    manager.connect(Identity.anonymous(event.id, event.slug, "c" * 20))
+    with pytest.raises(Refused) as exc:
+        manager.connect(Identity.anonymous(event.id, event.slug, "d" * 20))
+    assert exc.value.reason is Refusal.SERVER_FULL
+
+
+async def test_restart_closes_stale_viewings_at_their_last_sign_of_life(
+    settings: Settings, db: Database, event: Event
+) -> None:
+    """Viewings a crash left open are closed at their last_seen_at; the peak they made survives."""
+    registrant_id, _code = await registrant(db, event)
+    await db.write(start_viewing, event.id, f"reg:{registrant_id}", registrant_id, T0)
+    await db.write(start_viewing, event.id, "anon:" + "e" * 20, None, T0 + 10)
+    await db.write(_set_last_seen, T0 + 40)
+    clock = Clock()
+    clock.now = T0 + 600
+    manager = Watching(replace(settings, watch_grace=10.0), db, Hub(), clock)
+    await manager.start()
+    await manager.stop()
+    figures = await db.read(online_figures, event.id, clock.now)
+    assert (figures.now, figures.peak, figures.peak_at, figures.unique) == (0, 2, T0 + 10, 2)
+    assert (await db.read(watch_summary, event.id))[registrant_id].seconds == 40
+
+
+async def test_quick_restart_continues_the_viewing_of_a_returning_viewer(
+    settings: Settings, db: Database, event: Event
+) -> None:
+    """After a clean stop, a viewer back within the grace keeps one interval; one who stays away is closed."""
+    clock = Clock()
+    config = replace(settings, watch_grace=10.0)
+    first = Watching(config, db, Hub(), clock)
+    await first.start()
+    staying = Identity.anonymous(event.id, event.slug, "f" * 20)
+    leaving = Identity.anonymous(event.id, event.slug, "g" * 20)
+    connections = [first.connect(staying), first.connect(leaving)]
+    for connection in connections:
+        first.state(connection, True)
+    clock.now += 100
+    for connection in connections:
+        first.disconnect(connection)
+    await first.stop()
+    clock.now += 3
+    second = Watching(config, db, Hub(), clock)
+    await second.start()
+    second.state(second.connect(staying), True)
+    clock.now += 20
+    await second.flush()
+    rows = await db.read(lambda conn: conn.execute("SELECT viewer_key, ended_at FROM viewing_intervals").fetchall())
+    await second.stop()
+    assert sorted((row[0], row[1]) for row in rows) == [(staying.viewer_key, None), (leaving.viewer_key, T0 + 100)]
+
+
+async def test_failed_write_keeps_the_changes_for_the_next_sweep(
+    watching: tuple[Watching, Clock], db: Database, event: Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the database refuses a write, the viewing changes are written by the next sweep, in order."""
+    manager, clock = watching
+    original = db.write
+    failures = [OSError("disk full")]
+
+    async def flaky(fn: Any, *args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await original(fn, *args)
+
+    monkeypatch.setattr(db, "write", flaky)
+    manager.state(manager.connect(Identity.anonymous(event.id, event.slug, "h" * 20)), True)
+    await manager.flush()
+    assert (await db.read(online_figures, event.id, clock.now)).now == 0
+    await manager.flush()
+    assert (await db.read(online_figures, event.id, clock.now)).now == 1
+
+
+def _set_last_seen(conn: Any, at: float) -> None:
+    conn.execute("UPDATE viewing_intervals SET last_seen_at = ?", (at,))
