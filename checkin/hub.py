@@ -75,6 +75,7 @@ class Hub:
         self.interval = interval
         self.tick = tick
         self._channels: dict[str, _Channel] = {}
+        self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._seq: defaultdict[str, int] = defaultdict(int)
         self._closed = False
 
@@ -88,6 +89,19 @@ class Hub:
         channel = self._channels.get(slug)
         if channel is not None:
             channel.dirty.set()
+        for waiter in self._waiters.get(slug, ()):
+            waiter.set()
+
+    def watch(self, slug: str) -> asyncio.Event:
+        """An asyncio.Event set on every change of this event (for whoever only needs a wake-up); `unwatch` it."""
+        waiter = asyncio.Event()
+        self._waiters[slug].add(waiter)
+        return waiter
+
+    def unwatch(self, slug: str, waiter: asyncio.Event) -> None:
+        self._waiters[slug].discard(waiter)
+        if not self._waiters[slug]:
+            del self._waiters[slug]
 
     def subscribers(self, slug: str) -> int:
         """How many dashboards follow this event."""

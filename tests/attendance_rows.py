@@ -1,13 +1,17 @@
-"""Rows for dashboard tests: registrants, check-ins, exits, kiosks and their scans, written as the door does."""
+"""Rows for dashboard tests, written through the door's own storage functions: registrants, scans, kiosks."""
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
 
-from checkin.models import Event, Mode
+from checkin.models import Event, Mode, Role
 from checkin.registration import Application
+from checkin.scans import Direction, Heartbeat, Method, ScanRequest
+from checkin.storage import kiosks
 from checkin.storage.registrants import register
+from checkin.storage.scans import Caller, record_scan, undo_checkin
+from checkin.storage.staff import create_token
 
 
 def add_registrant(conn: sqlite3.Connection, event: Event, number: int, mode: Mode, now: float) -> int:
@@ -16,41 +20,37 @@ def add_registrant(conn: sqlite3.Connection, event: Event, number: int, mode: Mo
     return register(conn, event, person, now).registrant.id
 
 
-def check_in(conn: sqlite3.Connection, event: Event, registrant_id: int, at: float, kiosk: str = "受付1") -> None:
+def scan(
+    conn: sqlite3.Connection,
+    event: Event,
+    registrant_id: int,
+    at: float,
+    caller: Caller | None = None,
+    direction: Direction = Direction.IN,
+) -> str:
+    """A search-and-admit scan (or an exit) at `at`, as a kiosk or the organisers; returns the result."""
+    request = ScanRequest(str(uuid.uuid4()), registrant_id=registrant_id, direction=direction, method=Method.SEARCH)
+    outcome = record_scan(conn, event, request, caller or Caller("事務局"), at)
+    return str(outcome.body["result"])
+
+
+def check_in(conn: sqlite3.Connection, event: Event, registrant_id: int, at: float, kiosk: str = "事務局") -> None:
     """A first entry: the standing check-in."""
-    conn.execute(
-        "INSERT INTO attendance (registrant_id, event_id, first_checked_in_at, first_kiosk, inside, last_moved_at)"
-        " VALUES (?, ?, ?, ?, 1, ?)",
-        (registrant_id, event.id, at, kiosk, at),
-    )
+    assert scan(conn, event, registrant_id, at, Caller(kiosk)) == "ok"
 
 
-def undo_check_in(conn: sqlite3.Connection, registrant_id: int) -> None:
+def undo_check_in(conn: sqlite3.Connection, event: Event, registrant_id: int, at: float) -> None:
     """A mistaken check-in taken back."""
-    conn.execute("DELETE FROM attendance WHERE registrant_id = ?", (registrant_id,))
+    undo_checkin(conn, event, registrant_id, "test", at)
 
 
-def move(conn: sqlite3.Connection, registrant_id: int, inside: bool, at: float) -> None:
-    """An exit (or a return) scan."""
-    conn.execute(
-        "UPDATE attendance SET inside = ?, last_moved_at = ? WHERE registrant_id = ?", (int(inside), at, registrant_id)
-    )
+def leave(conn: sqlite3.Connection, event: Event, registrant_id: int, at: float) -> None:
+    """An exit scan."""
+    scan(conn, event, registrant_id, at, direction=Direction.OUT)
 
 
-def add_kiosk(conn: sqlite3.Connection, event: Event, name: str, last_seen_at: float | None, queue: int = 0) -> int:
-    """A kiosk with its last heartbeat."""
-    cur = conn.execute(
-        "INSERT INTO kiosks (event_id, name, last_seen_at, queue_length, created_at) VALUES (?, ?, ?, ?, ?)",
-        (event.id, name, last_seen_at, queue, last_seen_at or 0.0),
-    )
-    return int(cur.lastrowid or 0)
-
-
-def record_scan(conn: sqlite3.Connection, event: Event, kiosk_id: int, at: float, result: str = "ok") -> None:
-    """One scan attempt logged for a kiosk."""
-    conn.execute(
-        "INSERT INTO scans (event_id, scan_id, kiosk_id, result, scanned_at, received_at, response)"
-        " VALUES (?, ?, ?, ?, ?, ?, '{}')",
-        (event.id, str(uuid.uuid4()), kiosk_id, result, at, at),
-    )
-    conn.execute("UPDATE kiosks SET last_scan_at = ? WHERE id = ?", (at, kiosk_id))
+def add_kiosk(conn: sqlite3.Connection, event: Event, name: str, now: float, queue: int = 0) -> Caller:
+    """A kiosk token whose kiosk has beaten once at `now`; returns the caller to scan as."""
+    token, _secret = create_token(conn, event.id, Role.KIOSK, name, now)
+    kiosks.heartbeat(conn, event.id, token.id, name, Heartbeat(queue_length=queue), now)
+    return Caller(name, token.id)

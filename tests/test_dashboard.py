@@ -164,7 +164,8 @@ async def test_a_silent_client_does_not_hold_back_another(live: LiveServer, sett
     """One connected dashboard that never reads; another still sees every change through."""
     token = make_token(settings, event, Role.DASHBOARD)
     url = f"{live.ws_url}{SOCKET}?token={token}"
-    async with connect(url, max_queue=1) as _silent, connect(url) as reader, httpx.AsyncClient() as http:
+    silent = connect(url, max_queue=1, close_timeout=0.5)
+    async with silent as _silent, connect(url) as reader, httpx.AsyncClient() as http:
         for number in range(1, 21):
             await http.post(f"{live.url}/api/v1/events/sympo/registrations", json=person(number))
         await next_where(reader, lambda s: s["venue"]["registered"] == 20)
@@ -188,6 +189,7 @@ async def test_check_in_written_elsewhere_shows_within_a_tick(
 ) -> None:
     """A change the hub was not told of (another process) still shows: the periodic tick re-reads."""
     token = make_token(settings, event, Role.DASHBOARD)
+    live.server.config.app.state.services.hub.tick = 0.2
     database = Database(settings.db_path, settings.sqlite_synchronous)
     database.open()
     try:

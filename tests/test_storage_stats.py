@@ -8,13 +8,14 @@ import pytest
 
 from checkin.errors import EventNotFound
 from checkin.models import Event, Mode, parse_iso
+from checkin.scans import Heartbeat
 from checkin.stats import LATEST_CHECKINS, snapshot, total_attended
-from checkin.storage import Database
+from checkin.storage import Database, kiosks
 from checkin.storage.events import create_event
 from checkin.storage.registrants import cancel
 from checkin.storage.stats import no_shows, snapshot_counts
 from checkin.storage.viewing import end_viewing, start_viewing
-from tests.attendance_rows import add_kiosk, add_registrant, check_in, move, record_scan, undo_check_in
+from tests.attendance_rows import add_kiosk, add_registrant, check_in, leave, scan, undo_check_in
 
 T0 = parse_iso("2023-11-27T13:00:00+09:00")
 
@@ -37,10 +38,10 @@ async def test_check_ins_undo_and_exits(db: Database, event: Event) -> None:
     people = await registrants(db, event, 4)
     for n, person in enumerate(people):
         await db.write(check_in, event, person, T0 + n)
-    await db.write(undo_check_in, people[0])
-    await db.write(move, people[1], False, T0 + 60)
-    await db.write(move, people[2], False, T0 + 61)
-    await db.write(move, people[2], True, T0 + 62)
+    await db.write(undo_check_in, event, people[0], T0 + 10)
+    await db.write(leave, event, people[1], T0 + 60)
+    await db.write(leave, event, people[2], T0 + 61)
+    await db.write(scan, event, people[2], T0 + 62)  # back in
     counts = await db.read(snapshot_counts, event.slug, T0 + 100)
     assert (counts.checked_in, counts.in_hall) == (3, 2)
     assert total_attended(counts) == 3
@@ -72,7 +73,7 @@ async def test_an_undone_check_in_who_watched_counts_as_online(db: Database, eve
     [person] = await registrants(db, event, 1)
     await db.write(check_in, event, person, T0)
     await db.write(start_viewing, event.id, f"reg:{person}", person, T0)
-    await db.write(undo_check_in, person)
+    await db.write(undo_check_in, event, person, T0 + 10)
     counts = await db.read(snapshot_counts, event.slug, T0 + 30)
     assert (counts.checked_in, counts.watched_and_checked_in, total_attended(counts)) == (0, 0, 1)
 
@@ -82,27 +83,39 @@ async def test_arrivals_are_counted_per_five_minutes(db: Database, event: Event)
     people = await registrants(db, event, 4)
     for person, offset in zip(people, (0, 299, 300, 900), strict=True):
         await db.write(check_in, event, person, T0 + offset)
-    await db.write(undo_check_in, people[3])
+    await db.write(undo_check_in, event, people[3], T0 + 1000)
     counts = await db.read(snapshot_counts, event.slug, T0 + 1000)
     assert counts.arrivals == ((T0, 2), (T0 + 300, 1))
 
 
 async def test_kiosks_with_their_scans_and_heartbeats(db: Database, event: Event) -> None:
-    """Each live kiosk with its own scan count, queue and last scan; revoked kiosks are not shown."""
+    """Each live kiosk with its own scan count (failures too), queue and last scan; revoked kiosks are not shown."""
+    people = await registrants(db, event, 2)
     first = await db.write(add_kiosk, event, "受付1", T0 + 50, 3)
-    second = await db.write(add_kiosk, event, "受付2", T0 - 600)
+    await db.write(add_kiosk, event, "受付2", T0 - 600)
     gone = await db.write(add_kiosk, event, "受付3", T0)
-    for n in range(3):
-        await db.write(record_scan, event, first, T0 + n, "ok" if n else "invalid")
-    await db.write(record_scan, event, gone, T0)
-    await db.write(lambda conn: conn.execute("UPDATE kiosks SET revoked_at = ? WHERE id = ?", (T0, gone)))
+    for n, person in enumerate([people[0], people[0], people[1]]):
+        await db.write(scan, event, person, T0 + n, first)
+    await db.write(lambda conn: conn.execute("UPDATE kiosks SET revoked_at = ? WHERE name = ?", (T0, gone.name)))
     message = snapshot(await db.read(snapshot_counts, event.slug, T0 + 60), 1)
     assert [(k["name"], k["online"], k["scans"], k["queue_length"]) for k in message["kiosks"]] == [
         ("受付1", True, 3, 3),
         ("受付2", False, 0, 0),
     ]
     assert message["kiosks"][0]["last_scan_at"] == "2023-11-27T13:00:02+09:00"
-    assert second != first
+    assert message["kiosks"][1]["last_scan_at"] is None
+
+
+async def test_a_kiosks_reported_last_scan_counts_when_later(db: Database, event: Event) -> None:
+    """A scan still in the kiosk's offline queue shows as its last scan (the heartbeat reports it)."""
+    [person] = await registrants(db, event, 1)
+    caller = await db.write(add_kiosk, event, "受付1", T0)
+    await db.write(scan, event, person, T0 + 1, caller)
+    assert caller.kiosk_token_id is not None
+    beat = Heartbeat(queue_length=1, last_scan_at=T0 + 30)
+    await db.write(kiosks.heartbeat, event.id, caller.kiosk_token_id, caller.name, beat, T0 + 31)
+    [kiosk] = (await db.read(snapshot_counts, event.slug, T0 + 40)).kiosks
+    assert (kiosk.scans, kiosk.queue_length, kiosk.last_scan_at) == (1, 1, T0 + 30)
 
 
 async def test_latest_check_ins_newest_first(db: Database, event: Event) -> None:

@@ -49,10 +49,12 @@ def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float) -> Counts:
 
 
 def _kiosks(conn: sqlite3.Connection, event_id: int) -> tuple[KioskCounts, ...]:
+    # The last scan is the later of what the kiosk reported (its offline queue included) and what reached us.
     rows = conn.execute(
-        "SELECT k.name, k.last_seen_at, k.queue_length, k.last_scan_at, COALESCE(s.scans, 0) AS scans"
-        " FROM kiosks k LEFT JOIN (SELECT kiosk_id, COUNT(*) AS scans FROM scans WHERE event_id = ?"
-        " GROUP BY kiosk_id) s ON s.kiosk_id = k.id"
+        "SELECT k.name, k.last_seen_at, k.queue_length, COALESCE(s.scans, 0) AS scans,"
+        " MAX(COALESCE(k.last_scan_at, s.last_scan_at), COALESCE(s.last_scan_at, k.last_scan_at)) AS last_scan_at"
+        " FROM kiosks k LEFT JOIN (SELECT kiosk_id, COUNT(*) AS scans, MAX(scanned_at) AS last_scan_at FROM scans"
+        " WHERE event_id = ? GROUP BY kiosk_id) s ON s.kiosk_id = k.id"
         " WHERE k.event_id = ? AND k.revoked_at IS NULL ORDER BY k.name",
         (event_id, event_id),
     ).fetchall()
