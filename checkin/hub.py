@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from checkin import stats
 from checkin.storage import Database
-from checkin.storage.stats import snapshot_counts
+from checkin.storage.stats import OnlineMemo, snapshot_counts
 
 log = logging.getLogger("checkin.hub")
 
@@ -174,10 +175,11 @@ class Hub:
 
 
 def snapshot_source(db: Database, clock: Callable[[], float]) -> Compute:
-    """Snapshots read from this database, at the time the clock says."""
+    """Snapshots read from this database, at the time the clock says (in whole seconds, as they show it)."""
+    memo = OnlineMemo()
 
     async def compute(slug: str, seq: int) -> str:
-        counts = await db.read(snapshot_counts, slug, clock())
+        counts = await db.read(snapshot_counts, slug, float(math.floor(clock())), memo)
         return json.dumps(stats.snapshot(counts, seq), ensure_ascii=False, separators=(",", ":"))
 
     return compute

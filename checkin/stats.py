@@ -6,6 +6,7 @@ they mean: who counts as attended, when a kiosk is online, how the series are bu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,18 +96,26 @@ def series(points: Iterable[tuple[float, int]], step: int, now: float, ends_at: 
     return [(first + i * step, counts.get(first + i * step, 0)) for i in range(steps)]
 
 
+@functools.lru_cache(maxsize=8192)
+def _iso(moment: float | None, timezone: str) -> str | None:
+    # The series' bucket times repeat in every snapshot: format each once.
+    return iso(moment, ZoneInfo(timezone))
+
+
 def snapshot(counts: Counts, seq: int) -> dict[str, Any]:
     """The snapshot message, in the contract's shape."""
-    tz = ZoneInfo(counts.timezone)
     online = counts.online
 
+    def at(moment: float | None) -> str | None:
+        return _iso(moment, counts.timezone)
+
     def points(values: list[tuple[float, int]]) -> list[list[Any]]:
-        return [[iso(moment, tz), value] for moment, value in values]
+        return [[at(moment), value] for moment, value in values]
 
     return {
         "type": "snapshot",
         "event": counts.slug,
-        "at": iso(counts.now, tz),
+        "at": at(counts.now),
         "seq": seq,
         "venue": {
             "capacity": counts.capacity,
@@ -114,16 +123,16 @@ def snapshot(counts: Counts, seq: int) -> dict[str, Any]:
             "checked_in": counts.checked_in,
             "in_hall": counts.in_hall,
         },
-        "online": {"now": online.now, "peak": online.peak, "peak_at": iso(online.peak_at, tz), "unique": online.unique},
+        "online": {"now": online.now, "peak": online.peak, "peak_at": at(online.peak_at), "unique": online.unique},
         "total": {"attended": total_attended(counts)},
         "kiosks": [
             {
                 "name": kiosk.name,
                 "online": kiosk_online(kiosk, counts.now),
-                "last_seen": iso(kiosk.last_seen_at, tz),
+                "last_seen": at(kiosk.last_seen_at),
                 "scans": kiosk.scans,
                 "queue_length": kiosk.queue_length,
-                "last_scan_at": iso(kiosk.last_scan_at, tz),
+                "last_scan_at": at(kiosk.last_scan_at),
             }
             for kiosk in counts.kiosks
         ],
@@ -132,6 +141,6 @@ def snapshot(counts: Counts, seq: int) -> dict[str, Any]:
             "online": points(series(online.series, ONLINE_STEP, counts.now, counts.ends_at)),
         },
         "latest_checkins": [
-            {"ref_no": row.ref_no, "name": row.name, "at": iso(row.at, tz), "kiosk": row.kiosk} for row in counts.latest
+            {"ref_no": row.ref_no, "name": row.name, "at": at(row.at), "kiosk": row.kiosk} for row in counts.latest
         ],
     }

@@ -13,8 +13,8 @@ from checkin.stats import LATEST_CHECKINS, snapshot, total_attended
 from checkin.storage import Database, kiosks
 from checkin.storage.events import create_event
 from checkin.storage.registrants import cancel
-from checkin.storage.stats import no_shows, snapshot_counts
-from checkin.storage.viewing import end_viewing, start_viewing
+from checkin.storage.stats import OnlineMemo, no_shows, snapshot_counts
+from checkin.storage.viewing import end_viewing, online_figures, start_viewing
 from tests.attendance_rows import add_kiosk, add_registrant, check_in, leave, scan, undo_check_in
 
 T0 = parse_iso("2023-11-27T13:00:00+09:00")
@@ -155,3 +155,18 @@ async def test_no_shows_are_registered_venue_people_never_checked_in(db: Databas
     await db.write(start_viewing, event.id, f"reg:{venue[3]}", venue[3], T0)
     rows = await db.read(no_shows, event.id)
     assert [(row.name, row.watched_online) for row in rows] == [("参加 2", False), ("参加 3", True)]
+
+
+async def test_online_figures_are_reused_until_viewing_changes(db: Database, event: Event) -> None:
+    """The memo hands back the same figures within a second and no change; a new viewer or second recomputes."""
+    memo = OnlineMemo()
+    await db.write(start_viewing, event.id, "anon:a", None, T0)
+    first = await db.read(snapshot_counts, event.slug, T0 + 5, memo)
+    assert (await db.read(snapshot_counts, event.slug, T0 + 5, memo)).online is first.online
+    await db.write(start_viewing, event.id, "anon:b", None, T0 + 5)
+    changed = await db.read(snapshot_counts, event.slug, T0 + 5, memo)
+    assert (changed.online.now, changed.online.unique) == (2, 2)
+    await db.write(end_viewing, event.id, "anon:b", T0 + 5)
+    assert (await db.read(snapshot_counts, event.slug, T0 + 5, memo)).online.now == 1
+    later = await db.read(snapshot_counts, event.slug, T0 + 6, memo)
+    assert later.online == await db.read(online_figures, event.id, T0 + 6)

@@ -8,10 +8,36 @@ from dataclasses import dataclass
 
 from checkin.stats import ARRIVAL_STEP, LATEST_CHECKINS, CheckinRow, Counts, KioskCounts
 from checkin.storage.events import get_event
-from checkin.storage.viewing import online_figures, watch_summary
+from checkin.storage.viewing import OnlineFigures, online_figures, watch_summary
 
 
-def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float) -> Counts:
+class OnlineMemo:
+    """The online figures last computed per event, with the state of the viewing records they came from.
+
+    A door rush wakes the dashboards five times a second while the viewers barely change; the figures are
+    only recomputed when the records changed or the second did (a snapshot's time has seconds precision).
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[int, tuple[tuple[object, ...], OnlineFigures]] = {}
+
+    def figures(self, conn: sqlite3.Connection, event_id: int, now: float) -> OnlineFigures:
+        """online_figures(conn, event_id, now), reused while nothing it depends on has changed."""
+        state = conn.execute(
+            "SELECT COUNT(*), MAX(id), COUNT(ended_at), TOTAL(ended_at), TOTAL(registrant_id)"
+            " FROM viewing_intervals WHERE event_id = ?",
+            (event_id,),
+        ).fetchone()
+        key = (now, *state)
+        last = self._last.get(event_id)
+        if last is not None and last[0] == key:
+            return last[1]
+        figures = online_figures(conn, event_id, now)
+        self._last[event_id] = (key, figures)
+        return figures
+
+
+def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float, memo: OnlineMemo | None = None) -> Counts:
     """Every count of one event's snapshot (run it inside one read, so they agree with each other)."""
     event = get_event(conn, slug)
     registered = conn.execute(
@@ -21,7 +47,7 @@ def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float) -> Counts:
     checked_in, in_hall = conn.execute(
         "SELECT COUNT(*), COALESCE(SUM(inside), 0) FROM attendance WHERE event_id = ?", (event.id,)
     ).fetchone()
-    online = online_figures(conn, event.id, now)
+    online = online_figures(conn, event.id, now) if memo is None else memo.figures(conn, event.id, now)
     both = conn.execute(
         "SELECT COUNT(*) FROM attendance WHERE event_id = ? AND registrant_id IN (SELECT value FROM json_each(?))",
         (event.id, json.dumps(online.unique_registrants)),
