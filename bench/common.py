@@ -33,9 +33,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def server(db: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
-    """`checkin serve` on a free port in a subprocess; yields its base URL."""
+def spawn_server(
+    db: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `checkin serve` on a free port in a subprocess and wait until it answers; (process, base URL)."""
     port = port or free_port()
     full_env = {**os.environ, "CHECKIN_DB": str(db), **(env or {})}
     proc = subprocess.Popen(
@@ -45,13 +46,20 @@ def server(db: Path, env: dict[str, str] | None = None, port: int | None = None)
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/healthz").status_code == 200:
+                break
+        time.sleep(0.1)
+    return proc, url
+
+
+@contextlib.contextmanager
+def server(db: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
+    """`checkin serve` on a free port in a subprocess; yields its base URL."""
+    proc, url = spawn_server(db, env, port)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            time.sleep(0.1)
         yield url
     finally:
         proc.terminate()

@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from checkin import cli_data, staffcli
 from checkin.errors import CheckinError
-from checkin.models import Event, Role, parse_iso
+from checkin.models import Event, parse_iso
 from checkin.settings import Settings
 from checkin.storage import Database
-from checkin.storage.events import create_event, get_event
-from checkin.storage.staff import create_token
+from checkin.storage.events import create_event
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -71,6 +71,7 @@ def show_demo(settings: Settings) -> None:
     print(f"  ダッシュボード / dashboard: {base}/dashboard/{event.slug}")
     print(f"  管理 / admin:              {base}/admin")
     if creds is not None:
+        print(f"  organiser: {creds.organiser_login} / {creds.organiser_password}  ({base}/admin/login)")
         print(f"  kiosk:     {base}/kiosk#token={creds.kiosk_token}")
         print(f"  projector: {base}/dashboard/{event.slug}#token={creds.dashboard_token}")
     else:
@@ -95,18 +96,6 @@ def cmd_event_create(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         db.close()
     print(f"created event {args.slug}")
-    return 0
-
-
-def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    db = _db(settings)
-    try:
-        event = db.read_sync(get_event, args.slug)
-        _, secret = db.write_sync(create_token, event.id, Role(args.role), args.name, time.time())
-    finally:
-        db.close()
-    print(f"{args.role} token for {args.slug} ({args.name}):", file=sys.stderr)
-    print(secret)
     return 0
 
 
@@ -144,16 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--venue")
     create.set_defaults(handler=cmd_event_create)
 
-    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
-    tcreate = token.add_parser("create", parents=[common], help="print a new API token")
-    tcreate.add_argument("slug")
-    tcreate.add_argument("--role", choices=[r.value for r in Role], required=True)
-    tcreate.add_argument("--name", required=True)
-    tcreate.set_defaults(handler=cmd_token_create)
+    staffcli.add_commands(sub, common)
 
     backup = sub.add_parser("backup", parents=[common], help="consistent online backup of the database")
     backup.add_argument("file")
     backup.set_defaults(handler=cmd_backup)
+
+    cli_data.add_parsers(sub, common)
     return parser
 
 

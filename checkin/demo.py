@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from checkin import staff
 from checkin.errors import EventNotFound
 from checkin.models import Event, Mode, Role, parse_iso
 from checkin.registration import Application
-from checkin.storage import Database
+from checkin.roster import import_csv
+from checkin.storage import Database, users
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event, get_event
 from checkin.storage.staff import create_token
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 SLUG = "telework2023"
+DEMO_LOGIN = "admin"
 SYMPOSIUM = Event(
     id=0,
     slug=SLUG,
@@ -67,8 +75,18 @@ class DemoCredentials:
     dashboard_token: str
 
 
-def seed_registrants(db: Database, event: Event, now: float) -> int:
-    """Fill the demo event with fictional registrants; returns how many."""
+def sample_file(environ: Mapping[str, str] | None = None) -> Path:
+    """The registrant sample: $CHECKIN_DEMO_CSV, else ../shared/data/ beside the repository."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("CHECKIN_DEMO_CSV") or REPO_ROOT.parent / "shared" / "data" / "registrants-sample.csv")
+
+
+def seed_registrants(db: Database, event: Event, now: float, sample: Path | None = None) -> int:
+    """Fill the demo event from the sample file, or with generated registrants where it is absent; how many."""
+    sample = sample or sample_file()
+    if sample.is_file():
+        report = asyncio.run(import_csv(db, event, sample.read_bytes(), now=now, skip_bad_rows=True, actor="demo"))
+        return report.created + report.updated + report.unchanged
     apps = generated_applications(200)
     for number, app in enumerate(apps, start=1):
         db.write_sync(store.register, event, app, now, source="import", ref_no=f"R{number:07d}", enforce_open=False)
@@ -86,4 +104,9 @@ def ensure_demo(db: Database, now: float) -> tuple[Event, DemoCredentials | None
     _, kiosk = db.write_sync(create_token, event.id, Role.KIOSK, "受付1", now, "demo")
     _, dashboard = db.write_sync(create_token, event.id, Role.DASHBOARD, "projector", now, "demo")
     password = secrets.token_urlsafe(9)
-    return event, DemoCredentials("admin", password, kiosk, dashboard)
+    password_hash = staff.hash_password(password)
+    if db.read_sync(users.find_user, DEMO_LOGIN) is None:
+        db.write_sync(users.create_user, DEMO_LOGIN, password_hash, Role.ORGANISER, now, "demo")
+    else:
+        db.write_sync(users.set_password, DEMO_LOGIN, password_hash, now, "demo")
+    return event, DemoCredentials(DEMO_LOGIN, password, kiosk, dashboard)

@@ -24,6 +24,8 @@ E = TypeVar("E", bound=enum.StrEnum)
 MAX_SCAN_ID = 64
 MAX_CODE = 512
 MAX_QUEUE = 1_000_000
+MAX_DECISION = 32
+OFFLINE_ADMITTED = "ok"
 # An offline kiosk may hold scans for a while, but not for days; a clock far ahead is never trusted.
 MAX_OFFLINE_AGE = 24 * 3600.0
 
@@ -73,7 +75,11 @@ class ScanRequest:
     direction: Direction = Direction.IN
     method: Method = Method.CAMERA
     scanned_at: float | None = None
-    admitted_offline: bool = False  # the kiosk decided `ok` while offline: the person is inside
+    offline_decision: str | None = None  # what the kiosk showed while offline (`ok`: the person went in)
+
+    @property
+    def admitted_offline(self) -> bool:
+        return self.offline_decision == OFFLINE_ADMITTED
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,9 @@ def parse_scan(data: Mapping[str, object]) -> ScanRequest:
     direction = _choice(data, "direction", Direction, Direction.IN, errors)
     method = _choice(data, "method", Method, Method.SEARCH if registrant_id is not None else Method.CAMERA, errors)
     scanned_at = _time(data.get("scanned_at"), errors)
+    offline = data.get("offline_decision")
+    if offline is not None and (not isinstance(offline, str) or len(offline) > MAX_DECISION):
+        errors["offline_decision"] = "type"
     if errors:
         raise Invalid("some fields are not valid", fields=errors)
     return ScanRequest(
@@ -139,7 +148,7 @@ def parse_scan(data: Mapping[str, object]) -> ScanRequest:
         direction=direction,
         method=method,
         scanned_at=scanned_at,
-        admitted_offline=data.get("offline_decision") == "ok",
+        offline_decision=offline if isinstance(offline, str) else None,
     )
 
 
@@ -250,12 +259,22 @@ def decide(
     direction: Direction,
     scanned_at: float,
     seats_left: int,
-    admitted_offline: bool = False,
+    offline_decision: str | None = None,
 ) -> Decision:
-    """What a scan of a known registrant means, and what it changes."""
+    """What a scan of a known registrant means, and what it changes.
+
+    An offline kiosk's word stands for what happened at the door: `ok` means the person went in
+    (recorded even where the server would have refused, and flagged); any other answer means they
+    were turned away, so the scan is logged as the kiosk answered it and changes nothing.
+    """
     if direction is Direction.OUT:
         return _decide_exit(presence, scanned_at)
-    return _decide_entry(subject, presence, scanned_at, seats_left, admitted_offline)
+    admitted = offline_decision == OFFLINE_ADMITTED
+    decision = _decide_entry(subject, presence, scanned_at, seats_left, admitted)
+    if offline_decision is None or admitted or decision.action is Action.NONE:
+        return decision
+    shown = Result(offline_decision) if offline_decision in set(Result) else decision.result
+    return Decision(shown, warnings=("refused_offline",))
 
 
 def _decide_entry(

@@ -70,6 +70,7 @@ class Settings:
             secret_key=env.get("CHECKIN_SECRET_KEY", ""),
             sqlite_synchronous=env.get("CHECKIN_SQLITE_SYNCHRONOUS", "FULL").upper(),
             max_body_bytes=int(env.get("CHECKIN_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            max_upload_bytes=int(env.get("CHECKIN_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes))),
             secure_cookies=_bool(env.get("CHECKIN_SECURE_COOKIES", "0")),
             qr_workers=int(env.get("CHECKIN_QR_WORKERS", "2")),
             watch_grace=float(env.get("CHECKIN_WATCH_GRACE", str(cls.watch_grace))),

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
+from checkin import staff
 from checkin.app import create_app
 from checkin.models import Event, Role
 from checkin.settings import Settings, SmtpSettings
 from checkin.storage import Database
 from checkin.storage.events import create_event
 from checkin.storage.staff import create_token
+from checkin.storage.users import create_user
+from tests.smtp import SmtpSink, smtp_server
 from tests.utils import EVENT, LiveServer, run_server
 
 
@@ -76,3 +81,54 @@ def live(settings: Settings, event: Event) -> Iterator[LiveServer]:
     """A real uvicorn server on a free port."""
     with run_server(replace(settings)) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with tiny costs, so tests that log in stay fast (production costs: checkin.staff.HASHER)."""
+    monkeypatch.setattr(staff, "HASHER", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+
+
+ORGANISER = ("jimukyoku", "correct horse battery")
+
+
+def make_user(settings: Settings, login: str = ORGANISER[0], password: str = ORGANISER[1]) -> None:
+    """A staff login with this password."""
+    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database.open()
+    try:
+        database.write_sync(create_user, login, staff.hash_password(password), Role.ORGANISER, time.time())
+    finally:
+        database.close()
+
+
+def log_in(client: TestClient, login: str = ORGANISER[0], password: str = ORGANISER[1]) -> str:
+    """Log in through the login form; returns the session's CSRF token (for the admin's forms)."""
+    form = client.get("/admin/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    response = client.post("/admin/login", data={"login": login, "password": password, "csrf": csrf.group(1)})
+    assert response.status_code == 200, response.text
+    token = re.search(r'name="csrf-token" content="([^"]+)"', response.text)
+    assert token is not None
+    return token.group(1)
+
+
+@pytest.fixture
+def organiser(settings: Settings, event: Event, client: TestClient) -> str:
+    """`client` logged in as an organiser; the value is the session's CSRF token."""
+    make_user(settings)
+    return log_in(client)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on a free port; `.received` holds what arrived."""
+    with smtp_server() as sink:
+        yield sink
+
+
+@pytest.fixture
+def smtp_settings(settings: Settings, smtp: SmtpSink) -> Settings:
+    """The settings, sending e-mail to the `smtp` server (plain SMTP, no login)."""
+    return replace(settings, smtp=replace(settings.smtp, host="127.0.0.1", port=smtp.port, security="none"))

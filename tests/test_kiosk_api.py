@@ -102,11 +102,14 @@ def test_undo_then_scan_again_and_exit_moves_the_hall_count(settings: Settings, 
 def test_offline_scans_of_two_kiosks_reconcile_to_the_earliest(
     settings: Settings, event: Event, live: LiveServer
 ) -> None:
-    """Two offline kiosks admitted the same person; whatever order they sync in, the earlier scan stands."""
+    """Two offline kiosks admitted the same person; whatever order they sync in, the earlier scan stands.
+
+    Someone an offline kiosk turned away is not counted when its queue arrives.
+    """
     kiosk_a = make_token(settings, event, Role.KIOSK, "受付A")
     kiosk_b = make_token(settings, event, Role.KIOSK, "受付B")
     with opened(settings) as db:
-        people = register(db, event, 2)
+        people = register(db, event, 3)
     now = time.time()
     early, late = iso(now - 300, event.tz), iso(now - 120, event.tz)
     with httpx.Client(base_url=live.url) as http:
@@ -117,6 +120,9 @@ def test_offline_scans_of_two_kiosks_reconcile_to_the_earliest(
             for token, at in sends:
                 body = {"code": code_of(person), "scan_id": scan_id(), "scanned_at": at, "offline_decision": "ok"}
                 http.post(_scans(event), json=body, headers=_auth(token)).raise_for_status()
+        refused = {"code": code_of(people[2]), "scan_id": scan_id(), "scanned_at": early, "offline_decision": "unknown"}
+        turned_away = http.post(_scans(event), json=refused, headers=_auth(kiosk_a)).json()
+        assert (turned_away["result"], turned_away["warnings"]) == ("unknown", ["refused_offline"])
         last = http.post(_scans(event), json={"code": code_of(people[0]), "scan_id": scan_id()}, headers=_auth(kiosk_b))
     assert (last.json()["first_kiosk"], last.json()["first_checked_in_at"]) == ("受付A", early)
     assert last.json()["checked_in"] == 2

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from checkin.errors import DuplicateEmail, NotCheckedIn
 from checkin.models import Event, Mode
 from checkin.registration import Application
 from checkin.scans import Direction, Method, ScanRequest
-from checkin.storage import Database
+from checkin.storage import Database, schema
 from checkin.storage import registrants as store
 from checkin.storage.events import audit_entries, create_event, update_event
 from checkin.storage.kiosk_sync import kiosk_sync
@@ -78,8 +79,8 @@ def test_earlier_offline_scan_takes_the_first_check_in_and_the_later_becomes_dup
     """Two kiosks admitted one person offline; the later one synced first: the earlier stands."""
     code = code_of(register(db, event, 1)[0])
     now = time.time()
-    later = _scan(db, event, now, code=code, scanned_at=now - 60, admitted_offline=True)
-    earlier = _scan(db, event, now + 1, code=code, scanned_at=now - 120, admitted_offline=True)
+    later = _scan(db, event, now, code=code, scanned_at=now - 60, offline_decision="ok")
+    earlier = _scan(db, event, now + 1, code=code, scanned_at=now - 120, offline_decision="ok")
     assert later["result"] == earlier["result"] == "ok"
     assert "earlier_scan_stands" in earlier["warnings"]  # type: ignore[operator]
     results = [row["result"] for row in db.read_sync(_rows, "SELECT result FROM scans ORDER BY id")]
@@ -179,3 +180,33 @@ def test_sync_cursor_that_cannot_continue_gets_everything(db: Database, event: E
     db.write_sync(lambda conn: conn.execute("DELETE FROM registrants WHERE id = ?", (people[0].registrant.id,)))
     again = db.read_sync(kiosk_sync, event, cursor, time.time())
     assert again["full"] and len(again["registrants"]) == 1
+
+
+def test_upgrade_to_v5_backfills_counts_of_existing_attendance(tmp_path: Path) -> None:
+    """A database from before the counts table gets exact counts for every event, and new events a row."""
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    saved = list(schema.MIGRATIONS)
+    schema.MIGRATIONS[:] = [entry for entry in saved if entry[0] < 5]
+    try:
+        schema.migrate(conn)
+    finally:
+        schema.MIGRATIONS[:] = saved
+    conn.execute(
+        "INSERT INTO events (slug, title, starts_at, ends_at, capacity, created_at) VALUES ('a', 't', 0, 1, 5, 0),"
+        " ('b', 't', 0, 1, 5, 0)"
+    )
+    conn.execute(
+        "INSERT INTO registrants (event_id, ref_no, name, email, email_key, mode, status, created_at, updated_at)"
+        " VALUES (1, 'R1', 'n', 'e', 'e', 'venue', 'registered', 0, 0),"
+        " (1, 'R2', 'n', 'f', 'f', 'venue', 'registered', 0, 0)"
+    )
+    conn.execute("INSERT INTO attendance VALUES (1, 1, 0, '', 1, 0), (2, 1, 0, '', 0, 0)")
+    assert schema.migrate(conn) >= 5
+    conn.execute(
+        "INSERT INTO events (slug, title, starts_at, ends_at, capacity, created_at) VALUES ('c', 't', 0, 1, 5, 0)"
+    )
+    assert conn.execute("SELECT * FROM attendance_counts ORDER BY event_id").fetchall() == [
+        (1, 2, 1),
+        (2, 0, 0),
+        (3, 0, 0),
+    ]

@@ -75,28 +75,28 @@ def test_revoked_ticket_and_cancelled_registration_are_refused() -> None:
 
 def test_revoked_ticket_admitted_offline_is_recorded_and_flagged() -> None:
     """What an offline kiosk let in happened: admitted, flagged admitted_offline_revoked, never dropped."""
-    decision = decide(Subject(Mode.VENUE, Status.CANCELLED), None, Direction.IN, T0, 5, admitted_offline=True)
+    decision = decide(Subject(Mode.VENUE, Status.CANCELLED), None, Direction.IN, T0, 5, offline_decision="ok")
     assert decision.result is Result.OK and decision.action is Action.ADMIT
     assert "admitted_offline_revoked" in decision.warnings
 
 
 def test_offline_admission_into_a_full_hall_is_recorded() -> None:
     """An online registrant admitted offline counts even though the hall was full, with over_capacity."""
-    decision = decide(ONLINE, None, Direction.IN, T0, seats_left=0, admitted_offline=True)
+    decision = decide(ONLINE, None, Direction.IN, T0, seats_left=0, offline_decision="ok")
     assert decision.action is Action.ADMIT
     assert "over_capacity" in decision.warnings
 
 
 def test_earlier_offline_scan_replaces_the_standing_check_in() -> None:
     """A scan from before the standing first check-in wins it (backdate), whichever arrived first."""
-    decision = decide(VENUE, INSIDE, Direction.IN, T0 - 60, seats_left=5, admitted_offline=True)
+    decision = decide(VENUE, INSIDE, Direction.IN, T0 - 60, seats_left=5, offline_decision="ok")
     assert (decision.result, decision.action) == (Result.OK, Action.BACKDATE)
     assert "earlier_scan_stands" in decision.warnings
 
 
 def test_later_offline_admission_is_logged_as_duplicate() -> None:
     """A second offline admission of someone already in is already_checked_in, logged as duplicate."""
-    decision = decide(VENUE, INSIDE, Direction.IN, T0 + 60, seats_left=5, admitted_offline=True)
+    decision = decide(VENUE, INSIDE, Direction.IN, T0 + 60, seats_left=5, offline_decision="ok")
     assert decision.result is Result.ALREADY_CHECKED_IN
     assert decision.log_result is Result.DUPLICATE
 
@@ -112,6 +112,18 @@ def test_entry_older_than_the_last_exit_changes_nothing() -> None:
     """A late offline entry scanned before the recorded exit is a duplicate of the first entry."""
     decision = decide(VENUE, LEFT, Direction.IN, T0 + 300, 5)
     assert (decision.result, decision.action) == (Result.ALREADY_CHECKED_IN, Action.NONE)
+
+
+def test_offline_refusal_changes_nothing_and_keeps_the_kiosks_word() -> None:
+    """A person an offline kiosk turned away is not admitted later, even where the server would admit."""
+    decision = decide(VENUE, None, Direction.IN, T0, seats_left=5, offline_decision="unknown")
+    assert decision == Decision(Result.UNKNOWN, warnings=("refused_offline",))
+    assert decide(VENUE, INSIDE, Direction.IN, T0 - 60, 5, offline_decision="venue_full").action is Action.NONE
+    assert decide(VENUE, None, Direction.IN, T0, 5, offline_decision="whatever").result is Result.OK
+    assert decide(VENUE, None, Direction.IN, T0, 5, offline_decision="whatever").action is Action.NONE
+    assert (
+        decide(VENUE, INSIDE, Direction.IN, T0 + 5, 5, offline_decision="revoked").result is Result.ALREADY_CHECKED_IN
+    )
 
 
 def test_exit_rules() -> None:
@@ -185,6 +197,7 @@ def test_parse_scan_defaults_and_offline_fields() -> None:
         ({"scan_id": "a", "code": "x", "method": "telepathy"}, "method"),
         ({"scan_id": "a", "code": "x", "scanned_at": "yesterday"}, "scanned_at"),
         ({"scan_id": "a", "code": "x", "scanned_at": 1700000000}, "scanned_at"),
+        ({"scan_id": "a", "code": "x", "offline_decision": True}, "offline_decision"),
     ],
 )
 def test_parse_scan_refuses_bad_fields(body: dict[str, object], field: str) -> None:

@@ -132,6 +132,16 @@ class Database:
         """A read from a thread without a loop (the command line)."""
         return self._run_read(lambda c: fn(c, *args, **kwargs))
 
+    def lookup(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """One SELECT of a row by key, run right here on the caller's thread (the event loop).
+
+        Handing a read to a pool thread and back costs more than such a read (microseconds in WAL
+        mode, which never waits for the writer), and on a busy server the hand-off fights the writer
+        thread for the GIL. One statement needs no transaction to see one snapshot. Anything that
+        runs several statements, scans, or may take longer goes through `read`.
+        """
+        return fn(self._reader(), *args, **kwargs)
+
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         try:
             while True:

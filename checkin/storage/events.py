@@ -33,7 +33,7 @@ def event_from_row(row: sqlite3.Row) -> Event:
     return Event(**values)
 
 
-def create_event(conn: sqlite3.Connection, event: Event, now: float) -> Event:
+def create_event(conn: sqlite3.Connection, event: Event, now: float, actor: str = "system") -> Event:
     """Insert an event (its id is ignored); AlreadyExists when the slug is taken."""
     columns = [name for name in _EVENT_COLUMNS if name != "id"]
     values = [getattr(event, name) for name in columns]
@@ -44,7 +44,7 @@ def create_event(conn: sqlite3.Connection, event: Event, now: float) -> Event:
         )
     except sqlite3.IntegrityError as exc:
         raise AlreadyExists(f"event {event.slug} already exists") from exc
-    audit(conn, int(cur.lastrowid or 0), now, "system", "event.create", event.slug)
+    audit(conn, int(cur.lastrowid or 0), now, actor, "event.create", event.slug)
     return get_event(conn, event.slug)
 
 

@@ -261,12 +261,19 @@ def promote_waitlist(conn: sqlite3.Connection, event: Event, now: float) -> tupl
     return tuple(promoted)
 
 
-def search(conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50) -> list[Registrant]:
-    """Registrants whose name, reading, e-mail or reference number contains the folded query."""
+def contains_pattern(query: str) -> str | None:
+    """A LIKE pattern (ESCAPE '\\') for search keys containing the folded query; None when it folds to nothing."""
     key = search_key(query)
     if not key:
+        return None
+    return "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search(conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50) -> list[Registrant]:
+    """Registrants whose name, reading, e-mail or reference number contains the folded query."""
+    pattern = contains_pattern(query)
+    if pattern is None:
         return []
-    pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = conn.execute(
         "SELECT * FROM registrants WHERE event_id = ? AND search_key LIKE ? ESCAPE '\\' ORDER BY kana, id LIMIT ?",
         (event_id, pattern, limit),

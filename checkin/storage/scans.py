@@ -43,10 +43,20 @@ class Scanner:
 
 @dataclass(frozen=True)
 class ScanOutcome:
-    """The answer to send, and whether this call recorded something (False: a retry got the first answer)."""
+    """The answer to send (JSON text, as stored), and whether this call recorded something (False: a retry
+    got the first answer)."""
 
-    body: dict[str, Any]
+    text: str
     recorded: bool
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return dict(json.loads(self.text))
+
+
+def to_json(body: dict[str, Any]) -> str:
+    """Compact JSON, as Starlette's JSONResponse writes it."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,8 @@ def text_hash(raw: str) -> str:
 def counts(conn: sqlite3.Connection, event_id: int) -> Counts:
     """Capacity, people checked in and people in the hall now (kept exact by triggers)."""
     row = conn.execute(
-        "SELECT e.capacity, COALESCE(c.checked_in, 0), COALESCE(c.in_hall, 0) FROM events e"
-        " LEFT JOIN attendance_counts c ON c.event_id = e.id WHERE e.id = ?",
+        "SELECT e.capacity, c.checked_in, c.in_hall FROM events e JOIN attendance_counts c ON c.event_id = e.id"
+        " WHERE e.id = ?",
         (event_id,),
     ).fetchone()
     return Counts(capacity=row[0], checked_in=row[1], in_hall=row[2])
@@ -76,7 +86,7 @@ def counts(conn: sqlite3.Connection, event_id: int) -> Counts:
 
 def _stored_answer(conn: sqlite3.Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
     row = conn.execute("SELECT response FROM scans WHERE event_id = ? AND scan_id = ?", (event_id, scan_id)).fetchone()
-    return None if row is None else ScanOutcome(json.loads(row[0]), recorded=False)
+    return None if row is None else ScanOutcome(row[0], recorded=False)
 
 
 def _scanner(conn: sqlite3.Connection, event_id: int, caller: Caller, now: float) -> Scanner:
@@ -94,16 +104,14 @@ def _find(conn: sqlite3.Connection, event: Event, scan: ScanRequest) -> _Target:
         return _Target(Result.UNKNOWN) if row is None else _Target(None, people.registrant_from_row(row))
     raw = rules.extract_code(scan.code or "")
     digest = text_hash(raw)
-    problem = rules.code_problem(raw, event.slug)
-    if problem is not None:
-        return _Target(problem, code_hash=digest)
+    # Look the code up first: a ticket we issued is well-formed, so only a miss needs the format check.
     row = conn.execute(
         "SELECT t.revoked_at AS ticket_revoked_at, t.event_id AS ticket_event_id, r.* FROM tickets t"
         " JOIN registrants r ON r.id = t.registrant_id WHERE t.code_hash = ?",
         (digest,),
     ).fetchone()
     if row is None:
-        return _Target(Result.UNKNOWN, code_hash=digest)
+        return _Target(rules.code_problem(raw, event.slug) or Result.UNKNOWN, code_hash=digest)
     if row["ticket_event_id"] != event.id:
         return _Target(Result.WRONG_EVENT, code_hash=digest)
     return _Target(None, people.registrant_from_row(row), row["ticket_revoked_at"] is not None, digest)
@@ -161,7 +169,7 @@ def _log(
     registrant: Registrant | None,
     code_hash: str | None,
     times: tuple[float, float],
-    body: dict[str, Any],
+    answer: str,
 ) -> None:
     """Keep the attempt (whatever its result) and flag what an organiser must look at."""
     scanned_at, now = times
@@ -180,7 +188,7 @@ def _log(
             decision.log_result.value,
             scanned_at,
             now,
-            json.dumps(body, ensure_ascii=False),
+            answer,
         ),
     )
     flags = sorted(FLAGGED.intersection(decision.warnings))
@@ -204,14 +212,14 @@ def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, calle
         presence = _presence(conn, registrant.id)
         subject = Subject(registrant.mode, registrant.status, target.ticket_revoked)
         seats = counts(conn, event.id).seats_left
-        decision = rules.decide(subject, presence, scan.direction, scanned_at, seats, scan.admitted_offline)
+        decision = rules.decide(subject, presence, scan.direction, scanned_at, seats, scan.offline_decision)
         _apply(conn, event.id, registrant.id, decision.action, scanned_at, scanner.name)
     if clamped:
         decision = replace(decision, warnings=(*decision.warnings, "scanned_at_adjusted"))
     first = _first(decision, presence, scanned_at, scanner.name)
-    body = rules.answer(decision, scan.scan_id, registrant, first, counts(conn, event.id), event.tz)
-    _log(conn, event, scan, scanner, decision, registrant, target.code_hash, (scanned_at, now), body)
-    return ScanOutcome(body, recorded=True)
+    text = to_json(rules.answer(decision, scan.scan_id, registrant, first, counts(conn, event.id), event.tz))
+    _log(conn, event, scan, scanner, decision, registrant, target.code_hash, (scanned_at, now), text)
+    return ScanOutcome(text, recorded=True)
 
 
 def register_walkin(
@@ -228,10 +236,10 @@ def register_walkin(
         registrant = _insert_walkin(conn, event, app, scan_id, now, scanner.name)
         _apply(conn, event.id, registrant.id, Action.ADMIT, now, scanner.name)
     first = (now, scanner.name) if registrant is not None else None
-    body = rules.answer(decision, scan_id, registrant, first, counts(conn, event.id), event.tz)
+    text = to_json(rules.answer(decision, scan_id, registrant, first, counts(conn, event.id), event.tz))
     scan = ScanRequest(scan_id=scan_id, method=rules.Method.WALKIN)
-    _log(conn, event, scan, scanner, decision, registrant, None, (now, now), body)
-    return ScanOutcome(body, recorded=True)
+    _log(conn, event, scan, scanner, decision, registrant, None, (now, now), text)
+    return ScanOutcome(text, recorded=True)
 
 
 def _insert_walkin(

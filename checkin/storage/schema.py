@@ -173,6 +173,35 @@ CREATE INDEX viewing_open ON viewing_intervals(event_id) WHERE ended_at IS NULL;
 CREATE INDEX viewing_registrant ON viewing_intervals(registrant_id);
 """
 
+# E-mail sends: a row is claimed before a message leaves and confirmed (sent_at) after, so a run that
+# dies mid-message never sends that ticket again unasked; re-sends may repeat, the ticket mail may not.
+V3 = """
+CREATE TABLE email_sends_v3 (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+    registrant_id INTEGER NOT NULL REFERENCES registrants(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL DEFAULT 'ticket',
+    claimed_at REAL NOT NULL,
+    sent_at REAL
+);
+INSERT INTO email_sends_v3 (id, ticket_id, registrant_id, kind, claimed_at, sent_at)
+    SELECT id, ticket_id, registrant_id, kind, sent_at, sent_at FROM email_sends;
+DROP TABLE email_sends;
+ALTER TABLE email_sends_v3 RENAME TO email_sends;
+CREATE UNIQUE INDEX email_sends_once ON email_sends(ticket_id) WHERE kind IN ('ticket', 'promoted');
+CREATE INDEX email_sends_registrant ON email_sends(registrant_id, kind, claimed_at);
+"""
+
+# Staff logins: failed attempts per login, for throttling (kept only for the throttle window).
+V4 = """
+CREATE TABLE login_failures (
+    id INTEGER PRIMARY KEY,
+    login_key TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX login_failures_key ON login_failures(login_key, at);
+"""
+
 # The door: exact venue counts kept by triggers (no COUNT(*) per scan), and a change sequence per
 # registrant so kiosks can fetch only what changed since their last sync (whoever made the change).
 V5 = """
@@ -182,10 +211,13 @@ CREATE TABLE attendance_counts (
     in_hall INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO attendance_counts (event_id, checked_in, in_hall)
-    SELECT event_id, COUNT(*), SUM(inside) FROM attendance GROUP BY event_id;
+    SELECT e.id, COUNT(a.registrant_id), COALESCE(SUM(a.inside), 0) FROM events e
+    LEFT JOIN attendance a ON a.event_id = e.id GROUP BY e.id;
 
+CREATE TRIGGER attendance_counts_event AFTER INSERT ON events BEGIN
+    INSERT INTO attendance_counts (event_id) VALUES (NEW.id);
+END;
 CREATE TRIGGER attendance_counts_insert AFTER INSERT ON attendance BEGIN
-    INSERT INTO attendance_counts (event_id) VALUES (NEW.event_id) ON CONFLICT (event_id) DO NOTHING;
     UPDATE attendance_counts SET checked_in = checked_in + 1, in_hall = in_hall + NEW.inside
         WHERE event_id = NEW.event_id;
 END;
@@ -253,7 +285,7 @@ UPDATE viewing_intervals SET ended_at = last_seen_at WHERE ended_at IS NULL AND 
 CREATE UNIQUE INDEX viewing_one_open ON viewing_intervals(event_id, viewer_key) WHERE ended_at IS NULL;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (5, V5), (6, V6)]
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (3, V3), (4, V4), (5, V5), (6, V6)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

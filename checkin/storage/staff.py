@@ -1,4 +1,4 @@
-"""Staff: API tokens (only their hashes are stored)."""
+"""Staff: API tokens by role (only their hashes are stored)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
+from checkin.errors import NotFound
 from checkin.models import Role
 from checkin.storage.events import audit
 
@@ -61,16 +62,22 @@ def resolve_token(conn: sqlite3.Connection, secret: str) -> TokenInfo | None:
     return None if row is None else _token_from_row(row)
 
 
-def revoke_token(conn: sqlite3.Connection, token_id: int, now: float, actor: str) -> None:
+def revoke_token(
+    conn: sqlite3.Connection, token_id: int, now: float, actor: str, event_id: int | None = None
+) -> TokenInfo:
+    """Revoke a token (of this event, when given); it stops working at its next request. NotFound if none."""
     row = conn.execute("SELECT * FROM api_tokens WHERE id = ?", (token_id,)).fetchone()
-    if row is None:
-        return
-    conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id))
-    audit(conn, row["event_id"], now, actor, "token.revoke", row["name"])
+    if row is None or (event_id is not None and row["event_id"] != event_id):
+        raise NotFound(f"no token #{token_id}")
+    if row["revoked_at"] is None:
+        conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (now, token_id))
+        audit(conn, row["event_id"], now, actor, "token.revoke", row["name"], {"role": row["role"]})
+    return _token_from_row(conn.execute("SELECT * FROM api_tokens WHERE id = ?", (token_id,)).fetchone())
 
 
 def list_tokens(conn: sqlite3.Connection, event_id: int | None) -> list[TokenInfo]:
+    """The tokens of an event and those valid for every event, oldest first."""
     rows = conn.execute(
-        "SELECT * FROM api_tokens WHERE event_id IS ? OR event_id = ? ORDER BY id", (event_id, event_id)
+        "SELECT * FROM api_tokens WHERE event_id IS ? OR event_id IS NULL ORDER BY id", (event_id,)
     ).fetchall()
     return [_token_from_row(row) for row in rows]

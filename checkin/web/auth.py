@@ -1,16 +1,36 @@
-"""Who is calling: API tokens (Bearer header, or ?token= on websockets) and staff sessions."""
+"""Who is calling: API tokens (Bearer header, or ?token= on websockets) and staff sessions (cookie).
+
+A session cookie is sent by the browser on its own, so every unsafe request that relies on one must
+carry the session's CSRF token: form field `csrf`, or header `X-CSRF-Token` for JSON calls. A bearer
+token is never sent implicitly and needs none. A websocket with a cookie must come from our origin.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
-from starlette.requests import HTTPConnection
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
 
 from checkin.errors import Forbidden, Unauthorized
 from checkin.models import Event, Role
 from checkin.storage.staff import resolve_token
+from checkin.storage.users import resolve_session
 from checkin.web.common import services
+from checkin.web.forms import is_form, read_form
+
+SESSION_COOKIE = "checkin_session"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+LOGIN_PATH = "/admin/login"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
 
 
 @dataclass(frozen=True)
@@ -22,12 +42,18 @@ class Principal:
     event_id: int | None = None
     token_id: int | None = None
     user_id: int | None = None
+    csrf: str | None = None  # the session's form token (cookie sessions only)
 
     def may(self, roles: Collection[Role], event: Event | None) -> bool:
         """Whether this caller has one of the roles, for this event."""
         if self.role not in roles:
             return False
         return event is None or self.event_id is None or self.event_id == event.id
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller."""
+        return f"user:{self.name}" if self.user_id is not None else f"token:{self.name}"
 
 
 def _bearer(conn: HTTPConnection) -> str | None:
@@ -40,15 +66,42 @@ def _bearer(conn: HTTPConnection) -> str | None:
     return None
 
 
+def same_origin(conn: HTTPConnection) -> bool:
+    """Whether a browser's Origin (when it sent one) is this server."""
+    origin = conn.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == conn.headers.get("host")
+
+
+async def check_csrf(request: Request, expected: str) -> None:
+    """CsrfFailed unless the request carries `expected` in the X-CSRF-Token header or the form."""
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and is_form(request):
+        value = (await read_form(request)).get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
+        raise CsrfFailed("the form is out of date or did not come from this site")
+
+
 async def authenticate(conn: HTTPConnection) -> Principal | None:
-    """The caller behind this request, or None."""
+    """The caller behind this request, or None (CsrfFailed for a cookie request without its token)."""
     secret = _bearer(conn)
-    if secret is None or len(secret) > 200:
+    if secret is not None:
+        if len(secret) > 200:
+            return None
+        token = services(conn).db.lookup(resolve_token, secret)
+        if token is None:
+            return None
+        return Principal(role=token.role, name=token.name, event_id=token.event_id, token_id=token.id)
+    session_id = conn.cookies.get(SESSION_COOKIE)
+    if not session_id or len(session_id) > 200:
         return None
-    token = await services(conn).db.read(resolve_token, secret)
-    if token is None:
+    svc = services(conn)
+    session = svc.db.lookup(resolve_session, session_id, svc.now())
+    if session is None or (conn.scope["type"] == "websocket" and not same_origin(conn)):
         return None
-    return Principal(role=token.role, name=token.name, event_id=token.event_id, token_id=token.id)
+    if isinstance(conn, Request) and conn.method in UNSAFE_METHODS:
+        await check_csrf(conn, session.csrf)
+    return Principal(role=session.role, name=session.login, user_id=session.user_id, csrf=session.csrf)
 
 
 async def require(conn: HTTPConnection, roles: Collection[Role], event: Event | None = None) -> Principal:
@@ -58,4 +111,22 @@ async def require(conn: HTTPConnection, roles: Collection[Role], event: Event | 
         raise Unauthorized("a valid token or login is required")
     if not principal.may(roles, event):
         raise Forbidden("this credential may not do that")
+    return principal
+
+
+def login_url(request: Request) -> str:
+    """The login page, coming back to this page afterwards (a GET; after a form, to the admin's start)."""
+    target = request.url.path if request.method == "GET" else "/admin"
+    if request.method == "GET" and request.url.query:
+        target += "?" + request.url.query
+    return f"{LOGIN_PATH}?next={quote(target, safe='')}"
+
+
+async def require_page(request: Request, event: Event | None = None) -> Principal:
+    """An organiser, for an HTML page; without a valid login, a redirect to the login page (not a 401)."""
+    principal = await authenticate(request)
+    if principal is None:
+        raise HTTPException(303, headers={"Location": login_url(request)})
+    if not principal.may({Role.ORGANISER}, event):
+        raise Forbidden("this credential may not open the organisers' pages")
     return principal

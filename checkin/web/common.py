@@ -56,7 +56,7 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 async def event_of(conn: HTTPConnection) -> Event:
     """The event named by the path's `slug`, or EventNotFound."""
-    return await services(conn).db.read(get_event, str(conn.path_params["slug"]))
+    return services(conn).db.lookup(get_event, str(conn.path_params["slug"]))
 
 
 def error_response(request: Request, exc: Exception) -> Response:

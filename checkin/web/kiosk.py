@@ -6,7 +6,7 @@ import time
 from collections import defaultdict, deque
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import scans as rules
@@ -48,7 +48,7 @@ async def _door(request: Request) -> tuple[Event, Principal]:
     return event, await require(request, DOOR_ROLES, event)
 
 
-async def scan(request: Request) -> JSONResponse:
+async def scan(request: Request) -> Response:
     """One scan at the door (kiosk, organiser): the decision, as JSON."""
     event, principal = await _door(request)
     request_body = rules.parse_scan(await read_json(request))
@@ -56,7 +56,7 @@ async def scan(request: Request) -> JSONResponse:
     outcome = await svc.db.write(record_scan, event, request_body, _caller(principal), svc.now())
     if outcome.recorded:
         svc.hub.changed(event.slug)
-    return JSONResponse(outcome.body)
+    return Response(outcome.text, media_type="application/json")
 
 
 async def undo(request: Request) -> JSONResponse:
@@ -70,7 +70,7 @@ async def undo(request: Request) -> JSONResponse:
     return JSONResponse({"result": "undone", "in_hall": figures.in_hall, "checked_in": figures.checked_in})
 
 
-async def walkin(request: Request) -> JSONResponse:
+async def walkin(request: Request) -> Response:
     """Register a walk-in and check them in at once (kiosk, organiser)."""
     event, principal = await _door(request)
     app, scan_id = rules.parse_walkin(await read_json(request))
@@ -78,7 +78,7 @@ async def walkin(request: Request) -> JSONResponse:
     outcome = await svc.db.write(register_walkin, event, app, scan_id, _caller(principal), svc.now())
     if outcome.recorded:
         svc.hub.changed(event.slug)
-    return JSONResponse(outcome.body)
+    return Response(outcome.text, media_type="application/json")
 
 
 async def sync(request: Request) -> JSONResponse:

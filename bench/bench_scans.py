@@ -1,0 +1,279 @@
+"""The scan API on one server process: p99 at a steady 200 scans/s from 32 kiosks, the ceiling of first
+scans per second (wrk), and a kill -9 in the middle of a rush (every scan answered `ok` must be on disk).
+
+An event of 100,000 ticketed registrants is seeded once; every run starts from a copy of it, and every
+request is the first scan of a distinct ticket. Run: `python -m bench scans` (BENCH_TICKETS, BENCH_RUNS
+and BENCH_SECONDS override the defaults).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.common import machine, median, percentile, spawn_server
+from checkin.demo import SYMPOSIUM, generated_applications
+from checkin.models import Event, Mode, Role
+from checkin.storage import Database
+from checkin.storage import registrants as store
+from checkin.storage.events import create_event
+from checkin.storage.staff import create_token
+
+LUA = Path(__file__).with_name("scans.lua")
+SLUG = "bench"
+KIOSKS = 32
+RATE = 200.0
+PROCESSES = 4
+WRK_THREADS = 2
+
+
+@dataclass(frozen=True)
+class Seeded:
+    db: Path
+    codes: list[str]
+    tokens: list[str]
+
+
+def _seed_people(conn: sqlite3.Connection, event: Event, count: int) -> list[str]:
+    now = time.time()
+    codes = []
+    # Registered as online (the seat count of venue registrations is a scan of all of them), then
+    # moved to the venue in one statement: the same rows as registering venue people one by one.
+    for number, app in enumerate(generated_applications(count)):
+        online = replace(app, mode=Mode.ONLINE, email=f"b{number}@example.jp")
+        registration = store.register(conn, event, online, now, source="import", ref_no=f"B{number:07d}")
+        assert registration.ticket is not None
+        codes.append(registration.ticket.code)
+    conn.execute("UPDATE registrants SET mode = 'venue'")
+    return codes
+
+
+def seed(folder: Path, tickets: int) -> Seeded:
+    """An event (capacity above the tickets) with `tickets` venue registrants and 32 kiosk tokens."""
+    path = folder / "pristine.db"
+    db = Database(path, "NORMAL")
+    db.open()
+    try:
+        event = db.write_sync(create_event, replace(SYMPOSIUM, slug=SLUG, capacity=tickets * 2), time.time())
+        codes = db.write_sync(_seed_people, event, tickets)
+        tokens = [
+            db.write_sync(create_token, event.id, Role.KIOSK, f"受付{n + 1}", time.time())[1] for n in range(KIOSKS)
+        ]
+    finally:
+        db.close()
+    return Seeded(path, codes, tokens)
+
+
+# -- steady rate: 32 kiosks, each on its own keep-alive connection, paced at RATE / 32 scans per second
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    return status, await reader.readexactly(length)
+
+
+async def _kiosk(
+    url: str, token: str, codes: list[str], first_due: float, interval: float
+) -> list[tuple[float, float, str]]:
+    """One kiosk: scans at fixed times; (ms from due time, ms from sending, result) per scan."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    out = []
+    for number, code in enumerate(codes):
+        due = first_due + number * interval
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        body = json.dumps({"code": code, "scan_id": uuid.uuid4().hex}).encode()
+        request = (
+            f"POST /api/v1/events/{SLUG}/scans HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        sent = time.perf_counter()
+        status, payload = await _exchange(reader, writer, request)
+        done = time.perf_counter()
+        result = json.loads(payload).get("result", "") if status == 200 else str(status)
+        out.append(((done - max(due, sent - 1e-3)) * 1000, (done - sent) * 1000, result))
+    writer.close()
+    return out
+
+
+def _paced_worker(
+    url: str, tokens: list[str], code_lists: list[list[str]], start_at: float, offsets: list[float]
+) -> list[tuple[float, float, str]]:
+    interval = KIOSKS / RATE
+
+    async def run() -> list[tuple[float, float, str]]:
+        base = time.perf_counter() + (start_at - time.time())
+        jobs = [_kiosk(url, t, c, base + o, interval) for t, c, o in zip(tokens, code_lists, offsets, strict=True)]
+        return [row for rows in await asyncio.gather(*jobs) for row in rows]
+
+    return asyncio.run(run())
+
+
+def paced(url: str, seeded: Seeded, codes: list[str], seconds: float) -> dict[str, float]:
+    """RATE scans/s for `seconds` from 32 kiosks in PROCESSES client processes: latency percentiles."""
+    per_kiosk = int(seconds * RATE / KIOSKS)
+    interval = KIOSKS / RATE
+    start_at = time.time() + 1.5
+    with ProcessPoolExecutor(PROCESSES) as pool:
+        futures = []
+        for proc in range(PROCESSES):
+            kiosks = range(proc, KIOSKS, PROCESSES)
+            code_lists = [codes[k * per_kiosk : (k + 1) * per_kiosk] for k in kiosks]
+            offsets = [k * interval / KIOSKS for k in kiosks]
+            futures.append(
+                pool.submit(_paced_worker, url, [seeded.tokens[k] for k in kiosks], code_lists, start_at, offsets)
+            )
+        rows = [row for future in futures for row in future.result()]
+    due_ms = [row[0] for row in rows]
+    sent_ms = [row[1] for row in rows]
+    return {
+        "scans": len(rows),
+        "ok": sum(row[2] == "ok" for row in rows),
+        "p50": percentile(sent_ms, 50),
+        "p99": percentile(sent_ms, 99),
+        "p99_from_due": percentile(due_ms, 99),
+        "max": max(sent_ms),
+    }
+
+
+# -- ceiling and kill -9: wrk with bench/scans.lua
+
+
+def wrk(
+    url: str, seeded: Seeded, codes_file: Path, seconds: float, conns: int = KIOSKS, record: Path | None = None
+) -> subprocess.Popen[str]:
+    """Start wrk sending first scans of the codes in `codes_file`."""
+    env = {
+        **os.environ,
+        "SCAN_CODES": str(codes_file),
+        "SCAN_PATH": f"/api/v1/events/{SLUG}/scans",
+        "SCAN_TOKENS": ",".join(seeded.tokens[:WRK_THREADS]),
+        "SCAN_THREADS": str(WRK_THREADS),
+        "SCAN_RECORD": str(record or ""),
+    }
+    command = ["wrk", "-t", str(WRK_THREADS), "-c", str(conns), "-d", f"{seconds:.0f}s", "-s", str(LUA), url]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wrk_result(proc: subprocess.Popen[str]) -> dict[str, int]:
+    output, _ = proc.communicate()
+    line = next((line for line in output.splitlines() if line.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {output}")
+    return {key: int(value) for key, value in (pair.split("=") for pair in line.split()[1:])}
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ceiling(url: str, pid: int, seeded: Seeded, codes_file: Path, seconds: float) -> dict[str, float]:
+    """First scans per second that one server process sustains under 32 connections, and its CPU per scan."""
+    cpu_before = server_cpu_seconds(pid)
+    result = wrk_result(wrk(url, seeded, codes_file, seconds))
+    answered = result["requests"] - result["non2xx"]
+    return {
+        "per_second": answered / (result["duration_us"] / 1e6),
+        "cpu_ms": (server_cpu_seconds(pid) - cpu_before) * 1000 / max(1, result["requests"]),
+        "non2xx": result["non2xx"],
+        "p50": result["p50_us"] / 1000,
+        "p99": result["p99_us"] / 1000,
+    }
+
+
+def _scans_logged_ok(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT scan_id FROM scans WHERE result = 'ok'")}
+
+
+def kill_during_rush(
+    run_db: Path, seeded: Seeded, codes_file: Path, env: dict[str, str], folder: Path
+) -> dict[str, int]:
+    """kill -9 the server 3 s into a rush, restart it, and compare what was answered ok with the disk."""
+    record = folder / "record"
+    shutil.rmtree(record, ignore_errors=True)
+    record.mkdir()
+    proc, url = spawn_server(run_db, env)
+    load = wrk(url, seeded, codes_file, 8, record=record)
+    time.sleep(3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    wrk_result(load)
+    answered = {line.strip() for path in record.glob("oks-*.txt") for line in path.read_text().splitlines() if line}
+    proc, _url = spawn_server(run_db, env)  # restart: recovery from the WAL
+    try:
+        db = Database(run_db, env["CHECKIN_SQLITE_SYNCHRONOUS"])
+        on_disk = db.read_sync(_scans_logged_ok)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"answered_ok": len(answered), "ok_on_disk": len(on_disk), "missing": len(answered - on_disk)}
+
+
+def _fresh(folder: Path, seeded: Seeded) -> Path:
+    run_db = folder / "run.db"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{run_db}{suffix}").unlink(missing_ok=True)
+    shutil.copy(seeded.db, run_db)
+    return run_db
+
+
+def measure(folder: Path, seeded: Seeded, sync: str, runs: int, seconds: float) -> str:
+    """Steady rate and ceiling (medians of `runs` fresh servers), then one kill -9: a report line."""
+    env = {"CHECKIN_SQLITE_SYNCHRONOUS": sync}
+    paced_codes = seeded.codes[: int(seconds * RATE) + KIOSKS]
+    codes_file = folder / "codes.txt"
+    codes_file.write_text("\n".join(seeded.codes[len(paced_codes) :]) + "\n")
+    steady, tops = [], []
+    for _ in range(runs):
+        proc, url = spawn_server(_fresh(folder, seeded), env)
+        try:
+            steady.append(paced(url, seeded, paced_codes, seconds))
+            tops.append(ceiling(url, proc.pid, seeded, codes_file, seconds))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        print(f"  {sync}: steady {steady[-1]}", f"ceiling {tops[-1]}", sep="\n  ", flush=True)
+    killed = kill_during_rush(_fresh(folder, seeded), seeded, codes_file, env, folder)
+
+    def mid(rows: list[dict[str, float]], key: str) -> float:
+        return median([row[key] for row in rows])
+
+    return (
+        f"synchronous={sync}: {RATE:.0f} scans/s from {KIOSKS} kiosks: p50 {mid(steady, 'p50'):.1f} ms,"
+        f" p99 {mid(steady, 'p99'):.1f} ms (from due time {mid(steady, 'p99_from_due'):.1f} ms);"
+        f" ceiling {mid(tops, 'per_second'):.0f} first scans/s (server CPU {mid(tops, 'cpu_ms'):.2f} ms/scan,"
+        f" p99 {mid(tops, 'p99'):.0f} ms, non-2xx {sum(t['non2xx'] for t in tops):.0f});"
+        f" kill -9 mid-rush: {killed['answered_ok']} answered ok, {killed['missing']} missing after restart"
+    )
+
+
+def main() -> None:
+    tickets = int(os.environ.get("BENCH_TICKETS", "100000"))
+    runs = int(os.environ.get("BENCH_RUNS", "3"))
+    seconds = float(os.environ.get("BENCH_SECONDS", "10"))
+    print(f"{time.strftime('%Y-%m-%d')} · {machine()}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        started = time.monotonic()
+        seeded = seed(folder, tickets)
+        print(f"seeded {tickets} tickets in {time.monotonic() - started:.0f} s", flush=True)
+        lines = [measure(folder, seeded, sync, runs, seconds) for sync in ("NORMAL", "FULL")]
+    print("\n".join(lines), flush=True)

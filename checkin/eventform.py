@@ -1,0 +1,170 @@
+"""Event settings as organisers type them in the admin: parsing, validation, capacity rule. No I/O.
+
+Times come from `datetime-local` inputs and are read in the event's zone (JST); errors are codes
+per field, which the admin shows in Japanese.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from checkin.errors import Conflict, Invalid
+from checkin.models import JST, Event, to_datetime
+from checkin.text import single_line
+
+MAX_TITLE = 200
+MAX_VENUE = 200
+MAX_ADDRESS = 300
+MAX_URL = 2000
+MAX_CAPACITY = 100_000
+TEXTS = {"title": MAX_TITLE, "venue_name": MAX_VENUE, "venue_address": MAX_ADDRESS}
+URLS = ("map_url", "stream_url")
+CHECKBOXES = ("registration_open", "waitlist_enabled", "anonymous_watch")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+
+
+class CapacityBelowSeats(Conflict):
+    """Capacity may not fall below the seats already given."""
+
+    code = "capacity_below_seats"
+
+    def __init__(self, taken: int) -> None:
+        super().__init__(f"{taken} venue seats are taken; capacity cannot be lower")
+        self.taken = taken
+
+
+def check_capacity(new_capacity: int, seats_taken: int) -> None:
+    """Refuse a capacity lower than the seats registered people already hold."""
+    if new_capacity < seats_taken:
+        raise CapacityBelowSeats(seats_taken)
+
+
+def local_input(epoch: float) -> str:
+    """A time as a `datetime-local` input shows it, in JST."""
+    return to_datetime(epoch).strftime("%Y-%m-%dT%H:%M")
+
+
+def form_values(event: Event) -> dict[str, str]:
+    """An event's settings as the form's field values."""
+    values = {name: str(getattr(event, name)) for name in (*TEXTS, *URLS, "capacity")}
+    values["starts_at"] = local_input(event.starts_at)
+    values["ends_at"] = local_input(event.ends_at)
+    values.update({name: "on" for name in CHECKBOXES if getattr(event, name)})
+    return values
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """The editable settings of an event, validated."""
+
+    title: str
+    starts_at: float
+    ends_at: float
+    capacity: int
+    venue_name: str
+    venue_address: str
+    map_url: str
+    stream_url: str
+    registration_open: bool
+    waitlist_enabled: bool
+    anonymous_watch: bool
+
+    def changes(self) -> dict[str, object]:
+        """As a mapping of column to value (for `update_event`)."""
+        return asdict(self)
+
+
+def _time(value: str) -> float | str:
+    """Epoch seconds from a `datetime-local` value (JST unless it names an offset), or the error code."""
+    if not value.strip():
+        return "required"
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return "date"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=JST)
+    return moment.timestamp()
+
+
+def _url(value: str) -> str | None:
+    """A web address (or ''), None when it is not one."""
+    value = value.strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if len(value) > MAX_URL or parts.scheme not in {"http", "https"} or not parts.netloc or " " in value:
+        return None
+    return value
+
+
+def _capacity(value: str) -> int | str:
+    """The capacity, or the error code."""
+    text = value.strip()
+    if not text:
+        return "required"
+    if not re.fullmatch(r"[0-9]{1,7}", text):
+        return "number"
+    capacity = int(text)
+    return capacity if capacity <= MAX_CAPACITY else "range"
+
+
+def parse_settings(form: Mapping[str, str]) -> EventSettings:
+    """The editable settings from the form's fields; Invalid with a code per bad field."""
+    errors: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for name, limit in TEXTS.items():
+        texts[name] = single_line(form.get(name, ""))
+        if name == "title" and not texts[name]:
+            errors[name] = "required"
+        elif len(texts[name]) > limit:
+            errors[name] = "too_long"
+    urls: dict[str, str] = {}
+    for name in URLS:
+        url = _url(form.get(name, ""))
+        if url is None:
+            errors[name] = "url"
+        urls[name] = url or ""
+    starts, ends, capacity = (
+        _time(form.get("starts_at", "")),
+        _time(form.get("ends_at", "")),
+        _capacity(form.get("capacity", "")),
+    )
+    for name, value in (("starts_at", starts), ("ends_at", ends), ("capacity", capacity)):
+        if isinstance(value, str):
+            errors[name] = value
+    if isinstance(starts, float) and isinstance(ends, float) and ends <= starts:
+        errors["ends_at"] = "order"
+    if errors:
+        raise Invalid("some settings are not valid", fields=errors)
+    assert isinstance(starts, float) and isinstance(ends, float) and isinstance(capacity, int)
+    return EventSettings(
+        title=texts["title"],
+        starts_at=starts,
+        ends_at=ends,
+        capacity=capacity,
+        venue_name=texts["venue_name"],
+        venue_address=texts["venue_address"],
+        map_url=urls["map_url"],
+        stream_url=urls["stream_url"],
+        registration_open=form.get("registration_open") == "on",
+        waitlist_enabled=form.get("waitlist_enabled") == "on",
+        anonymous_watch=form.get("anonymous_watch") == "on",
+    )
+
+
+def parse_new_event(form: Mapping[str, str]) -> Event:
+    """A new event from the creation form (slug and settings); Invalid with a code per bad field."""
+    slug = form.get("slug", "").strip().lower()
+    errors: dict[str, str] = {} if _SLUG.match(slug) else {"slug": "slug" if slug else "required"}
+    try:
+        settings = parse_settings(form)
+    except Invalid as exc:
+        raise Invalid(exc.message, fields={**errors, **exc.fields}) from exc
+    if errors:
+        raise Invalid("some settings are not valid", fields=errors)
+    return Event(id=0, slug=slug, **asdict(settings))

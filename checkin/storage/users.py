@@ -1,0 +1,131 @@
+"""Staff logins: users, their sessions (only the hash of a session id is stored) and failed logins."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from checkin.errors import AlreadyExists, NotFound
+from checkin.models import Role
+from checkin.staff import THROTTLE_WINDOW, throttle_wait
+from checkin.storage.events import audit
+from checkin.storage.staff import hash_secret
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    login: str
+    role: Role
+    password_hash: str
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live login: who, the CSRF token of its forms, and when it ends."""
+
+    user_id: int
+    login: str
+    role: Role
+    csrf: str
+    expires_at: float
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        login=row["login"],
+        role=Role(row["role"]),
+        password_hash=row["password_hash"],
+        disabled=row["disabled_at"] is not None,
+    )
+
+
+def create_user(
+    conn: sqlite3.Connection, login: str, password_hash: str, role: Role, now: float, actor: str = "cli"
+) -> User:
+    """A new staff login; AlreadyExists when the login is taken."""
+    try:
+        conn.execute(
+            "INSERT INTO users (login, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+            (login, password_hash, role.value, now),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise AlreadyExists(f"login {login!r} already exists") from exc
+    audit(conn, None, now, actor, "user.create", login, {"role": role.value})
+    return get_user(conn, login)
+
+
+def find_user(conn: sqlite3.Connection, login: str) -> User | None:
+    row = conn.execute("SELECT * FROM users WHERE login = ?", (login,)).fetchone()
+    return None if row is None else _user(row)
+
+
+def get_user(conn: sqlite3.Connection, login: str) -> User:
+    """The user with this login, or NotFound."""
+    user = find_user(conn, login)
+    if user is None:
+        raise NotFound(f"no login {login!r}")
+    return user
+
+
+def set_password(conn: sqlite3.Connection, login: str, password_hash: str, now: float, actor: str = "cli") -> None:
+    """Change a password (enabling the login again); its open sessions end."""
+    user = get_user(conn, login)
+    conn.execute("UPDATE users SET password_hash = ?, disabled_at = NULL WHERE id = ?", (password_hash, user.id))
+    conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+    audit(conn, None, now, actor, "user.password", login)
+
+
+def rehash_password(conn: sqlite3.Connection, user_id: int, old_hash: str, new_hash: str) -> None:
+    """Store a hash made with today's parameters, unless the password changed meanwhile."""
+    conn.execute("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", (new_hash, user_id, old_hash))
+
+
+def disable_user(conn: sqlite3.Connection, login: str, now: float, actor: str = "cli") -> None:
+    """Stop a login from signing in; its open sessions end."""
+    user = get_user(conn, login)
+    conn.execute("UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL", (now, user.id))
+    conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+    audit(conn, None, now, actor, "user.disable", login)
+
+
+def create_session(
+    conn: sqlite3.Connection, user: User, session_id: str, csrf: str, now: float, expires_at: float
+) -> None:
+    """Open a session after a good password; forget the login's failures and any expired sessions."""
+    conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+    conn.execute("DELETE FROM login_failures WHERE login_key = ?", (user.login,))
+    conn.execute(
+        "INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        (hash_secret(session_id), user.id, csrf, now, expires_at),
+    )
+    audit(conn, None, now, f"user:{user.login}", "user.login", user.login)
+
+
+def resolve_session(conn: sqlite3.Connection, session_id: str, now: float) -> Session | None:
+    """The live session with this id (not expired, login not disabled), or None."""
+    row = conn.execute(
+        "SELECT s.user_id, s.csrf, s.expires_at, u.login, u.role FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL",
+        (hash_secret(session_id), now),
+    ).fetchone()
+    if row is None:
+        return None
+    return Session(row["user_id"], row["login"], Role(row["role"]), row["csrf"], row["expires_at"])
+
+
+def end_session(conn: sqlite3.Connection, session_id: str) -> None:
+    conn.execute("DELETE FROM sessions WHERE id_hash = ?", (hash_secret(session_id),))
+
+
+def begin_attempt(conn: sqlite3.Connection, login_key: str, now: float) -> float:
+    """Seconds to wait when this login is throttled; else count the attempt as a failure until it
+    succeeds (a good password clears the count), so parallel guesses cannot slip past the limit."""
+    conn.execute("DELETE FROM login_failures WHERE login_key = ? AND at <= ?", (login_key, now - THROTTLE_WINDOW))
+    rows = conn.execute("SELECT at FROM login_failures WHERE login_key = ?", (login_key,)).fetchall()
+    wait = throttle_wait([float(row["at"]) for row in rows], now)
+    if wait <= 0:
+        conn.execute("INSERT INTO login_failures (login_key, at) VALUES (?, ?)", (login_key, now))
+    return wait

@@ -1,0 +1,108 @@
+"""The ticket e-mail: Japanese first with a short English part, plain text and HTML, QR inline, .ics attached.
+
+Pure: builds the message from plain values; sending is `checkin.mailer`'s job. The structure is
+multipart/mixed [multipart/alternative [text/plain, multipart/related [text/html, image/png]], .ics],
+which mail programs show as one HTML message with the QR code in place and a calendar attachment.
+Built with the `email.mime` classes: the newer `EmailMessage` API parses every header it is given
+and took ~25 ms a message here, against ~3 ms for these (bulk sending is bound by it).
+"""
+
+from __future__ import annotations
+
+import secrets
+from email.header import Header
+from email.message import Message
+from email.mime.image import MIMEImage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+
+from checkin.i18n import translate
+from checkin.ics import event_ics
+from checkin.models import Event, Mode, Registrant, Ticket, to_datetime
+from checkin.tickets import render_png
+from checkin.web.templating import env
+from checkin.web.templating import format_datetime as display_time
+
+KINDS = ("ticket", "promoted", "resend")
+
+
+def ticket_url(base_url: str, ticket: Ticket) -> str:
+    return f"{base_url}/t/{ticket.code}"
+
+
+def watch_url(base_url: str, ticket: Ticket) -> str:
+    return f"{base_url}/w/{ticket.code}"
+
+
+def _domain(sender: str) -> str:
+    """The domain of the sender address, for Message-ID and Content-ID."""
+    address = parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def _boundary() -> str:
+    """A MIME boundary that base64 bodies cannot contain ("=_"), so the generator need not scan for it."""
+    return "=_" + secrets.token_hex(12)
+
+
+def _when(event: Event, lang: str) -> str:
+    return f"{display_time(event.starts_at, lang)}–{display_time(event.ends_at, lang, with_date=False)}"
+
+
+def compose(
+    event: Event,
+    registrant: Registrant,
+    ticket: Ticket,
+    *,
+    kind: str,
+    base_url: str,
+    sender: str,
+    now: float,
+) -> Message:
+    """The message for one registrant's ticket."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind of ticket mail: {kind}")
+    domain = _domain(sender)
+    qr_cid = make_msgid("qr", domain)
+    subject = translate(f"mail.subject.{kind}", "ja", title=event.title)
+    page = ticket_url(base_url, ticket)
+    watch = watch_url(base_url, ticket) if registrant.mode is Mode.ONLINE else ""
+    context = {
+        "kind": kind,
+        "event": event,
+        "registrant": registrant,
+        "subject": subject,
+        "ticket_url": page,
+        "watch_url": watch,
+        "when_ja": _when(event, "ja"),
+        "when_en": _when(event, "en"),
+        "venue": "　".join(part for part in (event.venue_name, event.venue_address) if part),
+        "mode_ja": translate(f"mode.{registrant.mode.value}", "ja"),
+        "qr_cid": qr_cid[1:-1],
+    }
+    message = MIMEMultipart("mixed", boundary=_boundary())
+    message["Subject"] = Header(subject, "utf-8", header_name="Subject").encode()
+    message["From"] = formataddr(parseaddr(sender), "utf-8")
+    message["To"] = formataddr((registrant.name, registrant.email), "utf-8")
+    message["Date"] = format_datetime(to_datetime(now))
+    message["Message-ID"] = make_msgid("ticket", domain)
+    message["Auto-Submitted"] = "auto-generated"
+    html = MIMEMultipart("related", boundary=_boundary())
+    html.attach(MIMEText(env.get_template("mail_ticket.html").render(**context), "html", "utf-8"))
+    qr = MIMEImage(render_png(ticket.code), "png")
+    qr.add_header("Content-ID", qr_cid)
+    qr.add_header("Content-Disposition", "inline", filename="ticket-qr.png")
+    html.attach(qr)
+    body = MIMEMultipart("alternative", boundary=_boundary())
+    body.attach(MIMEText(env.get_template("mail_ticket.txt").render(**context), "plain", "utf-8"))
+    body.attach(html)
+    message.attach(body)
+    uid = f"{event.slug}-{registrant.id}@{domain}"
+    calendar = MIMEText(
+        event_ics(event, page, uid, now, "\n".join(url for url in (page, watch) if url)), "calendar", "utf-8"
+    )
+    calendar.set_param("method", "PUBLISH")
+    calendar.add_header("Content-Disposition", "attachment", filename=f"{event.slug}.ics")
+    message.attach(calendar)
+    return message

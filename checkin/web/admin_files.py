@@ -1,0 +1,68 @@
+"""The organisers' import and export page: a registrant CSV upload (all or nothing unless bad rows are
+skipped) and the attendance report download (UTF-8 with BOM, for Japanese Excel)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from checkin.csvio import FileProblem
+from checkin.i18n import language
+from checkin.models import Event
+from checkin.roster import export_csv, import_csv
+from checkin.storage import admin as store
+from checkin.storage.events import audit
+from checkin.web.adminkit import event_page, mail_promoted, page
+from checkin.web.auth import Principal
+from checkin.web.common import services
+from checkin.web.forms import file_field, read_form, text_field
+
+
+def files_page(request: Request, principal: Principal, event: Event, status: int = 200, **context: object) -> Response:
+    return page(request, principal, "admin/files.html", status, event=event, tab="files", **context)
+
+
+@event_page
+async def files(request: Request, principal: Principal, event: Event) -> Response:
+    """GET: the import form and the export links. POST: import the uploaded file."""
+    if request.method == "GET":
+        return files_page(request, principal, event)
+    form = await read_form(request)
+    upload = file_field(form, "file")
+    if upload is None or not upload.filename:
+        return files_page(request, principal, event, 422, problem="admin.files.no_file")
+    svc = services(request)
+    skip = text_field(form, "skip_bad_rows") == "on"
+    try:
+        data = await upload.read()
+        report = await import_csv(svc.db, event, data, now=svc.now(), skip_bad_rows=skip, actor=principal.actor)
+    except FileProblem as exc:
+        return files_page(request, principal, event, 422, problem_text=exc.text(language(request)))
+    if not report.written:
+        return files_page(request, principal, event, 422, report=report)
+    svc.hub.changed(event.slug)
+    promoted = await svc.db.read(store.registrations_by_ref, event.id, report.promoted)
+    response = files_page(request, principal, event, report=report)
+    response.background = mail_promoted(request, event, promoted)
+    return response
+
+
+@event_page
+async def export(request: Request, principal: Principal, event: Event) -> Response:
+    """GET: the attendance report as a CSV download (English headers with ?headers=en)."""
+    svc = services(request)
+    english = request.query_params.get("headers") == "en"
+    data = await export_csv(svc.db, event, base_url=svc.settings.base_url, english_headers=english)
+    await svc.db.write(audit, event.id, svc.now(), principal.actor, "registrants.export", event.slug)
+    headers = {
+        "content-disposition": f'attachment; filename="{event.slug}-registrants.csv"',
+        "cache-control": "no-store",
+    }
+    return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+routes: list[BaseRoute] = [
+    Route("/admin/events/{slug}/files", files, methods=["GET", "POST"]),
+    Route("/admin/events/{slug}/export.csv", export, methods=["GET"]),
+]
