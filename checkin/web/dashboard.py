@@ -7,7 +7,6 @@ import contextlib
 import json
 from dataclasses import asdict
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -18,7 +17,7 @@ from checkin.errors import CheckinError, EventNotFound, Forbidden, Unauthorized
 from checkin.hub import Subscription
 from checkin.models import Event, Role
 from checkin.storage.stats import no_shows
-from checkin.web.auth import require
+from checkin.web.auth import require, same_origin
 from checkin.web.common import event_of, services
 
 PAGES = Path(__file__).resolve().parent.parent.parent / "static" / "dashboard"
@@ -36,9 +35,8 @@ PAGE_HEADERS = {
 async def authorised_event(conn: HTTPConnection, roles: frozenset[Role] = VIEWERS) -> Event:
     """The path's event, if this caller may see its figures (a dashboard or organiser credential)."""
     event = await event_of(conn)
-    origin = conn.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != conn.headers.get("host"):
-        raise Forbidden("cross-site request")  # a login cookie must not open the socket for another site
+    if not same_origin(conn):
+        raise Forbidden("cross-site request")  # no other site's page may follow the figures, whatever it holds
     await require(conn, roles, event)
     return event
 

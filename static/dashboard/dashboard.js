@@ -96,6 +96,7 @@ const feed = new LiveFeed(() => socketUrl(slug, token), {
 
 buildFigures(byId("figures"));
 byId("slug").textContent = slug;
+byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 byId("report-link").href = `/dashboard/${encodeURIComponent(slug)}/report`;
 byId("lang").addEventListener("click", () => {
   rememberLanguage(lang === "ja" ? "en" : "ja");

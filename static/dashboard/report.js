@@ -70,6 +70,7 @@ function render() {
 
 buildFigures(byId("figures"));
 byId("slug").textContent = slug;
+byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 byId("dashboard-link").href = `/dashboard/${encodeURIComponent(slug)}`;
 byId("print").addEventListener("click", () => window.print());
 byId("lang").addEventListener("click", () => {
