@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+
 from bench.common import machine, median, percentile, spawn_server
 from checkin.demo import SYMPOSIUM, generated_applications
 from checkin.models import Event, Mode, Role
@@ -218,10 +220,11 @@ def kill_during_rush(
     wrk_result(load)
     answered = {line.strip() for path in record.glob("oks-*.txt") for line in path.read_text().splitlines() if line}
     proc, _url = spawn_server(run_db, env)  # restart: recovery from the WAL
+    db = Database(run_db, env["CHECKIN_SQLITE_SYNCHRONOUS"])
     try:
-        db = Database(run_db, env["CHECKIN_SQLITE_SYNCHRONOUS"])
         on_disk = db.read_sync(_scans_logged_ok)
     finally:
+        db.close()
         proc.terminate()
         proc.wait(timeout=30)
     return {"answered_ok": len(answered), "ok_on_disk": len(on_disk), "missing": len(answered - on_disk)}
@@ -229,7 +232,7 @@ def kill_during_rush(
 
 def _fresh(folder: Path, seeded: Seeded) -> Path:
     run_db = folder / "run.db"
-    for suffix in ("-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm"):
         Path(f"{run_db}{suffix}").unlink(missing_ok=True)
     shutil.copy(seeded.db, run_db)
     return run_db
@@ -265,6 +268,28 @@ def measure(folder: Path, seeded: Seeded, sync: str, runs: int, seconds: float) 
     )
 
 
+def sync_copy(folder: Path, seeded: Seeded) -> str:
+    """Time and size of a kiosk's full offline copy, and of a delta after one check-in."""
+    proc, url = spawn_server(_fresh(folder, seeded), {"CHECKIN_SQLITE_SYNCHRONOUS": "NORMAL"})
+    try:
+        with httpx.Client(base_url=url, headers={"authorization": f"Bearer {seeded.tokens[0]}"}, timeout=120) as http:
+            path = f"/api/v1/events/{SLUG}/kiosk/sync"
+            started = time.perf_counter()
+            full = http.get(path)
+            full_s = time.perf_counter() - started
+            http.post(f"/api/v1/events/{SLUG}/scans", json={"code": seeded.codes[0], "scan_id": "sync-1"})
+            started = time.perf_counter()
+            delta = http.get(path, params={"since": full.json()["cursor"]})
+            delta_ms = (time.perf_counter() - started) * 1000
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return (
+        f"kiosk sync: full copy {len(full.content) / 1e6:.1f} MB in {full_s:.1f} s,"
+        f" delta after one check-in {len(delta.content)} bytes in {delta_ms:.0f} ms"
+    )
+
+
 def main() -> None:
     tickets = int(os.environ.get("BENCH_TICKETS", "100000"))
     runs = int(os.environ.get("BENCH_RUNS", "3"))
@@ -275,5 +300,6 @@ def main() -> None:
         started = time.monotonic()
         seeded = seed(folder, tickets)
         print(f"seeded {tickets} tickets in {time.monotonic() - started:.0f} s", flush=True)
-        lines = [measure(folder, seeded, sync, runs, seconds) for sync in ("NORMAL", "FULL")]
+        lines = [sync_copy(folder, seeded)]
+        lines += [measure(folder, seeded, sync, runs, seconds) for sync in ("NORMAL", "FULL")]
     print("\n".join(lines), flush=True)

@@ -25,6 +25,7 @@ MAX_SCAN_ID = 64
 MAX_CODE = 512
 MAX_QUEUE = 1_000_000
 MAX_DECISION = 32
+MAX_ROW_ID = 2**63 - 1
 OFFLINE_ADMITTED = "ok"
 # An offline kiosk may hold scans for a while, but not for days; a clock far ahead is never trusted.
 MAX_OFFLINE_AGE = 24 * 3600.0
@@ -129,16 +130,13 @@ def parse_scan(data: Mapping[str, object]) -> ScanRequest:
     code, registrant_id = data.get("code"), data.get("registrant_id")
     if code is not None and not isinstance(code, str):
         errors["code"] = "type"
-    if registrant_id is not None and (not isinstance(registrant_id, int) or isinstance(registrant_id, bool)):
+    if registrant_id is not None and not is_row_id(registrant_id):
         errors["registrant_id"] = "type"
     if (code is None) == (registrant_id is None):
         errors.setdefault("code", "one_of_code_or_registrant_id")
     direction = _choice(data, "direction", Direction, Direction.IN, errors)
     method = _choice(data, "method", Method, Method.SEARCH if registrant_id is not None else Method.CAMERA, errors)
-    scanned_at = _time(data.get("scanned_at"), errors)
-    offline = data.get("offline_decision")
-    if offline is not None and (not isinstance(offline, str) or len(offline) > MAX_DECISION):
-        errors["offline_decision"] = "type"
+    scanned_at, offline = _offline_fields(data, errors)
     if errors:
         raise Invalid("some fields are not valid", fields=errors)
     return ScanRequest(
@@ -148,8 +146,13 @@ def parse_scan(data: Mapping[str, object]) -> ScanRequest:
         direction=direction,
         method=method,
         scanned_at=scanned_at,
-        offline_decision=offline if isinstance(offline, str) else None,
+        offline_decision=offline,
     )
+
+
+def is_row_id(value: object) -> bool:
+    """Whether a value can be a row id (a positive integer SQLite can hold)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID
 
 
 def _scan_id(value: object, errors: dict[str, str]) -> str:
@@ -169,6 +172,14 @@ def _choice(data: Mapping[str, object], field: str, kind: type[E], default: E, e
         return kind(value)
     errors[field] = "choice"
     return default
+
+
+def _offline_fields(data: Mapping[str, object], errors: dict[str, str]) -> tuple[float | None, str | None]:
+    """`scanned_at` and `offline_decision`, which a kiosk adds to what it queued while offline."""
+    offline = data.get("offline_decision")
+    if offline is not None and (not isinstance(offline, str) or len(offline) > MAX_DECISION):
+        errors["offline_decision"] = "type"
+    return _time(data.get("scanned_at"), errors), offline if isinstance(offline, str) else None
 
 
 def _time(value: object, errors: dict[str, str], field: str = "scanned_at") -> float | None:
@@ -210,10 +221,19 @@ def parse_heartbeat(data: Mapping[str, object]) -> Heartbeat:
     return Heartbeat(queue_length, last_scan_at, direction is Direction.OUT, bool(online))
 
 
-def parse_walkin(data: Mapping[str, object]) -> tuple[Application, str]:
-    """A walk-in's details (e-mail optional) and the kiosk's scan_id; Invalid when bad."""
+@dataclass(frozen=True)
+class WalkIn:
+    """A walk-in's details, and the scan fields that come with them (scan_id, offline time and decision)."""
+
+    app: Application
+    scan: ScanRequest
+
+
+def parse_walkin(data: Mapping[str, object]) -> WalkIn:
+    """Check a walk-in body (e-mail optional); raise Invalid with a message per bad field."""
     errors: dict[str, str] = {}
     scan_id = _scan_id(data.get("scan_id"), errors)
+    scanned_at, offline = _offline_fields(data, errors)
     email = data.get("email")
     has_email = isinstance(email, str) and bool(email.strip())
     # The registration rules, with a stand-in address when the person gives none.
@@ -224,7 +244,8 @@ def parse_walkin(data: Mapping[str, object]) -> tuple[Application, str]:
         raise Invalid("some fields are not valid", fields={**exc.fields, **errors}) from exc
     if errors:
         raise Invalid("some fields are not valid", fields=errors)
-    return (app if has_email else replace(app, email="")), scan_id
+    scan = ScanRequest(scan_id, method=Method.WALKIN, scanned_at=scanned_at, offline_decision=offline)
+    return WalkIn(app if has_email else replace(app, email=""), scan)
 
 
 def clamp_scanned_at(claimed: float | None, now: float) -> tuple[float, bool]:
@@ -316,11 +337,16 @@ def _decide_exit(presence: Presence | None, scanned_at: float) -> Decision:
     return Decision(Result.EXITED, Action.EXIT)
 
 
-def decide_walkin(seats_left: int) -> Decision:
-    """A walk-in is registered and admitted while the hall has a free seat."""
-    if seats_left <= 0:
-        return Decision(Result.VENUE_FULL)
-    return Decision(Result.OK, Action.ADMIT, ("walkin",))
+def decide_walkin(seats_left: int, offline_decision: str | None = None) -> Decision:
+    """A walk-in is registered and admitted while the hall has a free seat (or an offline kiosk let them in)."""
+    if offline_decision is not None and offline_decision != OFFLINE_ADMITTED:
+        shown = Result(offline_decision) if offline_decision in set(Result) else Result.VENUE_FULL
+        return Decision(shown, warnings=("refused_offline",))
+    if seats_left > 0:
+        return Decision(Result.OK, Action.ADMIT, ("walkin",))
+    if offline_decision == OFFLINE_ADMITTED:
+        return Decision(Result.OK, Action.ADMIT, ("walkin", "over_capacity"))
+    return Decision(Result.VENUE_FULL)
 
 
 def door_view(registrant: Registrant) -> dict[str, object]:

@@ -11,12 +11,14 @@ import httpx
 import pytest
 
 from checkin import tickets
+from checkin.errors import TooManyRequests
 from checkin.models import Event, Mode, Role, iso
 from checkin.registration import Application
 from checkin.settings import Settings
 from checkin.storage import registrants as store
 from checkin.storage.events import audit_entries, update_event
 from checkin.storage.kiosks import create_kiosk, list_kiosks, revoke_kiosk
+from checkin.web import kiosk as kiosk_web
 from tests.conftest import make_token
 from tests.door_helpers import code_of, opened, register, scan_id
 from tests.utils import LiveServer
@@ -227,7 +229,12 @@ JUNK: list[bytes] = [b"", b"{", b"null", b"[]", b'"text"', b"\xff\xfe", b'{"code
 def test_junk_bodies_never_give_a_server_error(settings: Settings, event: Event, live: LiveServer, path: str) -> None:
     """Malformed JSON, wrong shapes and huge bodies get the error shape (or are harmless), never a 500."""
     token = make_token(settings, event, Role.KIOSK, "受付1")
-    bodies = [*JUNK, b'{"scan_id": "' + b"x" * 100_000 + b'"}', b'{"registrant_id": 1e400, "scan_id": "a"}']
+    bodies = [
+        *JUNK,
+        b'{"scan_id": "' + b"x" * 100_000 + b'"}',
+        b'{"registrant_id": 1e400, "scan_id": "a"}',
+        b'{"registrant_id": 123456789012345678901234567890, "scan_id": "a", "name": "a", "kana": "\xe3\x82\xa2"}',
+    ]
     with httpx.Client(base_url=live.url, headers={**_auth(token), "content-type": "application/json"}) as http:
         for body in bodies:
             response = http.post(f"/api/v1/events/{event.slug}{path}", content=body)
@@ -235,6 +242,7 @@ def test_junk_bodies_never_give_a_server_error(settings: Settings, event: Event,
             assert response.status_code == 200 or "error" in response.json()
         assert http.post("/api/v1/events/nope/scans", json={"code": "x", "scan_id": "a"}).status_code == 404
         assert http.delete(f"/api/v1/events/{event.slug}/checkins/abc").status_code == 404
+        assert http.delete(f"/api/v1/events/{event.slug}/checkins/{10**30}").json()["error"] == "not_checked_in"
 
 
 def test_sync_over_http_is_full_then_delta_and_never_holds_codes(
@@ -334,3 +342,18 @@ def test_future_scanned_at_is_adjusted_to_the_time_received(settings: Settings, 
         body = http.post(_scans(event), json={"code": code, "scan_id": scan_id(), "scanned_at": ahead}).json()
     assert "scanned_at_adjusted" in body["warnings"]
     assert body["first_checked_in_at"] < ahead
+
+
+def test_throttle_limits_each_address_and_forgets_quiet_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the limit an address is refused until its window passes; quiet addresses are dropped."""
+    monkeypatch.setattr(kiosk_web, "MAX_CLIENTS", 3)
+    throttle = kiosk_web.Throttle(limit=2, window=60.0)
+    for second in (0.0, 1.0):
+        throttle.check("10.0.0.1", second)
+    with pytest.raises(TooManyRequests):
+        throttle.check("10.0.0.1", 2.0)
+    for number in range(2, 6):
+        throttle.check(f"10.0.0.{number}", 3.0)
+    throttle.check("10.0.0.1", 70.0)
+    throttle.check("10.0.0.9", 100.0)
+    assert len(throttle._attempts) <= 3

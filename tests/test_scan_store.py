@@ -14,7 +14,7 @@ from checkin import tickets
 from checkin.errors import DuplicateEmail, NotCheckedIn
 from checkin.models import Event, Mode
 from checkin.registration import Application
-from checkin.scans import Direction, Method, ScanRequest
+from checkin.scans import Direction, Method, ScanRequest, WalkIn
 from checkin.storage import Database, schema
 from checkin.storage import registrants as store
 from checkin.storage.events import audit_entries, create_event, update_event
@@ -24,7 +24,11 @@ from tests.door_helpers import code_of, register, scan_id
 from tests.utils import EVENT
 
 DESK = Caller("事務局")
-WALKIN = Application("飛込 次郎", "トビコミ ジロウ", "", "", Mode.VENUE)
+WALKER = Application("飛込 次郎", "トビコミ ジロウ", "", "", Mode.VENUE)
+
+
+def _walkin(scan_id: str, app: Application = WALKER, **fields: object) -> WalkIn:
+    return WalkIn(app, ScanRequest(scan_id, method=Method.WALKIN, **fields))  # type: ignore[arg-type]
 
 
 def _scan(db: Database, event: Event, now: float, **fields: object) -> dict[str, object]:
@@ -102,8 +106,8 @@ def test_ticket_of_another_event_found_in_the_database_is_wrong_event(db: Databa
 def test_walkins_without_email_are_each_registered_and_admitted(db: Database, event: Event) -> None:
     """Two walk-ins without e-mail both get in (distinct keys), with a ticket and source walkin."""
     now = time.time()
-    first = db.write_sync(register_walkin, event, WALKIN, "w1", DESK, now).body
-    second = db.write_sync(register_walkin, event, WALKIN, "w2", DESK, now).body
+    first = db.write_sync(register_walkin, event, _walkin("w1"), DESK, now).body
+    second = db.write_sync(register_walkin, event, _walkin("w2"), DESK, now).body
     assert first["result"] == second["result"] == "ok"
     rows = db.read_sync(
         _rows, "SELECT r.source, r.status, t.code FROM registrants r JOIN tickets t ON t.registrant_id = r.id"
@@ -116,17 +120,31 @@ def test_walkins_without_email_are_each_registered_and_admitted(db: Database, ev
 def test_walkin_into_a_full_hall_registers_nobody(db: Database, event: Event) -> None:
     """With no free seat a walk-in is venue_full and no registrant is made; the attempt is logged."""
     db.write_sync(update_event, event.slug, {"capacity": 0}, "test", time.time())
-    body = db.write_sync(register_walkin, event, WALKIN, "w1", DESK, time.time()).body
+    body = db.write_sync(register_walkin, event, _walkin("w1"), DESK, time.time()).body
     assert body["result"] == "venue_full" and "registrant" not in body
+    refused = _walkin("w2", offline_decision="venue_full", scanned_at=time.time() - 60)
+    assert db.write_sync(register_walkin, event, refused, DESK, time.time()).body["result"] == "venue_full"
     assert db.read_sync(_rows, "SELECT COUNT(*) FROM registrants")[0][0] == 0
-    assert db.read_sync(_rows, "SELECT result FROM scans")[0][0] == "venue_full"
+    assert [row[0] for row in db.read_sync(_rows, "SELECT result FROM scans")] == ["venue_full"] * 2
+
+
+def test_walkin_admitted_offline_is_registered_even_into_a_full_hall(db: Database, event: Event) -> None:
+    """An offline kiosk let a walk-in in: they are registered at the time scanned, flagged over_capacity."""
+    db.write_sync(update_event, event.slug, {"capacity": 0}, "test", time.time())
+    then = time.time() - 120
+    body = db.write_sync(
+        register_walkin, event, _walkin("w1", offline_decision="ok", scanned_at=then), DESK, time.time()
+    ).body
+    assert (body["result"], body["warnings"], body["checked_in"]) == ("ok", ["walkin", "over_capacity"], 1)
+    first = db.read_sync(_rows, "SELECT first_checked_in_at FROM attendance")[0][0]
+    assert first == pytest.approx(then)
 
 
 def test_walkin_with_a_registered_email_is_refused(db: Database, event: Event) -> None:
     """A walk-in giving an e-mail that is already registered is 409 duplicate_email: search for them."""
     register(db, event, 1)
     with pytest.raises(DuplicateEmail):
-        db.write_sync(register_walkin, event, replace(WALKIN, email="p0@example.jp"), "w1", DESK, time.time())
+        db.write_sync(register_walkin, event, _walkin("w1", replace(WALKER, email="p0@example.jp")), DESK, time.time())
 
 
 def test_undo_is_audited_and_a_second_undo_is_not_checked_in(db: Database, event: Event) -> None:

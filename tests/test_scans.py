@@ -139,10 +139,13 @@ def test_exit_works_with_a_revoked_ticket() -> None:
     assert decide(Subject(Mode.VENUE, Status.CANCELLED), INSIDE, Direction.OUT, T0 + 5, 5).action is Action.EXIT
 
 
-def test_walkin_needs_a_free_seat() -> None:
-    """A walk-in is admitted into a free seat, else venue_full."""
+def test_walkin_needs_a_free_seat_unless_admitted_offline() -> None:
+    """A walk-in is admitted into a free seat, else venue_full; the offline kiosk's word stands."""
     assert decide_walkin(1).action is Action.ADMIT
     assert decide_walkin(0).result is Result.VENUE_FULL
+    assert decide_walkin(0, "ok").warnings == ("walkin", "over_capacity")
+    assert decide_walkin(5, "venue_full") == Decision(Result.VENUE_FULL, warnings=("refused_offline",))
+    assert decide_walkin(5, "not_in_local_data").action is Action.NONE
 
 
 def test_code_problem_tells_garbage_truncated_mistyped_and_foreign_codes() -> None:
@@ -192,6 +195,8 @@ def test_parse_scan_defaults_and_offline_fields() -> None:
         ({"scan_id": "a", "code": ["x"]}, "code"),
         ({"scan_id": "a", "registrant_id": True}, "registrant_id"),
         ({"scan_id": "a", "registrant_id": "7"}, "registrant_id"),
+        ({"scan_id": "a", "registrant_id": 2**64}, "registrant_id"),
+        ({"scan_id": "a", "registrant_id": 0}, "registrant_id"),
         ({"scan_id": "a", "code": "x", "direction": "up"}, "direction"),
         ({"scan_id": "a", "code": "x", "direction": ["in"]}, "direction"),
         ({"scan_id": "a", "code": "x", "method": "telepathy"}, "method"),
@@ -209,13 +214,16 @@ def test_parse_scan_refuses_bad_fields(body: dict[str, object], field: str) -> N
 
 def test_parse_walkin_makes_email_optional() -> None:
     """A walk-in needs name, reading and scan_id; the e-mail may be left out but must be valid if given."""
-    app, scan_id = parse_walkin({"name": "飛込 次郎", "kana": "とびこみ じろう", "scan_id": "w1"})
-    assert (app.email, app.mode, scan_id) == ("", Mode.VENUE, "w1")
-    app, _ = parse_walkin({"name": "飛込 次郎", "kana": "トビコミ", "email": "j@example.jp", "scan_id": "w2"})
-    assert app.email == "j@example.jp"
+    walkin = parse_walkin({"name": "飛込 次郎", "kana": "とびこみ じろう", "scan_id": "w1"})
+    assert (walkin.app.email, walkin.app.mode, walkin.scan.scan_id) == ("", Mode.VENUE, "w1")
+    assert walkin.scan.method is Method.WALKIN
+    walkin = parse_walkin(
+        {"name": "飛込", "kana": "トビコミ", "email": "j@example.jp", "scan_id": "w2", "offline_decision": "ok"}
+    )
+    assert (walkin.app.email, walkin.scan.offline_decision) == ("j@example.jp", "ok")
     with pytest.raises(Invalid) as caught:
-        parse_walkin({"name": "", "kana": "Tobikomi", "email": "nope"})
-    assert set(caught.value.fields) == {"name", "kana", "email", "scan_id"}
+        parse_walkin({"name": "", "kana": "Tobikomi", "email": "nope", "scanned_at": "soon"})
+    assert set(caught.value.fields) == {"name", "kana", "email", "scan_id", "scanned_at"}
     with pytest.raises(Invalid) as caught:
         parse_walkin({"name": "飛込 次郎", "kana": "トビコミ"})
     assert set(caught.value.fields) == {"scan_id"}

@@ -18,7 +18,7 @@ from checkin import tickets
 from checkin.errors import DuplicateEmail, NotCheckedIn
 from checkin.models import Event, Registrant, iso
 from checkin.registration import Application
-from checkin.scans import Action, Counts, Decision, Presence, Result, ScanRequest, Subject
+from checkin.scans import Action, Counts, Decision, Presence, Result, ScanRequest, Subject, WalkIn
 from checkin.storage import registrants as people
 from checkin.storage.events import audit
 from checkin.storage.kiosks import kiosk_for_token
@@ -214,32 +214,35 @@ def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, calle
         seats = counts(conn, event.id).seats_left
         decision = rules.decide(subject, presence, scan.direction, scanned_at, seats, scan.offline_decision)
         _apply(conn, event.id, registrant.id, decision.action, scanned_at, scanner.name)
-    if clamped:
-        decision = replace(decision, warnings=(*decision.warnings, "scanned_at_adjusted"))
+    decision = _adjusted(decision, clamped)
     first = _first(decision, presence, scanned_at, scanner.name)
     text = to_json(rules.answer(decision, scan.scan_id, registrant, first, counts(conn, event.id), event.tz))
     _log(conn, event, scan, scanner, decision, registrant, target.code_hash, (scanned_at, now), text)
     return ScanOutcome(text, recorded=True)
 
 
-def register_walkin(
-    conn: sqlite3.Connection, event: Event, app: Application, scan_id: str, caller: Caller, now: float
-) -> ScanOutcome:
+def register_walkin(conn: sqlite3.Connection, event: Event, walkin: WalkIn, caller: Caller, now: float) -> ScanOutcome:
     """Register a walk-in and check them in at once, while the hall has a free seat."""
-    stored = _stored_answer(conn, event.id, scan_id)
+    scan = walkin.scan
+    stored = _stored_answer(conn, event.id, scan.scan_id)
     if stored is not None:
         return stored
     scanner = _scanner(conn, event.id, caller, now)
-    decision = rules.decide_walkin(counts(conn, event.id).seats_left)
+    scanned_at, clamped = rules.clamp_scanned_at(scan.scanned_at, now)
+    decision = _adjusted(rules.decide_walkin(counts(conn, event.id).seats_left, scan.offline_decision), clamped)
     registrant = None
     if decision.action is Action.ADMIT:
-        registrant = _insert_walkin(conn, event, app, scan_id, now, scanner.name)
-        _apply(conn, event.id, registrant.id, Action.ADMIT, now, scanner.name)
-    first = (now, scanner.name) if registrant is not None else None
-    text = to_json(rules.answer(decision, scan_id, registrant, first, counts(conn, event.id), event.tz))
-    scan = ScanRequest(scan_id=scan_id, method=rules.Method.WALKIN)
-    _log(conn, event, scan, scanner, decision, registrant, None, (now, now), text)
+        registrant = _insert_walkin(conn, event, walkin.app, scan.scan_id, now, scanner.name)
+        _apply(conn, event.id, registrant.id, Action.ADMIT, scanned_at, scanner.name)
+    first = (scanned_at, scanner.name) if registrant is not None else None
+    text = to_json(rules.answer(decision, scan.scan_id, registrant, first, counts(conn, event.id), event.tz))
+    _log(conn, event, scan, scanner, decision, registrant, None, (scanned_at, now), text)
     return ScanOutcome(text, recorded=True)
+
+
+def _adjusted(decision: Decision, clamped: bool) -> Decision:
+    """The decision, noting that the kiosk's time was moved into the sane window."""
+    return replace(decision, warnings=(*decision.warnings, "scanned_at_adjusted")) if clamped else decision
 
 
 def _insert_walkin(

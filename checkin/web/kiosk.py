@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import scans as rules
-from checkin.errors import BadRequest, TooManyRequests
+from checkin.errors import BadRequest, NotCheckedIn, TooManyRequests
 from checkin.models import Event, Role, iso
 from checkin.storage import kiosks
 from checkin.storage.kiosk_sync import kiosk_sync
@@ -19,6 +19,7 @@ from checkin.web.auth import Principal, require
 from checkin.web.common import event_of, read_json, services
 
 DOOR_ROLES = {Role.KIOSK, Role.ORGANISER}
+MAX_CLIENTS = 10_000
 
 
 class Throttle:
@@ -31,6 +32,10 @@ class Throttle:
 
     def check(self, client: str, now: float) -> None:
         """Count one attempt; TooManyRequests past the limit."""
+        if len(self._attempts) > MAX_CLIENTS:  # forget addresses that went quiet, so memory stays bounded
+            self._attempts = defaultdict(
+                deque, {k: v for k, v in self._attempts.items() if v and v[-1] > now - self.window}
+            )
         attempts = self._attempts[client]
         while attempts and attempts[0] <= now - self.window:
             attempts.popleft()
@@ -62,10 +67,11 @@ async def scan(request: Request) -> Response:
 async def undo(request: Request) -> JSONResponse:
     """Take back a mistaken check-in (kiosk, organiser)."""
     event, principal = await _door(request)
+    registrant_id = int(request.path_params["registrant_id"])
+    if not rules.is_row_id(registrant_id):
+        raise NotCheckedIn("this registrant is not checked in")
     svc = services(request)
-    figures = await svc.db.write(
-        undo_checkin, event, int(request.path_params["registrant_id"]), principal.name, svc.now()
-    )
+    figures = await svc.db.write(undo_checkin, event, registrant_id, principal.name, svc.now())
     svc.hub.changed(event.slug)
     return JSONResponse({"result": "undone", "in_hall": figures.in_hall, "checked_in": figures.checked_in})
 
@@ -73,9 +79,9 @@ async def undo(request: Request) -> JSONResponse:
 async def walkin(request: Request) -> Response:
     """Register a walk-in and check them in at once (kiosk, organiser)."""
     event, principal = await _door(request)
-    app, scan_id = rules.parse_walkin(await read_json(request))
+    walkin_request = rules.parse_walkin(await read_json(request))
     svc = services(request)
-    outcome = await svc.db.write(register_walkin, event, app, scan_id, _caller(principal), svc.now())
+    outcome = await svc.db.write(register_walkin, event, walkin_request, _caller(principal), svc.now())
     if outcome.recorded:
         svc.hub.changed(event.slug)
     return Response(outcome.text, media_type="application/json")
