@@ -80,9 +80,10 @@ class Hub:
         self._seq: defaultdict[str, int] = defaultdict(int)
         self._closed = False
 
-    def bind(self, compute: Compute) -> None:
-        """Say how snapshots are made (done once the database is open)."""
+    def bind(self, compute: Compute, interval: float | None = None) -> None:
+        """Say how snapshots are made, and at most how often (done once the database is open)."""
         self._compute = compute
+        self.interval = self.interval if interval is None else interval
         self._closed = False
 
     def changed(self, slug: str) -> None:

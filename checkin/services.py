@@ -33,7 +33,7 @@ class Services:
 
     def start(self) -> None:
         self.db.open()
-        self.hub.bind(snapshot_source(self.db, self.now))
+        self.hub.bind(snapshot_source(self.db, self.now), interval=self.settings.dashboard_interval)
         if self.cpu is None and self.settings.qr_workers > 0:
             self.cpu = ProcessPoolExecutor(self.settings.qr_workers)
 

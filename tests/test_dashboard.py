@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from checkin.app import create_app
 from checkin.models import Event, Mode, Role
 from checkin.settings import Settings
 from checkin.storage import Database
@@ -201,3 +202,10 @@ async def test_check_in_written_elsewhere_shows_within_a_tick(
     finally:
         database.close()
     assert later["latest_checkins"][0]["name"] == "参加 1"
+
+
+def test_snapshot_interval_comes_from_the_settings(settings: Settings, event: Event) -> None:
+    """CHECKIN_DASHBOARD_INTERVAL sets how often at most a snapshot is made."""
+    assert Settings.from_env({"CHECKIN_DASHBOARD_INTERVAL": "0.5"}).dashboard_interval == 0.5
+    with TestClient(create_app(replace(settings, dashboard_interval=0.05))) as client:
+        assert client.app.state.services.hub.interval == 0.05  # type: ignore[attr-defined]
