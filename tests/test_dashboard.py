@@ -27,8 +27,7 @@ from tests.utils import EVENT, LiveServer, run_server
 SOCKET = "/ws/events/sympo/dashboard"
 
 
-def revoked_token(settings: Settings, event: Event) -> str:
-    secret = make_token(settings, event, Role.DASHBOARD)
+def revoke(settings: Settings, secret: str) -> None:
     database = Database(settings.db_path, settings.sqlite_synchronous)
     database.open()
     try:
@@ -37,7 +36,6 @@ def revoked_token(settings: Settings, event: Event) -> str:
         database.write_sync(revoke_token, token.id, time.time(), "test")
     finally:
         database.close()
-    return secret
 
 
 def refusal(client: TestClient, url: str, **kwargs: Any) -> int:
@@ -59,7 +57,9 @@ def test_socket_with_a_kiosk_token_is_forbidden(client: TestClient, settings: Se
 
 def test_socket_with_a_revoked_token_is_refused(client: TestClient, settings: Settings, event: Event) -> None:
     """A revoked dashboard token no longer opens it: 4401."""
-    assert refusal(client, f"{SOCKET}?token={revoked_token(settings, event)}") == 4401
+    secret = make_token(settings, event, Role.DASHBOARD)
+    revoke(settings, secret)
+    assert refusal(client, f"{SOCKET}?token={secret}") == 4401
 
 
 def test_socket_with_another_events_token_is_forbidden(client: TestClient, settings: Settings) -> None:
@@ -209,3 +209,18 @@ def test_snapshot_interval_comes_from_the_settings(settings: Settings, event: Ev
     assert Settings.from_env({"CHECKIN_DASHBOARD_INTERVAL": "0.5"}).dashboard_interval == 0.5
     with TestClient(create_app(replace(settings, dashboard_interval=0.05))) as client:
         assert client.app.state.services.hub.interval == 0.05  # type: ignore[attr-defined]
+
+
+def test_a_token_revoked_while_connected_stops_the_feed(
+    client: TestClient, settings: Settings, event: Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The credential is checked again as snapshots go out: a revoked token is closed with 4401."""
+    monkeypatch.setattr("checkin.web.dashboard.RECHECK_SECONDS", 0.0)
+    secret = make_token(settings, event, Role.DASHBOARD)
+    with client.websocket_connect(f"{SOCKET}?token={secret}") as ws:
+        ws.receive_json()
+        revoke(settings, secret)
+        client.post("/api/v1/events/sympo/registrations", json=person(1))
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 4401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 
 import pytest
@@ -9,10 +10,13 @@ import pytest
 from checkin.errors import EventNotFound
 from checkin.models import Event, Mode, parse_iso
 from checkin.scans import Heartbeat
-from checkin.stats import LATEST_CHECKINS, snapshot, total_attended
+from checkin.settings import Settings
+from checkin.stats import LATEST_CHECKINS, KioskCounts, snapshot, total_attended
 from checkin.storage import Database, kiosks
+from checkin.storage.db import connect
 from checkin.storage.events import create_event
 from checkin.storage.registrants import cancel
+from checkin.storage.schema import migrate
 from checkin.storage.stats import OnlineMemo, no_shows, snapshot_counts
 from checkin.storage.viewing import end_viewing, online_figures, start_viewing
 from tests.attendance_rows import add_kiosk, add_registrant, check_in, leave, scan, undo_check_in
@@ -170,3 +174,33 @@ async def test_online_figures_are_reused_until_viewing_changes(db: Database, eve
     assert (await db.read(snapshot_counts, event.slug, T0 + 5, memo)).online.now == 1
     later = await db.read(snapshot_counts, event.slug, T0 + 6, memo)
     assert later.online == await db.read(online_figures, event.id, T0 + 6)
+
+
+def test_kiosk_totals_count_the_scans_logged_before_and_after(settings: Settings, event: Event) -> None:
+    """Schema v7 counts each kiosk's scans already logged, then its trigger counts every new one."""
+    conn = connect(settings.db_path)
+    try:
+        kiosk = conn.execute("INSERT INTO kiosks (event_id, name, created_at) VALUES (?, '受付1', 0)", (event.id,))
+
+        def log(at: float) -> None:
+            conn.execute(
+                "INSERT INTO scans (event_id, scan_id, kiosk_id, result, scanned_at, received_at, response)"
+                " VALUES (?, ?, ?, 'ok', ?, ?, '{}')",
+                (event.id, f"s{at}", kiosk.lastrowid, at, at),
+            )
+
+        conn.execute("DROP TRIGGER kiosk_scan_totals_insert")
+        conn.execute("DROP TABLE kiosk_scan_totals")
+        conn.execute("PRAGMA user_version = 6")
+        log(T0 + 2)
+        log(T0 + 1)
+        migrate(conn)
+        log(T0)
+        [kiosk_counts] = _kiosks_of(conn, event)
+    finally:
+        conn.close()
+    assert (kiosk_counts.scans, kiosk_counts.last_scan_at) == (3, T0 + 2)
+
+
+def _kiosks_of(conn: sqlite3.Connection, event: Event) -> tuple[KioskCounts, ...]:
+    return snapshot_counts(conn, event.slug, T0).kiosks

@@ -77,12 +77,11 @@ def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float, memo: Onlin
 def _kiosks(conn: sqlite3.Connection, event_id: int) -> tuple[KioskCounts, ...]:
     # The last scan is the later of what the kiosk reported (its offline queue included) and what reached us.
     rows = conn.execute(
-        "SELECT k.name, k.last_seen_at, k.queue_length, COALESCE(s.scans, 0) AS scans,"
-        " MAX(COALESCE(k.last_scan_at, s.last_scan_at), COALESCE(s.last_scan_at, k.last_scan_at)) AS last_scan_at"
-        " FROM kiosks k LEFT JOIN (SELECT kiosk_id, COUNT(*) AS scans, MAX(scanned_at) AS last_scan_at FROM scans"
-        " WHERE event_id = ? GROUP BY kiosk_id) s ON s.kiosk_id = k.id"
+        "SELECT k.name, k.last_seen_at, k.queue_length, COALESCE(t.scans, 0) AS scans,"
+        " MAX(COALESCE(k.last_scan_at, t.last_scan_at), COALESCE(t.last_scan_at, k.last_scan_at)) AS last_scan_at"
+        " FROM kiosks k LEFT JOIN kiosk_scan_totals t ON t.kiosk_id = k.id"
         " WHERE k.event_id = ? AND k.revoked_at IS NULL ORDER BY k.name",
-        (event_id, event_id),
+        (event_id,),
     ).fetchall()
     return tuple(
         KioskCounts(

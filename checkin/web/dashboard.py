@@ -25,6 +25,7 @@ VIEWERS = frozenset({Role.DASHBOARD, Role.ORGANISER})
 # Close codes the page understands: it stops retrying and says why instead of reconnecting forever.
 CLOSE_CODES: dict[type[CheckinError], int] = {Unauthorized: 4401, Forbidden: 4403, EventNotFound: 4404}
 GOING_AWAY = 1001
+RECHECK_SECONDS = 30.0
 PAGE_HEADERS = {
     "cache-control": "no-cache",
     "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
@@ -46,17 +47,22 @@ async def dashboard_socket(websocket: WebSocket) -> None:
     try:
         event = await authorised_event(websocket)
     except CheckinError as exc:
-        # Accepted only to carry the reason: nothing is sent before the close.
-        await websocket.accept()
-        code = next((c for kind, c in CLOSE_CODES.items() if isinstance(exc, kind)), 4400)
-        await websocket.close(code=code, reason=exc.code)
+        await websocket.accept()  # accepted only to carry the reason: nothing is sent before the close
+        await _refuse(websocket, exc)
         return
     await websocket.accept()
+    loop = asyncio.get_running_loop()
     async with services(websocket).hub.subscribe(event.slug) as subscription:
         listener = asyncio.create_task(_until_disconnect(websocket, subscription))
+        recheck_at = loop.time() + RECHECK_SECONDS
         try:
             async for message in subscription:
+                if loop.time() >= recheck_at:  # a revoked token or an ended login stops the feed
+                    await authorised_event(websocket)
+                    recheck_at = loop.time() + RECHECK_SECONDS
                 await websocket.send_text(message)
+        except CheckinError as exc:
+            await _refuse(websocket, exc)
         except WebSocketDisconnect:
             pass
         finally:
@@ -64,6 +70,12 @@ async def dashboard_socket(websocket: WebSocket) -> None:
     if websocket.client_state is WebSocketState.CONNECTED and websocket.application_state is WebSocketState.CONNECTED:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.close(code=GOING_AWAY)
+
+
+async def _refuse(websocket: WebSocket, exc: CheckinError) -> None:
+    code = next((code for kind, code in CLOSE_CODES.items() if isinstance(exc, kind)), 4400)
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        await websocket.close(code=code, reason=exc.code)
 
 
 async def _until_disconnect(websocket: WebSocket, subscription: Subscription) -> None:
