@@ -224,3 +224,16 @@ def test_a_token_revoked_while_connected_stops_the_feed(
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == 4401
+
+
+def test_an_organisers_login_opens_the_socket_stats_and_report(client: TestClient, organiser: str) -> None:
+    """With the login cookie (no token): the snapshot on the socket, /stats and the report."""
+    with client.websocket_connect(SOCKET) as ws:
+        assert ws.receive_json()["type"] == "snapshot"
+    assert client.get("/api/v1/events/sympo/stats").json()["type"] == "snapshot"
+    assert client.get("/api/v1/events/sympo/report").json()["no_shows"] == []
+
+
+def test_a_login_cookie_from_another_site_is_refused(client: TestClient, organiser: str) -> None:
+    """Another site's page cannot open the socket with the organiser's cookie."""
+    assert refusal(client, SOCKET, headers={"origin": "https://evil.example"}) == 4403
