@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from checkin.hub import Hub
+from checkin.hub import Hub, snapshot_source
 from checkin.qrcache import QrCache
 from checkin.settings import Settings
 from checkin.storage import Database
@@ -39,10 +39,12 @@ class Services:
 
     def start(self) -> None:
         self.db.open()
+        self.hub.bind(snapshot_source(self.db, self.now), interval=self.settings.dashboard_interval)
         if self.cpu is None and self.settings.qr_workers > 0:
             self.cpu = ProcessPoolExecutor(self.settings.qr_workers)
 
     def stop(self) -> None:
+        self.hub.close()
         self.db.close()
         self.blocking.shutdown(wait=False, cancel_futures=True)
         if self.cpu is not None:

@@ -45,6 +45,8 @@ class Settings:
     watch_max_connections: int = 20_000
     ws_ping_interval: float = 15.0
     ws_ping_timeout: float = 15.0
+    # Dashboards: at most one snapshot per event this often (a rush of changes is coalesced).
+    dashboard_interval: float = 0.2
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     def with_db(self, db_path: Path) -> Settings:
@@ -75,5 +77,6 @@ class Settings:
             qr_workers=int(env.get("CHECKIN_QR_WORKERS", "2")),
             watch_grace=float(env.get("CHECKIN_WATCH_GRACE", str(cls.watch_grace))),
             watch_max_connections=int(env.get("CHECKIN_WATCH_MAX_CONNECTIONS", str(cls.watch_max_connections))),
+            dashboard_interval=float(env.get("CHECKIN_DASHBOARD_INTERVAL", str(cls.dashboard_interval))),
             smtp=smtp,
         )

@@ -1,7 +1,133 @@
-"""Endpoints of this area (filled in by its module's work)."""
+"""The live dashboard: its socket, the `/stats` snapshot, the after-event report and the two pages."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import asyncio
+import contextlib
+import json
+from dataclasses import asdict
+from pathlib import Path
 
-routes: list[BaseRoute] = []
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from checkin.errors import CheckinError, EventNotFound, Forbidden, Unauthorized
+from checkin.hub import Subscription
+from checkin.models import Event, Role
+from checkin.storage.stats import no_shows
+from checkin.web.auth import require, same_origin
+from checkin.web.common import event_of, services
+
+PAGES = Path(__file__).resolve().parent.parent.parent / "static" / "dashboard"
+VIEWERS = frozenset({Role.DASHBOARD, Role.ORGANISER})
+# Close codes the page understands: it stops retrying and says why instead of reconnecting forever.
+CLOSE_CODES: dict[type[CheckinError], int] = {Unauthorized: 4401, Forbidden: 4403, EventNotFound: 4404}
+GOING_AWAY = 1001
+RECHECK_SECONDS = 30.0
+PAGE_HEADERS = {
+    "cache-control": "no-cache",
+    "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+    " connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
+}
+
+
+async def authorised_event(conn: HTTPConnection, roles: frozenset[Role] = VIEWERS) -> Event:
+    """The path's event, if this caller may see its figures (a dashboard or organiser credential)."""
+    event = await event_of(conn)
+    if not same_origin(conn):
+        raise Forbidden("cross-site request")  # no other site's page may follow the figures, whatever it holds
+    await require(conn, roles, event)
+    return event
+
+
+async def dashboard_socket(websocket: WebSocket) -> None:
+    """Snapshots of one event: the current one at once, then a fresh one after changes."""
+    try:
+        event = await authorised_event(websocket)
+    except CheckinError as exc:
+        await websocket.accept()  # accepted only to carry the reason: nothing is sent before the close
+        await _refuse(websocket, exc)
+        return
+    await websocket.accept()
+    loop = asyncio.get_running_loop()
+    async with services(websocket).hub.subscribe(event.slug) as subscription:
+        listener = asyncio.create_task(_until_disconnect(websocket, subscription))
+        recheck_at = loop.time() + RECHECK_SECONDS
+        try:
+            async for message in subscription:
+                if loop.time() >= recheck_at:  # a revoked token or an ended login stops the feed
+                    await authorised_event(websocket)
+                    recheck_at = loop.time() + RECHECK_SECONDS
+                await websocket.send_text(message)
+        except CheckinError as exc:
+            await _refuse(websocket, exc)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            listener.cancel()
+    if websocket.client_state is WebSocketState.CONNECTED and websocket.application_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.close(code=GOING_AWAY)
+
+
+async def _refuse(websocket: WebSocket, exc: CheckinError) -> None:
+    code = next((code for kind, code in CLOSE_CODES.items() if isinstance(exc, kind)), 4400)
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        await websocket.close(code=code, reason=exc.code)
+
+
+async def _until_disconnect(websocket: WebSocket, subscription: Subscription) -> None:
+    """Read (and ignore) what the client sends; when it goes away, end its subscription."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+    subscription.close()
+
+
+async def stats(request: Request) -> Response:
+    """The snapshot the dashboard socket sends, computed now (dashboard, organiser)."""
+    event = await authorised_event(request)
+    text = await services(request).hub.snapshot(event.slug)
+    return Response(text, media_type="application/json", headers={"cache-control": "no-store"})
+
+
+async def report(request: Request) -> JSONResponse:
+    """After the event: the final snapshot and the no-show list (organisers only: it holds names)."""
+    event = await authorised_event(request, frozenset({Role.ORGANISER}))
+    svc = services(request)
+    snapshot = await svc.hub.snapshot(event.slug)
+    missing = await svc.db.read(no_shows, event.id)
+    body = {
+        "snapshot": json.loads(snapshot),
+        "no_shows": [asdict(row) for row in missing],
+        "export_url": export_url(event),
+    }
+    return JSONResponse(body, headers={"cache-control": "no-store"})
+
+
+def export_url(event: Event) -> str:
+    """Where the attendance CSV of this event is downloaded."""
+    return f"/admin/events/{event.slug}/export.csv"
+
+
+async def dashboard_page(request: Request) -> Response:
+    """The live dashboard (data comes over the socket, with the visitor's own credential)."""
+    await event_of(request)
+    return FileResponse(PAGES / "index.html", headers=PAGE_HEADERS)
+
+
+async def report_page(request: Request) -> Response:
+    """The after-event report page."""
+    await event_of(request)
+    return FileResponse(PAGES / "report.html", headers=PAGE_HEADERS)
+
+
+routes: list[BaseRoute] = [
+    WebSocketRoute("/ws/events/{slug}/dashboard", dashboard_socket),
+    Route("/api/v1/events/{slug}/stats", stats),
+    Route("/api/v1/events/{slug}/report", report),
+    Route("/dashboard/{slug}", dashboard_page),
+    Route("/dashboard/{slug}/report", report_page),
+]

@@ -1,0 +1,110 @@
+// The live dashboard page: follows the event's snapshots and says plainly when they are stale.
+
+import { TimeChart } from "./charts.js";
+import { eventSlug, forgetToken, socketUrl, takeToken } from "./credential.js";
+import { LiveFeed } from "./live.js";
+import { applyLanguage, currentLanguage, formatTime, rememberLanguage, t } from "./messages.js";
+import { buildFigures, renderFigures, renderKiosks, renderLatest } from "./view.js";
+
+// The server sends a snapshot at least every ~5 s: twice that without one means the figures are old.
+const STALE_MS = 10_000;
+const QUIET_START_MS = 2_000;
+
+const byId = (id) => document.getElementById(id);
+const slug = eventSlug();
+const openedAt = Date.now();
+let token = takeToken(slug);
+let lang = currentLanguage();
+let latest = null;
+let receivedAt = 0;
+let connection = "connecting";
+let refusedCode = null;
+
+const charts = [
+  [new TimeChart(byId("chart-arrivals"), "bars"), "arrivals_series", "arrivals"],
+  [new TimeChart(byId("chart-online"), "line"), "online_series", "online"],
+];
+
+function buildCharts() {
+  for (const [chart, label] of charts) chart.build(t(lang, label));
+}
+
+function show(snapshot) {
+  latest = snapshot;
+  receivedAt = Date.now();
+  renderFigures(snapshot, lang);
+  renderKiosks(byId("kiosks"), snapshot.kiosks, lang);
+  renderLatest(byId("latest"), snapshot.latest_checkins || [], lang);
+  for (const [chart, , key] of charts) chart.update(snapshot.series[key]);
+  document.body.classList.remove("waiting");
+  document.body.dataset.seq = String(snapshot.seq);
+  showFreshness();
+}
+
+/** The banner's words for the current state, or null when the figures are live. */
+function staleness() {
+  if (connection === "refused") return t(lang, `denied_${refusedCode}`);
+  if (!latest) return Date.now() - openedAt > QUIET_START_MS ? t(lang, "stale_never") : null;
+  const time = formatTime(lang, latest.at, true);
+  if (connection !== "open") return t(lang, "stale_disconnected", { time });
+  if (Date.now() - receivedAt > STALE_MS) return t(lang, "stale_quiet", { time });
+  return null;
+}
+
+function showFreshness() {
+  const text = staleness();
+  document.body.classList.toggle("stale", text !== null);
+  byId("banner").hidden = text === null;
+  byId("banner-text").textContent = text || "";
+  byId("login").hidden = !(connection === "refused" && refusedCode !== 4404);
+  byId("updated").textContent = latest ? t(lang, "updated", { time: formatTime(lang, latest.at, true) }) : "";
+}
+
+function setLanguage(next) {
+  lang = next;
+  applyLanguage(lang);
+  document.title = `${t(lang, "title")} – ${slug}`;
+  buildCharts();
+  if (latest) show(latest);
+  showFreshness();
+}
+
+function setProjector(on) {
+  document.body.classList.toggle("projector", on);
+  byId("projector").setAttribute("aria-pressed", String(on));
+  const url = new URL(location.href);
+  if (on) url.searchParams.set("projector", "1");
+  else url.searchParams.delete("projector");
+  history.replaceState(null, "", url.pathname + url.search);
+  buildCharts();
+}
+
+const feed = new LiveFeed(() => socketUrl(slug, token), {
+  snapshot: show,
+  state(state, code) {
+    connection = state;
+    refusedCode = code ?? null;
+    showFreshness();
+  },
+  refused() {
+    if (!token) return false;
+    forgetToken(slug); // a refused token: the organiser's login may still work
+    token = null;
+    return true;
+  },
+});
+
+buildFigures(byId("figures"));
+byId("slug").textContent = slug;
+byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
+byId("report-link").href = `/dashboard/${encodeURIComponent(slug)}/report`;
+byId("lang").addEventListener("click", () => {
+  rememberLanguage(lang === "ja" ? "en" : "ja");
+  setLanguage(currentLanguage());
+});
+byId("projector").addEventListener("click", () => setProjector(!document.body.classList.contains("projector")));
+document.body.classList.toggle("projector", new URLSearchParams(location.search).get("projector") === "1");
+byId("projector").setAttribute("aria-pressed", String(document.body.classList.contains("projector")));
+setLanguage(lang);
+setInterval(showFreshness, 1000);
+feed.start();

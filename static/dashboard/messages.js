@@ -1,0 +1,139 @@
+// Words on the dashboard and the report, Japanese first (the glossary's terms), and the language choice.
+
+const MESSAGES = {
+  title: { ja: "ライブダッシュボード", en: "Live dashboard" },
+  report_title: { ja: "参加報告", en: "Attendance report" },
+  checked_in: { ja: "来場者数", en: "Attended (venue)" },
+  capacity: { ja: "定員", en: "capacity" },
+  registered: { ja: "会場参加の申込", en: "venue registrations" },
+  in_hall: { ja: "在場者数", en: "In the hall now" },
+  online_now: { ja: "視聴中", en: "Watching now" },
+  online_peak: { ja: "最大同時視聴数", en: "Peak concurrent" },
+  peak_at: { ja: "{time} 時点", en: "at {time}" },
+  online_unique: { ja: "視聴者数（ユニーク）", en: "Unique viewers" },
+  total: { ja: "総参加者数", en: "Total attendance" },
+  total_note: { ja: "会場とオンラインの両方に参加した方は1人と数えます", en: "People who attended both ways count once" },
+  arrivals_chart: { ja: "来場（5分ごと）", en: "Arrivals (per 5 minutes)" },
+  online_chart: { ja: "オンライン視聴（1分ごと）", en: "Watching online (per minute)" },
+  arrivals_series: { ja: "来場", en: "arrivals" },
+  online_series: { ja: "視聴中", en: "watching" },
+  kiosks: { ja: "受付端末の状態", en: "Kiosk status" },
+  kiosk: { ja: "受付端末", en: "Kiosk" },
+  kiosk_state: { ja: "状態", en: "State" },
+  kiosk_online: { ja: "接続中", en: "online" },
+  kiosk_offline: { ja: "応答なし", en: "offline" },
+  last_scan: { ja: "最終受付", en: "Last scan" },
+  last_seen: { ja: "最終通信", en: "Last seen" },
+  scans: { ja: "読取数", en: "Scans" },
+  queue: { ja: "送信待ち", en: "Waiting to send" },
+  no_kiosks: { ja: "受付端末はまだありません", en: "No kiosks yet" },
+  latest: { ja: "最近の受付", en: "Latest check-ins" },
+  ref_no: { ja: "受付番号", en: "Reference no." },
+  name: { ja: "氏名", en: "Name" },
+  kana: { ja: "フリガナ", en: "Reading" },
+  organisation: { ja: "所属", en: "Organisation" },
+  time: { ja: "時刻", en: "Time" },
+  no_checkins: { ja: "まだ受付はありません", en: "No check-ins yet" },
+  projector: { ja: "プロジェクター表示", en: "Projector mode" },
+  report_link: { ja: "参加報告（イベント後）", en: "Report (after the event)" },
+  dashboard_link: { ja: "ライブダッシュボード", en: "Live dashboard" },
+  updated: { ja: "{time} 更新", en: "Updated {time}" },
+  connecting: { ja: "接続しています…", en: "Connecting…" },
+  stale_disconnected: {
+    ja: "接続が切れています。自動で再接続しています。表示中の数値は {time} 時点のものです",
+    en: "Disconnected; reconnecting by itself. The figures shown are as of {time}",
+  },
+  stale_quiet: {
+    ja: "更新が届いていません。表示中の数値は {time} 時点のものです",
+    en: "No update is arriving. The figures shown are as of {time}",
+  },
+  stale_never: { ja: "まだ数値を受信していません。接続を待っています", en: "No figures received yet; waiting for the connection" },
+  denied_4401: {
+    ja: "表示するには事務局としてログインするか、ダッシュボード用リンクで開いてください",
+    en: "Log in as an organiser, or open the dashboard link, to see the figures",
+  },
+  denied_4403: { ja: "この資格情報では表示できません。事務局にお問い合わせください", en: "This credential may not see these figures. Ask the organisers" },
+  denied_4404: { ja: "イベントが見つかりません。アドレスをご確認ください", en: "Event not found. Check the address" },
+  login: { ja: "ログイン", en: "Log in" },
+  report_as_of: { ja: "{time} 時点の集計", en: "Figures as of {time}" },
+  no_shows: { ja: "未来場者（会場参加で申込・受付なし）", en: "No-shows (registered for the venue, never checked in)" },
+  no_shows_count: { ja: "{count} 名", en: "{count} people" },
+  no_shows_none: { ja: "未来場者はいません", en: "Everyone registered for the venue came" },
+  watched: { ja: "オンライン視聴", en: "Watched online" },
+  watched_yes: { ja: "あり", en: "yes" },
+  export_csv: { ja: "参加記録をCSVでダウンロード", en: "Download the attendance CSV" },
+  print: { ja: "印刷", en: "Print" },
+  loading: { ja: "読み込んでいます…", en: "Loading…" },
+  load_failed: { ja: "読み込めませんでした。再読み込みしてください", en: "Could not load. Please reload" },
+};
+
+export const LANGS = ["ja", "en"];
+
+function cookieLanguage() {
+  const match = document.cookie.match(/(?:^|;\s*)lang=(ja|en)\b/);
+  return match ? match[1] : null;
+}
+
+/** The visitor's language: ?lang=, then the `lang` cookie the other pages share, else Japanese. */
+export function currentLanguage() {
+  const asked = new URLSearchParams(location.search).get("lang");
+  return LANGS.includes(asked) ? asked : cookieLanguage() || "ja";
+}
+
+/** Remember a language for every page of the site. */
+export function rememberLanguage(lang) {
+  document.cookie = `lang=${lang}; path=/; max-age=${365 * 86400}; samesite=lax`;
+  const url = new URL(location.href);
+  url.searchParams.delete("lang");
+  history.replaceState(null, "", url.pathname + url.search + url.hash);
+}
+
+/** The message for `key` in `lang`, with {placeholders} filled. */
+export function t(lang, key, values = {}) {
+  const texts = MESSAGES[key];
+  const text = texts ? texts[lang] || texts.ja : key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+/** Put every [data-i18n] element of the page in `lang`, and the switch in the other language. */
+export function applyLanguage(lang) {
+  document.documentElement.lang = lang;
+  for (const element of document.querySelectorAll("[data-i18n]")) {
+    element.textContent = t(lang, element.dataset.i18n);
+  }
+  const other = lang === "ja" ? "en" : "ja";
+  const button = document.getElementById("lang");
+  if (button) {
+    button.textContent = other === "en" ? "English" : "日本語";
+    button.lang = other;
+  }
+}
+
+const clock = {};
+
+/** Hours and minutes (with seconds if asked) in the event's time zone. */
+export function formatTime(lang, iso, withSeconds = false) {
+  if (!iso) return "–";
+  const key = `${lang}:${withSeconds}`;
+  clock[key] ??= new Intl.DateTimeFormat(lang === "ja" ? "ja-JP" : "en-GB", {
+    timeZone: "Asia/Tokyo",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: withSeconds ? "2-digit" : undefined,
+    hourCycle: "h23",
+  });
+  return clock[key].format(new Date(iso));
+}
+
+/** Date and time in the event's time zone (the report's "as of"). */
+export function formatDateTime(lang, iso) {
+  return new Intl.DateTimeFormat(lang === "ja" ? "ja-JP" : "en-GB", {
+    timeZone: "Asia/Tokyo",
+    dateStyle: "medium",
+    timeStyle: "short",
+  }).format(new Date(iso));
+}
+
+export function formatNumber(lang, value) {
+  return typeof value === "number" ? value.toLocaleString(lang === "ja" ? "ja-JP" : "en-GB") : "–";
+}

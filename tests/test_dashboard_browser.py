@@ -1,0 +1,92 @@
+"""The dashboard page in headless Chromium: a scan at the door changes its figures; a lost server greys them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from checkin.models import Event, Role
+from checkin.settings import Settings
+from tests.conftest import make_token
+from tests.utils import LiveServer, run_server
+
+pytestmark = pytest.mark.browser
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CHECKED_IN = '[data-field="venue.checked_in"]'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def register_and_scan(url: str, kiosk_token: str) -> dict[str, object]:
+    """Register one venue person, then scan their ticket at a kiosk; the scan's answer."""
+    person = {"name": "来場 花子", "kana": "ライジョウ ハナコ", "email": "hanako@example.jp", "mode": "venue"}
+    with httpx.Client(base_url=url) as http:
+        code = http.post("/api/v1/events/sympo/registrations", json=person).json()["ticket"]["code"]
+        answer = http.post(
+            "/api/v1/events/sympo/scans",
+            json={"code": code, "scan_id": str(uuid.uuid4())},
+            headers={"authorization": f"Bearer {kiosk_token}"},
+        )
+    return dict(answer.json())
+
+
+def test_a_scan_changes_the_figures(page: Page, live: LiveServer, settings: Settings, event: Event) -> None:
+    """Opened with #token= (then removed from the address), the page shows a door scan within moments."""
+    dashboard = make_token(settings, event, Role.DASHBOARD)
+    kiosk = make_token(settings, event, Role.KIOSK, name="受付1")
+    page.goto(f"{live.url}/dashboard/sympo#token={dashboard}")
+    expect(page.locator(CHECKED_IN)).to_have_text("0")
+    assert "token" not in page.url
+    assert register_and_scan(live.url, kiosk)["result"] == "ok"
+    expect(page.locator(CHECKED_IN)).to_have_text("1")
+    expect(page.locator("#latest")).to_contain_text("来場 花子")
+    expect(page.locator("#kiosks")).to_contain_text("受付1")
+    expect(page.locator("#banner")).to_be_hidden()
+
+
+def test_figures_are_marked_stale_when_the_server_goes(page: Page, settings: Settings, event: Event) -> None:
+    """When the connection is lost the figures grey out under a banner that gives their time."""
+    dashboard = make_token(settings, event, Role.DASHBOARD)
+    with run_server(settings) as server:
+        page.goto(f"{server.url}/dashboard/sympo?lang=en#token={dashboard}")
+        expect(page.locator(CHECKED_IN)).to_have_text("0")
+        expect(page.locator("body")).not_to_have_class("stale")
+    expect(page.locator("body")).to_have_class("stale")
+    expect(page.locator("#banner")).to_contain_text("Disconnected")
+
+
+def test_a_kiosk_token_is_told_it_may_not_look(page: Page, live: LiveServer, settings: Settings, event: Event) -> None:
+    """A kiosk token gets a plain refusal and a way to log in, and no figures."""
+    kiosk = make_token(settings, event, Role.KIOSK)
+    page.goto(f"{live.url}/dashboard/sympo#token={kiosk}")
+    expect(page.locator("#banner")).to_contain_text("ログイン")
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator(CHECKED_IN)).to_have_text("–")
