@@ -235,6 +235,10 @@ def _fresh(folder: Path, seeded: Seeded) -> Path:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{run_db}{suffix}").unlink(missing_ok=True)
     shutil.copy(seeded.db, run_db)
+    # Flushed now: otherwise the server's first checkpoint would fsync a whole freshly written file
+    # (tens of MB) and stall the disk for everyone, which a running event's database never does.
+    with run_db.open("rb+") as copy:
+        os.fsync(copy.fileno())
     return run_db
 
 
@@ -278,14 +282,16 @@ def sync_copy(folder: Path, seeded: Seeded) -> str:
             full = http.get(path)
             full_s = time.perf_counter() - started
             http.post(f"/api/v1/events/{SLUG}/scans", json={"code": seeded.codes[0], "scan_id": "sync-1"})
+            cursor = full.json()["cursor"]
             started = time.perf_counter()
-            delta = http.get(path, params={"since": full.json()["cursor"]})
+            delta = http.get(path, params={"since": cursor})
             delta_ms = (time.perf_counter() - started) * 1000
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     return (
-        f"kiosk sync: full copy {len(full.content) / 1e6:.1f} MB in {full_s:.1f} s,"
+        f"kiosk sync: full copy {len(full.content) / 1e6:.1f} MB ({full.num_bytes_downloaded / 1e6:.1f} MB gzipped)"
+        f" in {full_s:.1f} s,"
         f" delta after one check-in {len(delta.content)} bytes in {delta_ms:.0f} ms"
     )
 

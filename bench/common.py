@@ -58,9 +58,18 @@ def spawn_server(
 @contextlib.contextmanager
 def server(db: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
     """`checkin serve` on a free port in a subprocess; yields its base URL."""
+    with server_process(db, env, port) as (url, _proc):
+        yield url
+
+
+@contextlib.contextmanager
+def server_process(
+    db: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like `server`, also yielding the process (to read its memory and CPU time)."""
     proc, url = spawn_server(db, env, port)
     try:
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)

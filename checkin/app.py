@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from starlette.staticfiles import StaticFiles
 from checkin.errors import CheckinError
 from checkin.services import Services, build
 from checkin.settings import Settings
-from checkin.web import admin, api, dashboard, kiosk, mail, pages, watch
+from checkin.web import admin, api, dashboard, kiosk, kiosk_page, mail, pages, watch
 from checkin.web.common import error_response
-from checkin.web.security import SecurityHeaders
+from checkin.web.security import REDACT_QUERY_STRINGS, SecurityHeaders
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
@@ -34,6 +35,7 @@ def all_routes() -> list[BaseRoute]:
         *kiosk.routes,
         *watch.routes,
         *dashboard.routes,
+        *kiosk_page.kiosk_routes(KIOSK_DIR),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
 
@@ -41,6 +43,7 @@ def all_routes() -> list[BaseRoute]:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     """The web application; its lifespan opens the database and stops everything cleanly."""
     svc = services or build(settings or Settings.from_env())
+    logging.getLogger("uvicorn.error").addFilter(REDACT_QUERY_STRINGS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -55,7 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Starlette(
         routes=all_routes(),
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(watch.WatchSockets)],
         exception_handlers={
             CheckinError: error_response,
             HTTPException: error_response,

@@ -90,3 +90,8 @@ class PairingFailed(NotFound):
 class TooManyRequests(CheckinError):
     code = "too_many_requests"
     status = 429
+
+
+class TicketRevoked(CheckinError):
+    code = "ticket_revoked"
+    status = 410

@@ -29,7 +29,7 @@ class Refused(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
     """Who a connection speaks for: the viewer key is `reg:<registrant id>` or `anon:<browser id>`."""
 
@@ -56,7 +56,7 @@ class Kind(enum.StrEnum):
     END = "end"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """A viewing starts (at the moment it starts counting) or ends (at its last sign of life)."""
 
@@ -65,7 +65,7 @@ class Change:
     at: float
 
 
-@dataclass
+@dataclass(slots=True)
 class _Viewer:
     identity: Identity
     connections: dict[int, bool] = field(default_factory=dict)  # connection id -> last said watching

@@ -8,6 +8,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from checkin.hub import Hub, snapshot_source
+from checkin.qrcache import QrCache
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.watching import Watching
@@ -23,6 +24,7 @@ class Services:
     clock: Callable[[], float] = time.time
     blocking: Executor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="blocking"))
     cpu: Executor | None = None
+    qr: QrCache = field(default_factory=QrCache)
     watching: Watching = field(init=False)
 
     def __post_init__(self) -> None:
@@ -30,6 +32,10 @@ class Services:
 
     def now(self) -> float:
         return self.clock()
+
+    async def qr_png(self, code: str) -> bytes:
+        """The QR PNG of a ticket code: rendered once, in the process pool (threads when there is none)."""
+        return await self.qr.png(code, self.cpu or self.blocking)
 
     def start(self) -> None:
         self.db.open()

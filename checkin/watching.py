@@ -22,11 +22,14 @@ from checkin.models import Event, Status
 from checkin.presence import Change, Identity, Presence, Refusal, Refused
 from checkin.settings import Settings
 from checkin.storage import Database
+from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
 from checkin.storage.viewing import record, recover
 
 log = logging.getLogger("checkin.watching")
 BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# A join storm asks for the same event thousands of times a second: keep it this long (seconds).
+EVENT_TTL = 2.0
 
 
 class NotAViewer(Exception):
@@ -74,6 +77,17 @@ class Watching:
         self._ids = count(1)
         self._task: asyncio.Task[None] | None = None
         self._next_refresh = 0.0
+        self._events: dict[str, tuple[float, asyncio.Future[Event]]] = {}
+
+    async def event(self, slug: str) -> Event:
+        """The event of this slug (EventNotFound if none), read once for every connection arriving together."""
+        now = self.clock()
+        cached = self._events.get(slug)
+        if cached is None or now - cached[0] > EVENT_TTL:
+            if len(self._events) > 100:  # slugs are few; never let junk paths grow the cache
+                self._events.clear()
+            cached = self._events[slug] = (now, asyncio.ensure_future(self.db.read(get_event, slug)))
+        return await asyncio.shield(cached[1])
 
     @property
     def tick(self) -> float:

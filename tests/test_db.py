@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,30 @@ def test_closed_database_refuses_work(tmp_path: Path) -> None:
     """Using a database that is not open is a clear error."""
     with pytest.raises(RuntimeError):
         Database(tmp_path / "a.db").write_sync(_insert, "x")
+
+
+def _in_database_file(path: Path) -> int:
+    """Events in the database file itself, ignoring the WAL (what a checkpoint has copied there)."""
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    except sqlite3.OperationalError:  # not even the schema has been copied yet
+        return 0
+    finally:
+        conn.close()
+
+
+def test_checkpoints_run_beside_the_writer(tmp_path: Path) -> None:
+    """Committed writes reach the database file by the checkpointer thread, with no commit waiting for it."""
+    db = Database(tmp_path / "a.db", checkpoint_every=0.02)
+    db.open()
+    try:
+        for slug in ("a", "b", "c"):
+            db.write_sync(_insert, slug)
+        deadline = time.monotonic() + 10
+        while _in_database_file(tmp_path / "a.db") < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _in_database_file(tmp_path / "a.db") == 3
+    finally:
+        db.close()
+    assert not any(thread.name == "db-checkpoint" for thread in threading.enumerate())

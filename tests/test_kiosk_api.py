@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from checkin import tickets
 from checkin.errors import TooManyRequests
@@ -19,7 +20,7 @@ from checkin.storage import registrants as store
 from checkin.storage.events import audit_entries, update_event
 from checkin.storage.kiosks import create_kiosk, list_kiosks, revoke_kiosk
 from checkin.web import kiosk as kiosk_web
-from tests.conftest import make_token
+from tests.conftest import ORGANISER, make_token
 from tests.door_helpers import code_of, opened, register, scan_id
 from tests.utils import LiveServer
 
@@ -357,3 +358,20 @@ def test_throttle_limits_each_address_and_forgets_quiet_ones(monkeypatch: pytest
     throttle.check("10.0.0.1", 70.0)
     throttle.check("10.0.0.9", 100.0)
     assert len(throttle._attempts) <= 3
+
+
+def test_an_organisers_login_scans_with_its_csrf_token(
+    settings: Settings, event: Event, client: TestClient, organiser: str
+) -> None:
+    """Signed in to the admin (cookie, no token): a scan needs the session's CSRF header, then counts."""
+    with opened(settings) as db:
+        person = register(db, event, 1)[0]
+    body = {"code": code_of(person), "scan_id": scan_id()}
+    refused = client.post(_scans(event), json=body)
+    assert (refused.status_code, refused.json()["error"]) == (403, "csrf_failed")
+    answer = client.post(_scans(event), json=body, headers={"x-csrf-token": organiser}).json()
+    assert (answer["result"], answer["first_kiosk"]) == ("ok", ORGANISER[0])
+    undo = client.delete(
+        f"/api/v1/events/{event.slug}/checkins/{person.registrant.id}", headers={"x-csrf-token": organiser}
+    )
+    assert undo.json()["result"] == "undone"

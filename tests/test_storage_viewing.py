@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from checkin.models import Event, Mode
 from checkin.registration import Application
-from checkin.storage import Database
+from checkin.storage import Database, schema
 from checkin.storage.registrants import register
 from checkin.storage.viewing import end_viewing, online_figures, start_viewing, watch_summary
 
@@ -46,3 +49,30 @@ async def test_watch_summary_per_registrant(db: Database, event: Event) -> None:
     assert list(summary) == [registrant]
     assert summary[registrant].seconds == 60
     assert (summary[registrant].first_join, summary[registrant].last_leave) == (T0, T0 + 120)
+
+
+async def test_a_viewer_has_at_most_one_open_interval(db: Database, event: Event) -> None:
+    """Starting a viewer that is already open changes nothing (a repeated start is a no-op)."""
+    await db.write(start_viewing, event.id, "anon:abc", None, T0)
+    await db.write(start_viewing, event.id, "anon:abc", None, T0 + 5)
+    rows = await db.read(lambda conn: conn.execute("SELECT started_at FROM viewing_intervals").fetchall())
+    assert [row[0] for row in rows] == [T0]
+
+
+def test_migration_closes_duplicate_open_intervals(tmp_path: Path) -> None:
+    """Upgrading a database with two open intervals of one viewer keeps the newest open, closes the other."""
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    for statement in schema._statements(schema.V1):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO events (slug, title, starts_at, ends_at, capacity, created_at) VALUES ('s', 't', 0, 1, 1, 0)"
+    )
+    for started in (T0, T0 + 60):
+        conn.execute(
+            "INSERT INTO viewing_intervals (event_id, viewer_key, started_at, last_seen_at) VALUES (1, 'anon:a', ?, ?)",
+            (started, started + 10),
+        )
+    assert schema.migrate(conn) >= 6
+    rows = conn.execute("SELECT started_at, ended_at FROM viewing_intervals ORDER BY id").fetchall()
+    assert rows == [(T0, T0 + 10), (T0 + 60, None)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.registrants import cancel, register
 from checkin.storage.viewing import OnlineFigures, online_figures
+from checkin.web.security import REDACT_QUERY_STRINGS
 from checkin.web.watch import stream_of
 from tests.conftest import seed_event
 from tests.utils import EVENT, LiveServer, run_server
@@ -289,3 +291,18 @@ def test_anonymous_page_is_missing_for_a_closed_event(settings: Settings) -> Non
 def test_stream_url_decides_how_it_is_played(url: str, expected: tuple[str, str]) -> None:
     """HLS playlists, video files, embeds (YouTube links made embeddable) and no stream at all."""
     assert stream_of(url) == expected
+
+
+def test_websocket_log_lines_never_carry_the_ticket() -> None:
+    """uvicorn's "WebSocket PATH?QUERY [accepted]" line is logged without its query string (a credential)."""
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:50000", "/ws/events/sympo/watch?ticket=CK1-XXXX-SECRET"),
+        None,
+    )
+    assert REDACT_QUERY_STRINGS.filter(record)
+    assert record.getMessage() == '127.0.0.1:50000 - "WebSocket /ws/events/sympo/watch" [accepted]'

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import queue
 import sqlite3
 import threading
@@ -22,12 +23,19 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from checkin.storage.schema import migrate
 
+log = logging.getLogger("checkin")
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
 Fn = Callable[Concatenate[sqlite3.Connection, P], T]
 _STOP = object()
 MAX_BATCH = 512
+# Checkpoints (copying the WAL into the database file, with its fsync) run on a thread of their own
+# every CHECKPOINT_EVERY seconds, so a commit never waits for one; the writer checkpoints by itself
+# only if the WAL grows past WRITER_CHECKPOINT_PAGES (the checkpointer fell behind).
+CHECKPOINT_EVERY = 1.0
+WRITER_CHECKPOINT_PAGES = 10_000
 
 
 def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) -> sqlite3.Connection:
@@ -47,12 +55,17 @@ def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) ->
 class Database:
     """Async access to one SQLite file: ``await db.write(fn, ...)`` and ``await db.read(fn, ...)``."""
 
-    def __init__(self, path: Path, synchronous: str = "FULL", readers: int = 2) -> None:
+    def __init__(
+        self, path: Path, synchronous: str = "FULL", readers: int = 2, checkpoint_every: float = CHECKPOINT_EVERY
+    ) -> None:
         self.path = path
         self.synchronous = synchronous
         self._readers = readers
+        self._checkpoint_every = checkpoint_every
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
         self._read_pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._read_conns: list[sqlite3.Connection] = []
@@ -63,12 +76,20 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = connect(self.path, self.synchronous)
         migrate(conn)
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
         self._writer = threading.Thread(target=self._write_loop, args=(conn,), name="db-writer", daemon=True)
         self._writer.start()
+        self._stop_checkpoints.clear()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="db-checkpoint", daemon=True)
+        self._checkpointer.start()
         self._read_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="db-read")
 
     def close(self) -> None:
         """Finish queued writes, then stop."""
+        if self._checkpointer is not None:
+            self._stop_checkpoints.set()
+            self._checkpointer.join()
+            self._checkpointer = None
         if self._writer is not None:
             self._queue.put(_STOP)
             self._writer.join()
@@ -141,6 +162,18 @@ class Database:
         runs several statements, scans, or may take longer goes through `read`.
         """
         return fn(self._reader(), *args, **kwargs)
+
+    def _checkpoint_loop(self) -> None:
+        conn = connect(self.path, self.synchronous)
+        try:
+            while not self._stop_checkpoints.wait(self._checkpoint_every):
+                try:
+                    # PASSIVE: copies what no reader still needs, never waits for or blocks the writer.
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # the next round tries again; the writer's own limit is the backstop
+                    log.warning("checkpoint failed: %s", exc)
+        finally:
+            conn.close()
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         try:

@@ -67,6 +67,7 @@ class _Target:
     registrant: Registrant | None = None
     ticket_revoked: bool = False
     code_hash: str | None = None
+    presence: Presence | None = None
 
 
 def text_hash(raw: str) -> str:
@@ -96,32 +97,39 @@ def _scanner(conn: sqlite3.Connection, event_id: int, caller: Caller, now: float
     return Scanner(kiosk.name, kiosk.id)
 
 
+_PRESENCE = "a.first_checked_in_at, a.first_kiosk, a.inside, a.last_moved_at"
+
+
 def _find(conn: sqlite3.Connection, event: Event, scan: ScanRequest) -> _Target:
+    """The registrant a scan points at, with their attendance, in one query (the writer's time is the door's)."""
     if scan.registrant_id is not None:
         row = conn.execute(
-            "SELECT * FROM registrants WHERE id = ? AND event_id = ?", (scan.registrant_id, event.id)
+            f"SELECT r.*, {_PRESENCE} FROM registrants r LEFT JOIN attendance a ON a.registrant_id = r.id"
+            " WHERE r.id = ? AND r.event_id = ?",
+            (scan.registrant_id, event.id),
         ).fetchone()
-        return _Target(Result.UNKNOWN) if row is None else _Target(None, people.registrant_from_row(row))
+        return _Target(Result.UNKNOWN) if row is None else _found(row, False, None)
     raw = rules.extract_code(scan.code or "")
     digest = text_hash(raw)
     # Look the code up first: a ticket we issued is well-formed, so only a miss needs the format check.
     row = conn.execute(
-        "SELECT t.revoked_at AS ticket_revoked_at, t.event_id AS ticket_event_id, r.* FROM tickets t"
-        " JOIN registrants r ON r.id = t.registrant_id WHERE t.code_hash = ?",
+        f"SELECT t.revoked_at AS ticket_revoked_at, t.event_id AS ticket_event_id, r.*, {_PRESENCE} FROM tickets t"
+        " JOIN registrants r ON r.id = t.registrant_id LEFT JOIN attendance a ON a.registrant_id = r.id"
+        " WHERE t.code_hash = ?",
         (digest,),
     ).fetchone()
     if row is None:
         return _Target(rules.code_problem(raw, event.slug) or Result.UNKNOWN, code_hash=digest)
     if row["ticket_event_id"] != event.id:
         return _Target(Result.WRONG_EVENT, code_hash=digest)
-    return _Target(None, people.registrant_from_row(row), row["ticket_revoked_at"] is not None, digest)
+    return _found(row, row["ticket_revoked_at"] is not None, digest)
 
 
-def _presence(conn: sqlite3.Connection, registrant_id: int) -> Presence | None:
-    row = conn.execute("SELECT * FROM attendance WHERE registrant_id = ?", (registrant_id,)).fetchone()
-    if row is None:
-        return None
-    return Presence(row["first_checked_in_at"], row["first_kiosk"], bool(row["inside"]), row["last_moved_at"])
+def _found(row: sqlite3.Row, ticket_revoked: bool, code_hash: str | None) -> _Target:
+    presence = None
+    if row["first_checked_in_at"] is not None:
+        presence = Presence(row["first_checked_in_at"], row["first_kiosk"], bool(row["inside"]), row["last_moved_at"])
+    return _Target(None, people.registrant_from_row(row), ticket_revoked, code_hash, presence)
 
 
 def _apply(conn: sqlite3.Connection, event_id: int, registrant_id: int, action: Action, at: float, kiosk: str) -> None:
@@ -205,11 +213,10 @@ def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, calle
     scanner = _scanner(conn, event.id, caller, now)
     scanned_at, clamped = rules.clamp_scanned_at(scan.scanned_at, now)
     target = _find(conn, event, scan)
-    registrant, presence = target.registrant, None
+    registrant, presence = target.registrant, target.presence
     if target.problem is not None or registrant is None:
         decision = Decision(target.problem or Result.UNKNOWN)
     else:
-        presence = _presence(conn, registrant.id)
         subject = Subject(registrant.mode, registrant.status, target.ticket_revoked)
         seats = counts(conn, event.id).seats_left
         decision = rules.decide(subject, presence, scan.direction, scanned_at, seats, scan.offline_decision)

@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection, Request
 
 from checkin.errors import Forbidden, Unauthorized
 from checkin.models import Event, Role
-from checkin.storage.staff import resolve_token
+from checkin.storage.staff import TokenInfo, resolve_token
 from checkin.storage.users import resolve_session
 from checkin.web.common import services
 from checkin.web.forms import is_form, read_form
@@ -27,6 +27,7 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LOGIN_PATH = "/admin/login"
+MAX_SECRET = 200
 
 
 class CsrfFailed(Forbidden):
@@ -82,18 +83,26 @@ async def check_csrf(request: Request, expected: str) -> None:
         raise CsrfFailed("the form is out of date or did not come from this site")
 
 
+def bearer_secret(conn: HTTPConnection) -> str | None:
+    """The API token a request carries, or None (an over-long one is none of ours)."""
+    secret = _bearer(conn)
+    return None if secret is None or len(secret) > MAX_SECRET else secret
+
+
+def token_principal(token: TokenInfo | None) -> Principal | None:
+    """The caller behind a live API token (None for an unknown or revoked one)."""
+    if token is None:
+        return None
+    return Principal(role=token.role, name=token.name, event_id=token.event_id, token_id=token.id)
+
+
 async def authenticate(conn: HTTPConnection) -> Principal | None:
     """The caller behind this request, or None (CsrfFailed for a cookie request without its token)."""
-    secret = _bearer(conn)
-    if secret is not None:
-        if len(secret) > 200:
-            return None
-        token = services(conn).db.lookup(resolve_token, secret)
-        if token is None:
-            return None
-        return Principal(role=token.role, name=token.name, event_id=token.event_id, token_id=token.id)
+    if _bearer(conn) is not None:
+        secret = bearer_secret(conn)
+        return None if secret is None else token_principal(services(conn).db.lookup(resolve_token, secret))
     session_id = conn.cookies.get(SESSION_COOKIE)
-    if not session_id or len(session_id) > 200:
+    if not session_id or len(session_id) > MAX_SECRET:
         return None
     svc = services(conn)
     session = svc.db.lookup(resolve_session, session_id, svc.now())
@@ -104,14 +113,18 @@ async def authenticate(conn: HTTPConnection) -> Principal | None:
     return Principal(role=session.role, name=session.login, user_id=session.user_id, csrf=session.csrf)
 
 
-async def require(conn: HTTPConnection, roles: Collection[Role], event: Event | None = None) -> Principal:
+def authorise(principal: Principal | None, roles: Collection[Role], event: Event | None = None) -> Principal:
     """The caller, if it may act with one of these roles on this event; else 401 or 403."""
-    principal = await authenticate(conn)
     if principal is None:
         raise Unauthorized("a valid token or login is required")
     if not principal.may(roles, event):
         raise Forbidden("this credential may not do that")
     return principal
+
+
+async def require(conn: HTTPConnection, roles: Collection[Role], event: Event | None = None) -> Principal:
+    """The caller, if it may act with one of these roles on this event; else 401 or 403."""
+    return authorise(await authenticate(conn), roles, event)
 
 
 def login_url(request: Request) -> str:

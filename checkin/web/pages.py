@@ -1,7 +1,258 @@
-"""Endpoints of this area (filled in by its module's work)."""
+"""Public pages: the event with its registration form (`/e/{slug}/`) and the ticket (`/t/{code}`).
+
+Forms are plain HTML posts that work without JavaScript and call the same domain code as the JSON
+API. Ticket pages carry the code in their URL, so they are never cached by shared caches nor indexed,
+and an unknown code says nothing beyond "not found".
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import functools
+import sqlite3
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-routes: list[BaseRoute] = []
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from checkin import ics, tickets
+from checkin.errors import (
+    CheckinError,
+    DuplicateEmail,
+    EventNotFound,
+    NotFound,
+    RegistrationClosed,
+    TicketRevoked,
+    VenueFull,
+)
+from checkin.i18n import language
+from checkin.models import Event, Mode, iso, to_datetime
+from checkin.storage import registrants as store
+from checkin.storage.events import get_event
+from checkin.web import regform
+from checkin.web.common import log, read_body, services
+from checkin.web.templating import format_datetime, render
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+NO_STORE = {"Cache-Control": "no-store"}
+# Ticket pages: the URL is the credential. Nobody but the registrant's browser keeps or indexes them.
+PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex, nofollow"}
+IMAGE_CACHE = {"Cache-Control": "private, max-age=86400, immutable"}
+MAX_CODE = 64
+
+
+def page(
+    request: Request, template: str, context: dict[str, Any], status: int = 200, private: bool = False
+) -> Response:
+    """A rendered page that no shared cache keeps (`private` adds noindex for ticket pages)."""
+    response = render(request, template, {"private": private, **context}, status_code=status)
+    response.headers.update(PRIVATE if private else NO_STORE)
+    return response
+
+
+def notice(request: Request, key: str, status: int = 200, *, private: bool = False, **context: Any) -> Response:
+    """A short page with a title and one paragraph: `{key}.title` and `{key}.body`."""
+    return page(request, "pages/notice.html", {"key": key, **context}, status, private)
+
+
+def html_errors(*, private: bool) -> Callable[[Endpoint], Endpoint]:
+    """Errors of a public page as a page in the visitor's language, never JSON or a traceback."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def wrapper(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except TicketRevoked:
+                return notice(request, "pages.revoked", 410, private=True)
+            except EventNotFound:
+                return notice(request, "pages.not_found", 404, private=private, body="pages.not_found.event")
+            except NotFound:
+                return notice(request, "pages.not_found", 404, private=private, body="pages.not_found.ticket")
+            except CheckinError as exc:
+                return notice(request, "pages.failed", exc.status, private=private)
+
+        return wrapper
+
+    return decorate
+
+
+def event_facts(event: Event, lang: str) -> dict[str, str]:
+    """When and where, as the pages show them: JST times, the venue and a map link."""
+    same_day = to_datetime(event.starts_at).date() == to_datetime(event.ends_at).date()
+    end = format_datetime(event.ends_at, lang, with_date=not same_day)
+    place = event.venue_address or event.venue_name
+    # Only web links: the address is typed by organisers but ends up in a public page.
+    map_url = event.map_url if event.map_url.startswith(("https://", "http://")) else ""
+    if not map_url and place:
+        map_url = "https://www.openstreetmap.org/search?query=" + urllib.parse.quote(place)
+    return {
+        "when": f"{format_datetime(event.starts_at, lang)}{'〜' if lang == 'ja' else '–'}{end}",
+        "starts_iso": iso(event.starts_at) or "",
+        "map_url": map_url,
+    }
+
+
+# --- the event page and its registration form
+
+
+def event_and_seats(conn: sqlite3.Connection, slug: str) -> tuple[Event, int]:
+    """An event and how many venue seats are still free."""
+    event = get_event(conn, slug)
+    return event, max(0, event.capacity - store.seats_taken(conn, event.id))
+
+
+async def form_page(
+    request: Request, values: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    """The event page: facts, seats left, and the form (with the values and errors of a failed post)."""
+    event, seats_left = await services(request).db.read(event_and_seats, str(request.path_params["slug"]))
+    lang = language(request)
+    context = {
+        "event": event,
+        "facts": event_facts(event, lang),
+        "seats_left": seats_left,
+        "choices": regform.choices(seats_left, event.waitlist_enabled),
+        "values": values or {},
+        "errors": regform.messages(errors or {}, lang),
+        "duplicate": (errors or {}).get("email") == DuplicateEmail.code,
+        "consent_value": regform.CONSENT_VALUE,
+        "action": f"/e/{event.slug}/" + ("?lang=en" if lang == "en" else ""),
+    }
+    return page(request, "pages/event.html", context, status)
+
+
+@html_errors(private=False)
+async def event_page(request: Request) -> Response:
+    """The event and its registration form."""
+    return await form_page(request)
+
+
+@html_errors(private=False)
+async def register(request: Request) -> Response:
+    """A submitted form: on success 303 to the ticket (or the waiting-list notice), else the form again."""
+    svc = services(request)
+    event = await svc.db.read(get_event, str(request.path_params["slug"]))
+    submission = regform.check(regform.parse(await read_body(request, svc.settings.max_body_bytes)))
+    if submission.application is None:
+        return await form_page(request, submission.values, submission.errors, 422)
+    try:
+        result = await svc.db.write(
+            store.register, event, submission.application, svc.now(), waitlist=submission.waitlist
+        )
+    except (DuplicateEmail, VenueFull) as exc:
+        field = "email" if isinstance(exc, DuplicateEmail) else "mode"
+        return await form_page(request, submission.values, {field: exc.code}, exc.status)
+    except RegistrationClosed:
+        return await form_page(request, status=RegistrationClosed.status)
+    svc.hub.changed(event.slug)
+    if result.ticket is None:
+        return RedirectResponse(f"/e/{event.slug}/waitlisted", status_code=303)
+    return RedirectResponse(f"/t/{result.ticket.code}", status_code=303)
+
+
+@html_errors(private=False)
+async def waitlisted(request: Request) -> Response:
+    """The notice after joining the waiting list."""
+    event = await services(request).db.read(get_event, str(request.path_params["slug"]))
+    return notice(request, "pages.waitlisted", event=event)
+
+
+@html_errors(private=False)
+async def cancelled(request: Request) -> Response:
+    """The notice after a cancellation."""
+    event = await services(request).db.read(get_event, str(request.path_params["slug"]))
+    return notice(request, "pages.cancelled", event=event)
+
+
+# --- the ticket
+
+
+def live_ticket(conn: sqlite3.Connection, code: str) -> store.TicketLookup:
+    """The ticket with this code and its holder; NotFound, or TicketRevoked once re-issued or cancelled."""
+    found = store.lookup_code(conn, code) if len(code) <= MAX_CODE else None
+    if found is None:
+        raise NotFound("no such ticket")
+    if not found.ticket.valid:
+        raise TicketRevoked("this ticket was re-issued or cancelled")
+    return found
+
+
+def cancel_by_code(conn: sqlite3.Connection, code: str, now: float) -> tuple[Event, store.Registration]:
+    """Cancel the registration a live ticket belongs to (and move the first waiting person up)."""
+    found = live_ticket(conn, code)
+    return found.event, store.cancel(conn, found.event, found.registrant.id, now, "registrant")
+
+
+async def _ticket(request: Request) -> store.TicketLookup:
+    return await services(request).db.read(live_ticket, str(request.path_params["code"]))
+
+
+@html_errors(private=True)
+async def ticket_page(request: Request) -> Response:
+    """The ticket: who, what, when, where, the QR code, the calendar file and, online, the watch link."""
+    found = await _ticket(request)
+    context = {
+        "event": found.event,
+        "registrant": found.registrant,
+        "code": found.ticket.code,
+        "online": found.registrant.mode is Mode.ONLINE,
+        "facts": event_facts(found.event, language(request)),
+    }
+    return page(request, "pages/ticket.html", context, private=True)
+
+
+async def ticket_png(request: Request) -> Response:
+    """The ticket's QR image; 404 for unknown or revoked codes."""
+    try:
+        found = await _ticket(request)
+    except (NotFound, TicketRevoked):
+        return PlainTextResponse("not found", status_code=404, headers=PRIVATE)
+    png = await services(request).qr_png(found.ticket.code)
+    return Response(png, media_type="image/png", headers=IMAGE_CACHE)
+
+
+@html_errors(private=True)
+async def ticket_ics(request: Request) -> Response:
+    """The event as a calendar file, linking back to the ticket."""
+    found = await _ticket(request)
+    svc = services(request)
+    url = f"{svc.settings.base_url}/t/{found.ticket.code}"
+    uid = f"{found.event.slug}-{found.registrant.id}@checkin"
+    body = ics.event_ics(found.event, url, uid, svc.now())
+    headers = {**PRIVATE, "Content-Disposition": f'attachment; filename="{found.event.slug}.ics"'}
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
+
+
+@html_errors(private=True)
+async def cancel_page(request: Request) -> Response:
+    """Cancelling asks first: a page with one button that posts."""
+    found = await _ticket(request)
+    return page(request, "pages/cancel.html", {"event": found.event, "code": found.ticket.code}, private=True)
+
+
+@html_errors(private=True)
+async def cancel(request: Request) -> Response:
+    """Cancel the registration; the freed seat goes to the first waiting person (`Registration.promoted`)."""
+    svc = services(request)
+    event, result = await svc.db.write(cancel_by_code, str(request.path_params["code"]), svc.now())
+    svc.qr.forget(tickets.normalise(str(request.path_params["code"])))
+    svc.hub.changed(event.slug)
+    if result.promoted:
+        log.info("cancellation on %s moved %d waiting registrant(s) up", event.slug, len(result.promoted))
+    return RedirectResponse(f"/e/{event.slug}/cancelled", status_code=303)
+
+
+routes: list[BaseRoute] = [
+    Route("/e/{slug}/", event_page, methods=["GET"]),
+    Route("/e/{slug}/", register, methods=["POST"]),
+    Route("/e/{slug}/waitlisted", waitlisted),
+    Route("/e/{slug}/cancelled", cancelled),
+    Route("/t/{code}.png", ticket_png),
+    Route("/t/{code}.ics", ticket_ics),
+    Route("/t/{code}/cancel", cancel_page, methods=["GET"]),
+    Route("/t/{code}/cancel", cancel, methods=["POST"]),
+    Route("/t/{code}", ticket_page),
+]

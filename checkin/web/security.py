@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADERS = [
@@ -30,3 +32,17 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RedactQueryStrings(logging.Filter):
+    """Cuts query strings out of uvicorn's websocket log lines: `?ticket=` and `?token=` are credentials."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.split("?", 1)[0] if isinstance(arg, str) and "?" in arg else arg for arg in record.args
+            )
+        return True
+
+
+REDACT_QUERY_STRINGS = RedactQueryStrings()

@@ -1,20 +1,23 @@
 """The watch pages and the presence websocket of online viewers.
 
 `/w/{code}` is a registrant's personal watch page; `/e/{slug}/watch` the anonymous one where the event
-allows it. `/ws/events/{slug}/watch` speaks JSON messages with a `type`: the page sends
-`{"type": "state", "watching": bool}`, the server answers `hello` once, then an `ack` per state, or an
-`error` before closing with a 44xx code whose reason is the error code.
+allows it. `/ws/events/{slug}/watch` (dispatched by the `WatchSockets` middleware, not by a route)
+speaks JSON messages with a `type`: the page sends `{"type": "state", "watching": bool}`, the server
+answers `hello` once, then an `ack` per state, or an `error` before closing with a 44xx code whose
+reason is the error code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from checkin.errors import EventNotFound
@@ -23,13 +26,14 @@ from checkin.presence import RateLimit, Refused
 from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
 from checkin.watching import NotAViewer, identify
-from checkin.web.common import event_of, services
+from checkin.web.common import services
 from checkin.web.templating import render
 
 MAX_MESSAGE = 512
 RATE_PER_SECOND, RATE_BURST = 2.0, 10.0
 CLEAN_CLOSE = {1000, 1001, 1012}
-CLOSE_CODES = {"event_not_found": 4404, "too_many_connections": 4429, "rate_limited": 4408, "bad_message": 4400}
+CLOSE_CODES = {"event_not_found": 4404, "too_many_connections": 4429, "rate_limited": 4408, "server_full": 1013}
+WATCH_PATH = re.compile(r"/ws/events/(?P<slug>[^/]+)/watch")
 PAGE_HEADERS = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
 
 
@@ -38,7 +42,7 @@ async def watch_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     svc = services(websocket)
     try:
-        event = await event_of(websocket)
+        event = await svc.watching.event(str(websocket.path_params["slug"]))
         identity = await identify(
             svc.db, event, websocket.query_params.get("ticket"), websocket.query_params.get("anon")
         )
@@ -48,7 +52,7 @@ async def watch_socket(websocket: WebSocket) -> None:
     except NotAViewer as exc:
         return await _refuse(websocket, exc.code)
     except Refused as exc:
-        return await _refuse(websocket, exc.reason.value, 1013 if exc.reason.value == "server_full" else None)
+        return await _refuse(websocket, exc.reason.value)
     last_heard = svc.now()
     close_code = 1006
     try:
@@ -61,7 +65,8 @@ async def watch_socket(websocket: WebSocket) -> None:
     finally:
         now = svc.now()
         lost = close_code not in CLEAN_CLOSE
-        # A lost connection was last alive somewhere in its last ping window: take its middle, not the detection.
+        # Lost without a close frame (found by an unanswered ping, or a reset): take when that ping went out,
+        # the last moment it was presumably alive, rather than when the loss was noticed.
         last_alive = max(last_heard, now - svc.settings.ws_ping_timeout) if lost else now
         svc.watching.disconnect(connection, last_alive)
 
@@ -99,10 +104,12 @@ def parse_state(text: object) -> bool | None:
     return bool(data["watching"])
 
 
-async def _refuse(websocket: WebSocket, code: str, close_code: int | None = None) -> None:
-    if websocket.application_state is WebSocketState.CONNECTED:
-        await websocket.send_json({"type": "error", "error": code})
-        await websocket.close(close_code or CLOSE_CODES.get(code, 4403), reason=code)
+async def _refuse(websocket: WebSocket, code: str) -> None:
+    """Say why, then close with the code's close code (4403 unless listed); a peer already gone is fine."""
+    with contextlib.suppress(WebSocketDisconnect):
+        if websocket.application_state is WebSocketState.CONNECTED:
+            await websocket.send_json({"type": "error", "error": code})
+            await websocket.close(CLOSE_CODES.get(code, 4403), reason=code)
 
 
 def stream_of(url: str) -> tuple[str, str]:
@@ -167,8 +174,26 @@ async def anonymous_page(request: Request) -> Response:
     return _page(request, event, None)
 
 
+class WatchSockets:
+    """ASGI middleware handing watch sockets straight to `watch_socket`, ahead of routing and exception layers.
+
+    Each of those layers keeps a coroutine frame and closures alive for as long as its connection is
+    open — a few KiB per viewer, tens of MiB for an event's worth of them — so the socket skips them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = WATCH_PATH.fullmatch(scope["path"]) if scope["type"] == "websocket" else None
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        scope["path_params"] = {"slug": match["slug"]}
+        await watch_socket(WebSocket(scope, receive=receive, send=send))
+
+
 routes: list[BaseRoute] = [
-    WebSocketRoute("/ws/events/{slug}/watch", watch_socket),
     Route("/w/{code}", personal_page),
     Route("/e/{slug}/watch", anonymous_page),
 ]

@@ -8,7 +8,7 @@ const MAX_DELAY_MS = 60000;
 const FINAL = new Set([4400, 4403, 4404]);
 const BUSY = new Set([4429]);
 
-export function backoffDelay(attempt, random = Math.random) {
+function backoffDelay(attempt, random = Math.random) {
   // "Full jitter": anywhere between 0 and the exponential ceiling.
   return Math.floor(random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt));
 }

@@ -62,7 +62,8 @@ async function attachStream(video) {
 const presence = new PresenceSocket(socketUrl(), showStatus);
 const video = root.querySelector("video");
 const visible = () => document.visibilityState === "visible";
-const watching = video ? () => visible() && !video.paused && !video.ended : visible;
+const playing = () => visible() && !video.paused && !video.ended;
+const watching = { video: playing, hls: playing, embed: visible }[kind] || (() => false);
 const update = () => presence.setWatching(watching());
 
 if (video) {

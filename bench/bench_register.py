@@ -1,0 +1,99 @@
+"""Registrations through the HTTP API with capacity enforcement, from 32 concurrent clients (wrk).
+
+Each run starts a real `checkin serve` on a fresh database with an event of 300 seats and a waiting
+list: every request is a new person (unique e-mail), half for the venue and half online, so the
+capacity check runs on every venue application and the hall fills up early in the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bench.common import machine, median, server
+from checkin.models import Event, parse_iso
+from checkin.storage import Database
+from checkin.storage import registrants as store
+from checkin.storage.events import create_event
+
+RUNS = 3
+SECONDS = 10
+CONNECTIONS = 32
+LUA = Path(__file__).resolve().parent / "register.lua"
+EVENT = Event(
+    id=0,
+    slug="bench",
+    title="負荷試験シンポジウム",
+    starts_at=parse_iso("2023-11-27T13:30:00+09:00"),
+    ends_at=parse_iso("2023-11-27T16:30:00+09:00"),
+    capacity=300,
+)
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class Run:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    seated: int
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> tuple[float, float, float, int]:
+    """Requests/s, p50 and p99 latency (ms) and non-2xx answers from `wrk --latency` output."""
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors:.*", output)
+    return rate, p50, p99, (int(bad.group(1)) if bad else 0) + (1 if errors else 0)
+
+
+def one_run(synchronous: str, tag: str) -> Run:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        db = Database(path, synchronous)
+        db.open()
+        event = db.write_sync(create_event, replace(EVENT), time.time())
+        db.close()
+        with server(path, {"CHECKIN_SQLITE_SYNCHRONOUS": synchronous, "CHECKIN_QR_WORKERS": "0"}) as url:
+            command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(LUA)]
+            target = f"{url}/api/v1/events/{event.slug}/registrations"
+            output = subprocess.run([*command, target, "--", tag], capture_output=True, text=True, check=True).stdout
+        db = Database(path, synchronous)
+        db.open()
+        seated = db.read_sync(store.seats_taken, event.id)
+        db.close()
+    rate, p50, p99, errors = parse_wrk(output)
+    return Run(rate, p50, p99, errors, seated)
+
+
+def main() -> None:
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} (the cores are shared)")
+    for synchronous in ("FULL", "NORMAL"):
+        runs = [one_run(synchronous, f"r{n}") for n in range(RUNS)]
+        print(
+            f"synchronous={synchronous}: {median([r.rate for r in runs]):.0f} registrations/s, "
+            f"p50 {median([r.p50_ms for r in runs]):.1f} ms, p99 {median([r.p99_ms for r in runs]):.1f} ms "
+            f"(median of {RUNS} runs of {SECONDS} s, {CONNECTIONS} connections)"
+        )
+        for run in runs:
+            print(
+                f"  run: {run.rate:.0f}/s p50 {run.p50_ms:.1f} ms p99 {run.p99_ms:.1f} ms, "
+                f"non-2xx {run.errors}, venue seats taken {run.seated}/{EVENT.capacity}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+// The answer a scan gets when the server cannot give one in time: decided from the synced copy,
+// with the same result codes as the server. An unknown hash is "not_in_local_data" rather than
+// "invalid": the ticket may simply be newer than the last sync.
+
+import { classifyCode } from "./text.js";
+
+/** The registrant fields a scan answer carries. */
+function shown(record) {
+  const { id, ref_no, name, kana, organisation, mode } = record;
+  return { id, ref_no, name, kana, organisation, mode };
+}
+
+function decideForRegistrant(record, direction, local, hallFull) {
+  const registrant = shown(record);
+  if (record.status === "cancelled") return { result: "revoked", registrant };
+  const firstAt = local.checkedInAt(record.id);
+  if (direction === "out") {
+    return firstAt ? { result: "exited", registrant } : { result: "not_checked_in", registrant };
+  }
+  if (firstAt) return { result: "already_checked_in", registrant, first_checked_in_at: firstAt };
+  // A registered venue registrant holds a seat; anyone else needs a free one.
+  const holdsSeat = record.mode === "venue" && record.status === "registered";
+  if (!holdsSeat && hallFull) return { result: "venue_full", registrant };
+  const warnings = record.mode === "online" ? ["registered_online"] : [];
+  return { result: "ok", registrant, warnings };
+}
+
+/**
+ * A local answer for a scanned code (normalised, with its SHA-256 hex) or a registrant id.
+ * `local` is a LocalData; `slug` the kiosk's event; `hallFull` whether no seat is free by the local count.
+ */
+export function decideLocally({ code, hash, registrantId, direction }, local, slug, hallFull) {
+  let record;
+  if (registrantId !== undefined) {
+    record = local.registrants.get(registrantId);
+    if (!record) return { result: "not_in_local_data" };
+  } else {
+    const problem = classifyCode(code, slug);
+    if (problem !== "ok") return { result: problem };
+    const entry = local.entries.get(hash);
+    if (!entry) return { result: "not_in_local_data" };
+    record = local.registrants.get(entry.registrant_id);
+    if (entry.status === "revoked") return { result: "revoked", registrant: record && shown(record) };
+    if (!record) return { result: "not_in_local_data" };
+  }
+  return decideForRegistrant(record, direction, local, hallFull);
+}

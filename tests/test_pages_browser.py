@@ -1,0 +1,128 @@
+"""A person registers in headless Chromium with the keyboard alone and gets a ticket whose QR scans."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import Page, sync_playwright
+
+from tests.utils import LiveServer
+
+pytestmark = pytest.mark.browser
+JSQR = Path(__file__).resolve().parent.parent / "static" / "vendor" / "jsqr" / "jsQR.js"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# What an accessibility checker would flag first: controls without labels, images without text.
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter(el => el.labels.length === 0).map(el => el.name)
+  .concat([...document.querySelectorAll('img')].filter(img => !img.alt).map(img => img.src))"""
+# Text whose contrast with its background is below WCAG AA: 4.5:1, or 3:1 for large text.
+LOW_CONTRAST = """() => {
+  const rgb = text => text.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => [r, g, b].map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const colour = rgb(getComputedStyle(el).backgroundColor);
+      if (colour.length < 4 || colour[3] > 0) return colour.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll('body *')]
+    .filter(el => [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()) && el.checkVisibility())
+    .filter(el => {
+      const style = getComputedStyle(el);
+      const [a, b] = [luminance(rgb(style.color).slice(0, 3)), luminance(background(el))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && style.fontWeight >= 700);
+      return ratio < (large ? 3 : 4.5);
+    }).map(el => el.textContent.trim().slice(0, 40));
+}"""
+DECODE = """async () => {
+  const img = document.querySelector('.qr img');
+  await img.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const context = canvas.getContext('2d');
+  context.drawImage(img, 0, 0);
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
+  return jsQR(pixels.data, canvas.width, canvas.height)?.data;
+}"""
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(locale="ja-JP")
+        finally:
+            browser.close()
+
+
+def focused(page: Page) -> str:
+    return str(page.evaluate("document.activeElement.id"))
+
+
+def tab_to(page: Page, element_id: str) -> None:
+    """Press Tab until the element has focus, as a keyboard user would."""
+    for _ in range(30):
+        if focused(page) == element_id:
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
+def test_keyboard_registration_lands_on_a_scannable_ticket(live: LiveServer, page: Page) -> None:
+    """Empty submit focuses the error summary; then, by keyboard, the form yields a ticket whose QR decodes."""
+    page.goto(f"{live.url}/e/sympo/")
+    assert page.evaluate(UNLABELLED) == []
+    tab_to(page, "f-name")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#error-summary")
+    assert focused(page) == "error-summary"
+    assert page.evaluate(LOW_CONTRAST) == []
+
+    tab_to(page, "f-name")
+    page.keyboard.type("髙橋 﨑子")
+    page.keyboard.press("Tab")
+    page.keyboard.type("タカハシ サキコ")
+    page.keyboard.press("Tab")
+    page.keyboard.type("saki@example.jp")
+    page.keyboard.press("Tab")
+    page.keyboard.type("総務省")
+    page.keyboard.press("Tab")
+    assert focused(page) == "f-mode"
+    page.keyboard.press("Space")
+    tab_to(page, "f-consent")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    assert "/t/CK1-" in page.url
+    code = page.url.rsplit("/t/", 1)[1]
+    assert page.text_content(".holder") == "髙橋 﨑子 様"
+    assert page.evaluate(LOW_CONTRAST) == [] and page.evaluate(UNLABELLED) == []
+    page.add_script_tag(path=str(JSQR))
+    assert page.evaluate(DECODE) == code
+    shown = Image.open(io.BytesIO(page.locator(".qr img").screenshot()))
+    assert [found.text for found in zxingcpp.read_barcodes(shown)] == [code]
+
+    page.emulate_media(media="print")
+    assert not page.is_visible("header.site") and not page.is_visible(".actions")
+    assert page.is_visible(".qr img")
