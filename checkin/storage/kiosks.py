@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from checkin.errors import AlreadyExists, Invalid, NotFound, PairingFailed
 from checkin.models import Role
 from checkin.scans import Heartbeat
+from checkin.stats import KIOSK_ONLINE_SECONDS
 from checkin.storage.events import audit, get_event_by_id
 from checkin.storage.staff import create_token, hash_secret
 from checkin.text import nfkc, single_line
@@ -17,8 +18,6 @@ from checkin.text import nfkc, single_line
 PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 PAIRING_LENGTH = 8
 PAIRING_TTL = 24 * 3600.0
-# A kiosk beats every ~30 s (with its sync); missing two beats and some grace means it is offline.
-ONLINE_WINDOW = 75.0
 MAX_NAME = 50
 
 
@@ -40,7 +39,11 @@ class Kiosk:
 
     def online(self, now: float) -> bool:
         """Whether the kiosk reached the server recently."""
-        return self.revoked_at is None and self.last_seen_at is not None and now - self.last_seen_at <= ONLINE_WINDOW
+        return (
+            self.revoked_at is None
+            and self.last_seen_at is not None
+            and now - self.last_seen_at <= KIOSK_ONLINE_SECONDS
+        )
 
     @property
     def paired(self) -> bool:
