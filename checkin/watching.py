@@ -74,6 +74,7 @@ class Watching:
         self.presence = Presence(settings.watch_grace)
         self._pending: list[Change] = []
         self._wake = asyncio.Event()
+        self._writing = asyncio.Lock()  # one write at a time, so changes land in order
         self._ids = count(1)
         self._task: asyncio.Task[None] | None = None
         self._next_refresh = 0.0
@@ -157,11 +158,12 @@ class Watching:
             await self._write(changes, seen)
 
     async def _write(self, changes: list[Change], seen: list[tuple[Identity, float]]) -> None:
-        try:
-            await self.db.write(record, changes, seen)
-        except Exception:  # the disk may come back: keep the changes, in order, for the next try
-            log.exception("could not record %d viewing changes; will retry", len(changes))
-            self._pending[:0] = changes
-            return
+        async with self._writing:
+            try:
+                await self.db.write(record, changes, seen)
+            except Exception:  # the disk may come back: keep the changes, in order, for the next try
+                log.exception("could not record %d viewing changes; will retry", len(changes))
+                self._pending[:0] = changes
+                return
         for slug in sorted({change.identity.slug for change in changes}):
             self.hub.changed(slug)

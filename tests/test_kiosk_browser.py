@@ -21,19 +21,13 @@ from checkin.storage import Database
 from checkin.storage.kiosks import create_kiosk
 from checkin.storage.staff import list_tokens, revoke_token
 from checkin.text import search_key
+from tests.browser import launch as launch_chromium
 from tests.conftest import make_token
 from tests.utils import LiveServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+CAMERA_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
@@ -94,8 +88,9 @@ def playwright() -> Iterator[Playwright]:
 
 def launch(playwright: Playwright, video: Path | None = None) -> Browser:
     """Headless Chromium with a fake camera (a y4m file when given) and no permission prompts."""
-    args = [*BROWSER_ARGS, *([f"--use-file-for-fake-video-capture={video}"] if video else [])]
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+    return launch_chromium(
+        playwright, [*CAMERA_ARGS, *([f"--use-file-for-fake-video-capture={video}"] if video else [])]
+    )
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,13 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
+from tests.browser import chromium
 from tests.utils import LiveServer
 
 pytestmark = pytest.mark.browser
 JSQR = Path(__file__).resolve().parent.parent / "static" / "vendor" / "jsqr" / "jsQR.js"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # What an accessibility checker would flag first: controls without labels, images without text.
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
   .filter(el => el.labels.length === 0).map(el => el.name)
@@ -66,12 +59,8 @@ DECODE = """async () => {
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(locale="ja-JP")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_page(locale="ja-JP")
 
 
 def focused(page: Page) -> str:

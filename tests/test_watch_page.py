@@ -11,26 +11,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from checkin.models import Event
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.events import update_event
 from checkin.storage.viewing import OnlineFigures, online_figures
+from tests.browser import chromium
 from tests.test_watch import seed_viewers
 from tests.utils import run_server
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 FFMPEG_TESTSRC = [
     "ffmpeg",
@@ -67,12 +59,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium(["--autoplay-policy=no-user-gesture-required"]) as browser:
+        yield browser
 
 
 @pytest.fixture
