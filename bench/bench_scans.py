@@ -8,10 +8,8 @@ and BENCH_SECONDS override the defaults).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import sqlite3
@@ -19,14 +17,12 @@ import subprocess
 import tempfile
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
-from bench.common import machine, median, percentile, spawn_server
+from bench.common import machine, median, paced, paced_summary, post_request, spawn_server
 from checkin.demo import SYMPOSIUM, generated_applications
 from checkin.models import Event, Mode, Role
 from checkin.storage import Database
@@ -82,76 +78,20 @@ def seed(folder: Path, tickets: int) -> Seeded:
 # -- steady rate: 32 kiosks, each on its own keep-alive connection, paced at RATE / 32 scans per second
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
-    return status, await reader.readexactly(length)
-
-
-async def _kiosk(
-    url: str, token: str, codes: list[str], first_due: float, interval: float
-) -> list[tuple[float, float, str]]:
-    """One kiosk: scans at fixed times; (ms from due time, ms from sending, result) per scan."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    out = []
-    for number, code in enumerate(codes):
-        due = first_due + number * interval
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        body = json.dumps({"code": code, "scan_id": uuid.uuid4().hex}).encode()
-        request = (
-            f"POST /api/v1/events/{SLUG}/scans HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
-        sent = time.perf_counter()
-        status, payload = await _exchange(reader, writer, request)
-        done = time.perf_counter()
-        result = json.loads(payload).get("result", "") if status == 200 else str(status)
-        out.append(((done - max(due, sent - 1e-3)) * 1000, (done - sent) * 1000, result))
-    writer.close()
-    return out
-
-
-def _paced_worker(
-    url: str, tokens: list[str], code_lists: list[list[str]], start_at: float, offsets: list[float]
-) -> list[tuple[float, float, str]]:
-    interval = KIOSKS / RATE
-
-    async def run() -> list[tuple[float, float, str]]:
-        base = time.perf_counter() + (start_at - time.time())
-        jobs = [_kiosk(url, t, c, base + o, interval) for t, c, o in zip(tokens, code_lists, offsets, strict=True)]
-        return [row for rows in await asyncio.gather(*jobs) for row in rows]
-
-    return asyncio.run(run())
-
-
-def paced(url: str, seeded: Seeded, codes: list[str], seconds: float) -> dict[str, float]:
+def paced_scans(url: str, seeded: Seeded, codes: list[str], seconds: float) -> dict[str, float]:
     """RATE scans/s for `seconds` from 32 kiosks in PROCESSES client processes: latency percentiles."""
     per_kiosk = int(seconds * RATE / KIOSKS)
-    interval = KIOSKS / RATE
-    start_at = time.time() + 1.5
-    with ProcessPoolExecutor(PROCESSES) as pool:
-        futures = []
-        for proc in range(PROCESSES):
-            kiosks = range(proc, KIOSKS, PROCESSES)
-            code_lists = [codes[k * per_kiosk : (k + 1) * per_kiosk] for k in kiosks]
-            offsets = [k * interval / KIOSKS for k in kiosks]
-            futures.append(
-                pool.submit(_paced_worker, url, [seeded.tokens[k] for k in kiosks], code_lists, start_at, offsets)
-            )
-        rows = [row for future in futures for row in future.result()]
-    due_ms = [row[0] for row in rows]
-    sent_ms = [row[1] for row in rows]
-    return {
-        "scans": len(rows),
-        "ok": sum(row[2] == "ok" for row in rows),
-        "p50": percentile(sent_ms, 50),
-        "p99": percentile(sent_ms, 99),
-        "p99_from_due": percentile(due_ms, 99),
-        "max": max(sent_ms),
-    }
+    path = f"/api/v1/events/{SLUG}/scans"
+    request_lists = [
+        [
+            post_request(url, path, {"code": code, "scan_id": uuid.uuid4().hex}, {"Authorization": f"Bearer {token}"})
+            for code in codes[k * per_kiosk : (k + 1) * per_kiosk]
+        ]
+        for k, token in enumerate(seeded.tokens[:KIOSKS])
+    ]
+    samples = paced(url, request_lists, RATE, PROCESSES)
+    ok = sum(s.status == 200 and json.loads(s.body).get("result") == "ok" for s in samples)
+    return {**paced_summary(samples, RATE), "scans": len(samples), "ok": ok}
 
 
 # -- ceiling and kill -9: wrk with bench/scans.lua
@@ -252,7 +192,7 @@ def measure(folder: Path, seeded: Seeded, sync: str, runs: int, seconds: float) 
     for _ in range(runs):
         proc, url = spawn_server(_fresh(folder, seeded), env)
         try:
-            steady.append(paced(url, seeded, paced_codes, seconds))
+            steady.append(paced_scans(url, seeded, paced_codes, seconds))
             tops.append(ceiling(url, proc.pid, seeded, codes_file, seconds))
         finally:
             proc.terminate()
