@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.utils
 import io
 import re
 import time
@@ -296,8 +298,9 @@ def test_ics_is_a_calendar_of_the_event(client: TestClient, event: Event) -> Non
     assert props["URL"].endswith(f"/t/{code}")
 
 
-def test_cancel_asks_first_then_promotes_the_first_waiting(small: tuple[TestClient, Event]) -> None:
-    """Cancelling takes a confirmation and a POST; the ticket dies and the first waiting person gets the seat."""
+def test_cancel_asks_first_then_promotes_the_first_waiting(small: tuple[TestClient, Event], settings: Settings) -> None:
+    """Cancelling takes a confirmation and a POST; the ticket dies and the first waiting person gets the seat
+    and an e-mail with their new ticket."""
     client, event = small
     code = code_of(register(client, event.slug))
     register(client, event.slug, email="first@example.jp", mode="waitlist")
@@ -320,6 +323,10 @@ def test_cancel_asks_first_then_promotes_the_first_waiting(small: tuple[TestClie
     ticket = svc(client).db.read_sync(store.current_ticket, promoted.id)
     assert ticket is not None and promoted.mode is Mode.VENUE
     assert client.get(f"/t/{ticket.code}").status_code == 200
+    mails = [email.message_from_bytes(path.read_bytes()) for path in settings.smtp.outbox.glob("*.eml")]
+    assert [email.utils.parseaddr(mail["To"])[1] for mail in mails] == ["first@example.jp"]
+    plain = next(part for part in mails[0].walk() if part.get_content_type() == "text/plain")
+    assert ticket.code in plain.get_payload(decode=True).decode()
 
 
 def test_registering_and_cancelling_tell_the_live_hub(client: TestClient, event: Event) -> None:

@@ -32,6 +32,7 @@ from checkin.models import Event, Mode, iso, to_datetime
 from checkin.storage import registrants as store
 from checkin.storage.events import get_event
 from checkin.web import regform
+from checkin.web.adminkit import mail_promoted, see_other
 from checkin.web.common import log, read_body, services
 from checkin.web.templating import format_datetime, render
 
@@ -242,7 +243,7 @@ async def cancel(request: Request) -> Response:
     svc.hub.changed(event.slug)
     if result.promoted:
         log.info("cancellation on %s moved %d waiting registrant(s) up", event.slug, len(result.promoted))
-    return RedirectResponse(f"/e/{event.slug}/cancelled", status_code=303)
+    return see_other(f"/e/{event.slug}/cancelled", mail_promoted(request, event, result.promoted))
 
 
 routes: list[BaseRoute] = [
