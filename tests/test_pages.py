@@ -323,7 +323,7 @@ def test_cancel_asks_first_then_promotes_the_first_waiting(small: tuple[TestClie
     ticket = svc(client).db.read_sync(store.current_ticket, promoted.id)
     assert ticket is not None and promoted.mode is Mode.VENUE
     assert client.get(f"/t/{ticket.code}").status_code == 200
-    mails = [email.message_from_bytes(path.read_bytes()) for path in settings.smtp.outbox.glob("*.eml")]
+    mails = [email.message_from_bytes(path.read_bytes()) for path in settings.smtp.outbox.glob("*-promoted.eml")]
     assert [email.utils.parseaddr(mail["To"])[1] for mail in mails] == ["first@example.jp"]
     plain = next(part for part in mails[0].walk() if part.get_content_type() == "text/plain")
     assert ticket.code in plain.get_payload(decode=True).decode()
@@ -341,3 +341,12 @@ def test_registering_and_cancelling_tell_the_live_hub(client: TestClient, event:
         assert waiter.is_set()
     finally:
         hub.unwatch(event.slug, waiter)
+
+
+def test_registering_on_the_form_e_mails_the_ticket(client: TestClient, event: Event, settings: Settings) -> None:
+    """A registration from the form sends the ticket to the address given, once."""
+    code = code_of(register(client))
+    mails = [email.message_from_bytes(path.read_bytes()) for path in settings.smtp.outbox.glob("*.eml")]
+    assert [email.utils.parseaddr(mail["To"])[1] for mail in mails] == [FORM["email"]]
+    plain = next(part for part in mails[0].walk() if part.get_content_type() == "text/plain")
+    assert code in plain.get_payload(decode=True).decode()

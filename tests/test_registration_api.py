@@ -8,6 +8,7 @@ from dataclasses import replace
 import httpx
 from starlette.testclient import TestClient
 
+from checkin.app import create_app
 from checkin.models import Event
 from checkin.settings import Settings
 from tests.conftest import seed_event
@@ -87,3 +88,17 @@ def test_full_venue_without_waiting_list_is_409(settings: Settings) -> None:
         assert late.status_code == 409 and late.json()["error"] == "venue_full"
         online = http.post(url, json=dict(PERSON, email="on@example.jp", mode="online"))
         assert online.status_code == 201
+
+
+def test_api_registration_e_mails_the_ticket_but_not_to_the_waiting_list(settings: Settings) -> None:
+    """The ticket goes out by e-mail after a 201; a waitlisted person has no ticket to send yet."""
+    event = seed_event(settings, replace(EVENT, capacity=1))
+    with TestClient(create_app(settings)) as client:
+        url = f"/api/v1/events/{event.slug}/registrations"
+        assert client.post(url, json=PERSON).status_code == 201
+        assert client.post(url, json=dict(PERSON, email="late@example.jp")).json()["registrant"]["status"] == (
+            "waitlisted"
+        )
+    outbox = list(settings.smtp.outbox.glob("*.eml"))
+    assert len(outbox) == 1
+    assert "saki@example.jp" in outbox[0].read_text()

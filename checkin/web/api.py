@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from checkin import mailer
 from checkin.models import Event, Role, Ticket, iso
 from checkin.registration import validate
 from checkin.storage import registrants as store
@@ -37,6 +39,7 @@ async def create_registration(request: Request) -> JSONResponse:
     return JSONResponse(
         {"registrant": result.registrant.public(), "ticket": ticket_json(request, event, result.ticket)},
         status_code=201,
+        background=BackgroundTask(mailer.send_ticket, svc, event, result),
     )
 
 

@@ -13,11 +13,12 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from checkin import ics, tickets
+from checkin import ics, mailer, tickets
 from checkin.errors import (
     CheckinError,
     DuplicateEmail,
@@ -151,7 +152,8 @@ async def register(request: Request) -> Response:
     svc.hub.changed(event.slug)
     if result.ticket is None:
         return RedirectResponse(f"/e/{event.slug}/waitlisted", status_code=303)
-    return RedirectResponse(f"/t/{result.ticket.code}", status_code=303)
+    mail = BackgroundTask(mailer.send_ticket, svc, event, result)
+    return RedirectResponse(f"/t/{result.ticket.code}", status_code=303, background=mail)
 
 
 @html_errors(private=False)
