@@ -16,9 +16,9 @@ from checkin.models import Event
 from checkin.storage import admin as store
 from checkin.storage.events import create_event, list_events
 from checkin.web import admin_access, admin_files, admin_kiosks, admin_registrants, login
-from checkin.web.adminkit import admin_page, event_page, mail_promoted, page, see_other
+from checkin.web.adminkit import admin_page, event_page, page
 from checkin.web.auth import Principal
-from checkin.web.common import services
+from checkin.web.common import mail_promoted, see_other, services
 from checkin.web.forms import form_strings, read_form
 
 

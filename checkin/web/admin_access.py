@@ -11,9 +11,9 @@ from checkin.errors import Invalid, NotFound
 from checkin.models import Event, Role
 from checkin.storage.staff import create_token, list_tokens, revoke_token
 from checkin.text import single_line
-from checkin.web.adminkit import event_page, page, see_other
+from checkin.web.adminkit import event_page, page
 from checkin.web.auth import Principal
-from checkin.web.common import services
+from checkin.web.common import see_other, services
 from checkin.web.forms import read_form, text_field
 
 MAX_NAME = 100

@@ -13,9 +13,9 @@ from checkin.models import Event
 from checkin.roster import export_csv, import_csv
 from checkin.storage import admin as store
 from checkin.storage.events import audit
-from checkin.web.adminkit import event_page, mail_promoted, page
+from checkin.web.adminkit import event_page, page
 from checkin.web.auth import Principal
-from checkin.web.common import services
+from checkin.web.common import mail_promoted, services
 from checkin.web.forms import file_field, read_form, text_field
 
 

@@ -19,9 +19,9 @@ from checkin.registration import validate
 from checkin.storage import admin as store
 from checkin.storage.events import audit
 from checkin.storage.registrants import Registration, cancel, get_registrant, reissue_ticket
-from checkin.web.adminkit import event_page, mail_promoted, page, page_number, see_other
+from checkin.web.adminkit import event_page, page, page_number
 from checkin.web.auth import Principal
-from checkin.web.common import services
+from checkin.web.common import mail_promoted, see_other, services
 from checkin.web.forms import form_strings, read_form
 
 MAX_QUERY = 100

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
-from urllib.parse import urlencode
+from collections.abc import Awaitable, Callable
 
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from checkin import mailer
 from checkin.errors import CheckinError, Forbidden
 from checkin.i18n import catalog, language, translate
 from checkin.models import Event, Role
-from checkin.storage.registrants import Registration
 from checkin.web.auth import Principal, require_page
-from checkin.web.common import event_of, services
+from checkin.web.common import event_of
 from checkin.web.templating import render
 
 TABS = ("registrants", "settings", "files", "kiosks", "tokens", "audit")
@@ -55,16 +51,6 @@ def error_text(exc: CheckinError, request: Request) -> str:
     key = f"admin.error.{exc.code}"
     values = {"taken": getattr(exc, "taken", "")}
     return translate(key if key in catalog() else "admin.error.other", language(request), **values)
-
-
-def see_other(url: str, background: BackgroundTask | None = None, **query: str) -> RedirectResponse:
-    """After a form: go to `url` (a GET), saying what was done (`?done=`); e-mail may follow in the background."""
-    return RedirectResponse(f"{url}?{urlencode(query)}" if query else url, status_code=303, background=background)
-
-
-def mail_promoted(request: Request, event: Event, promoted: Sequence[Registration]) -> BackgroundTask | None:
-    """E-mail the people a change moved up from the waiting list, once the answer has gone."""
-    return BackgroundTask(mailer.notify_promoted, services(request), event, promoted) if promoted else None
 
 
 def admin_page(handler: PageHandler) -> Endpoint:

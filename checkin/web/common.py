@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any, cast
+from urllib.parse import urlencode
 
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from checkin import mailer
 from checkin.errors import BadRequest, CheckinError, PayloadTooLarge
 from checkin.models import Event
 from checkin.services import Services
 from checkin.storage.events import get_event
+from checkin.storage.registrants import Registration
 
 log = logging.getLogger("checkin")
 
@@ -70,3 +75,13 @@ def error_response(request: Request, exc: Exception) -> Response:
         )
     log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)
     return JSONResponse({"error": "internal", "message": "internal error"}, status_code=500)
+
+
+def see_other(url: str, background: BackgroundTask | None = None, **query: str) -> RedirectResponse:
+    """After a form: go to `url` (a GET), saying what was done (`?done=`); e-mail may follow in the background."""
+    return RedirectResponse(f"{url}?{urlencode(query)}" if query else url, status_code=303, background=background)
+
+
+def mail_promoted(request: Request, event: Event, promoted: Sequence[Registration]) -> BackgroundTask | None:
+    """E-mail the people a change moved up from the waiting list, once the answer has gone."""
+    return BackgroundTask(mailer.notify_promoted, services(request), event, promoted) if promoted else None

@@ -33,8 +33,7 @@ from checkin.models import Event, Mode, iso, to_datetime
 from checkin.storage import registrants as store
 from checkin.storage.events import get_event
 from checkin.web import regform
-from checkin.web.adminkit import mail_promoted, see_other
-from checkin.web.common import log, read_body, services
+from checkin.web.common import log, mail_promoted, read_body, see_other, services
 from checkin.web.templating import format_datetime, render
 
 Endpoint = Callable[[Request], Awaitable[Response]]
