@@ -28,11 +28,11 @@ KIOSK_DIR = ROOT / "kiosk"
 def all_routes() -> list[BaseRoute]:
     """Every module's routes, then the static files."""
     return [
+        *kiosk.routes,  # first: the door's scans are the busiest requests, and routes are matched in order
         *api.routes,
         *pages.routes,
         *mail.routes,
         *admin.routes,
-        *kiosk.routes,
         *watch.routes,
         *dashboard.routes,
         *kiosk_page.kiosk_routes(KIOSK_DIR),

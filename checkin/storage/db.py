@@ -11,6 +11,7 @@ Reads run on a small pool of read-only connections (WAL lets them proceed while 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import queue
@@ -29,6 +30,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 Fn = Callable[Concatenate[sqlite3.Connection, P], T]
+Outcome = tuple[Any, bool, Any]  # a write's future (of a thread or of an event loop), succeeded, result or exception
 _STOP = object()
 MAX_BATCH = 512
 # Checkpoints (copying the WAL into the database file, with its fsync) run on a thread of their own
@@ -111,15 +113,24 @@ class Database:
 
     def submit_write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Queue a write; the future resolves after the commit that holds it."""
-        if self._writer is None:
-            raise RuntimeError("database is not open")
         future: Future[T] = Future()
-        self._queue.put((functools.partial(fn, **kwargs) if kwargs else fn, args, future))
+        self._enqueue(fn, args, kwargs, future)
         return future
 
+    def _enqueue(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], future: Any) -> None:
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        self._queue.put((functools.partial(fn, **kwargs) if kwargs else fn, args, future))
+
     async def write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(conn, *args)`` in a write transaction; return once it is committed."""
-        return await asyncio.wrap_future(self.submit_write(fn, *args, **kwargs))
+        """Run ``fn(conn, *args)`` in a write transaction; return once it is committed.
+
+        The writer settles the loop's futures of a whole batch in one call on the loop, rather than
+        waking the loop once per write: in a rush of scans that wake-up is a good part of each one's cost.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._enqueue(fn, args, kwargs, future)
+        return await future
 
     def write_sync(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """The same from a thread without a loop (the command line)."""
@@ -195,7 +206,7 @@ class Database:
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         if not batch:
             return
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        outcomes: list[Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, args, future in batch:
@@ -213,15 +224,9 @@ class Database:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            for _fn, _args, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            _settle([(future, False, exc) for _fn, _args, future in batch])
             return
-        for future, ok, value in outcomes:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        _settle(outcomes)
 
     def backup(self, target: Path) -> None:
         """A consistent copy of the live database (SQLite's online backup)."""
@@ -234,3 +239,32 @@ class Database:
                 dest.close()
         finally:
             source.close()
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    """Resolve a batch's futures: thread futures here, each event loop's futures in one call on that loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        future = outcome[0]
+        if isinstance(future, asyncio.Future):
+            by_loop.setdefault(future.get_loop(), []).append(outcome)
+        else:
+            _resolve(outcome)
+    for loop, group in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve_all, group)
+
+
+def _resolve_all(outcomes: list[Outcome]) -> None:
+    for outcome in outcomes:
+        _resolve(outcome)
+
+
+def _resolve(outcome: Outcome) -> None:
+    future, ok, value = outcome
+    if future.done():  # cancelled by a caller that went away; the write itself stands
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
