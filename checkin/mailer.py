@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from checkin.models import Event
 from checkin.services import Services
@@ -239,12 +239,10 @@ async def deliver(services: Services, transport: Transport, event: Event, item: 
 
 
 async def deliver_all(services: Services, event: Event, items: Sequence[Outgoing], kind: str) -> list[Outcome]:
-    """Send a few messages over one connection (closed afterwards, off the loop)."""
-    transport = open_transport(services.settings.smtp)
-    try:
+    """Send a few messages over one of the server's kept connections, waiting for a free one."""
+    async with services.mail_connections.use(lambda: open_transport(services.settings.smtp)) as connection:
+        transport = cast(Transport, connection)
         return [await deliver(services, transport, event, item, kind) for item in items]
-    finally:
-        await asyncio.get_running_loop().run_in_executor(services.blocking, transport.close)
 
 
 async def send_ticket(services: Services, event: Event, registration: Registration) -> Outcome | None:

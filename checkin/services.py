@@ -2,16 +2,69 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 from checkin.hub import Hub, snapshot_source
 from checkin.qrcache import QrCache
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.watching import Watching
+
+log = logging.getLogger("checkin")
+# Connections to the mail server shared by the messages the server sends by itself (a ticket after a
+# registration, a place freed for the waiting list): SMTP servers limit connections per client.
+MAIL_CONNECTIONS = 2
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closable)
+
+
+class Kept(Generic[C]):
+    """At most `size` costly things (connections) in use at once, made on first need and kept for reuse.
+
+    A caller waits its turn for a free one, so a rush of registrations queues its ticket e-mails here
+    instead of opening a connection (and composing a message) each at the same moment.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._made: list[C] = []
+        self._free: asyncio.Queue[C] | None = None
+
+    @contextlib.asynccontextmanager
+    async def use(self, make: Callable[[], C]) -> AsyncIterator[C]:
+        if self._free is None:
+            self._free = asyncio.Queue()
+        if self._free.empty() and len(self._made) < self._size:
+            thing = make()
+            self._made.append(thing)
+        else:
+            thing = await self._free.get()
+        try:
+            yield thing
+        finally:
+            self._free.put_nowait(thing)
+
+    def close(self) -> None:
+        """Close everything made (at shutdown, when nothing uses them any more)."""
+        for thing in self._made:
+            try:
+                thing.close()
+            except Exception as exc:  # a connection that is gone already: nothing to close
+                log.warning("closing a kept connection failed: %s", exc)
+        self._made.clear()
+        self._free = None
 
 
 @dataclass
@@ -25,6 +78,7 @@ class Services:
     blocking: Executor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="blocking"))
     cpu: Executor | None = None
     qr: QrCache = field(default_factory=QrCache)
+    mail_connections: Kept[Closable] = field(default_factory=lambda: Kept(MAIL_CONNECTIONS))
     watching: Watching = field(init=False)
 
     def __post_init__(self) -> None:
@@ -45,6 +99,7 @@ class Services:
 
     def stop(self) -> None:
         self.hub.close()
+        self.mail_connections.close()
         self.db.close()
         self.blocking.shutdown(wait=False, cancel_futures=True)
         if self.cpu is not None:

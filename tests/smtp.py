@@ -25,6 +25,14 @@ class SmtpSink:
     refuse: set[str] = field(default_factory=set)
     closing_after: int | None = None
     login: tuple[str, str] | None = None
+    connections: set[tuple[str, int]] = field(default_factory=set)  # the client address of each session
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.connections.add(tuple(session.peer))
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address in self.refuse:

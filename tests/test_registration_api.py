@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 
 import httpx
@@ -12,6 +13,7 @@ from checkin.app import create_app
 from checkin.models import Event
 from checkin.settings import Settings
 from tests.conftest import seed_event
+from tests.smtp import SmtpSink
 from tests.utils import EVENT, LiveServer, run_server
 
 PERSON = {
@@ -102,3 +104,19 @@ def test_api_registration_e_mails_the_ticket_but_not_to_the_waiting_list(setting
     outbox = list(settings.smtp.outbox.glob("*.eml"))
     assert len(outbox) == 1
     assert "saki@example.jp" in outbox[0].read_text()
+
+
+def test_a_rush_of_registrations_sends_every_ticket_over_a_few_kept_connections(
+    smtp_settings: Settings, smtp: SmtpSink
+) -> None:
+    """40 registrations at once: 40 tickets arrive, over at most two SMTP connections (servers limit them)."""
+    event = seed_event(smtp_settings, replace(EVENT, capacity=100))
+    with run_server(smtp_settings) as server:
+        statuses = asyncio.run(_register_many(server, event, 40))
+        assert statuses.count("registered") == 40
+        for _ in range(200):
+            if len(smtp.received) >= 40:
+                break
+            time.sleep(0.05)
+    assert sorted(smtp.recipients()) == sorted(f"p{n}@example.jp" for n in range(40))
+    assert 1 <= len(smtp.connections) <= 2
