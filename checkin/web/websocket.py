@@ -42,8 +42,38 @@ CONTROL_OPCODES = {CLOSE, PING, PONG}
 # Close codes a peer may send (RFC 6455 §7.4; 1005, 1006 and 1015 never go on the wire).
 VALID_CLOSE_CODES = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
 CLOSE_TIMEOUT = 10.0
+# Headers whose values most handshakes share (one browser build sends the same User-Agent from every
+# tab): their (name, value) pairs are kept once, in a bounded table, rather than once per socket.
+SHARED_HEADERS = {
+    "host",
+    "origin",
+    "upgrade",
+    "connection",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "user-agent",
+    "accept-language",
+    "accept-encoding",
+    "cache-control",
+    "pragma",
+}
+SHARED_HEADERS_MAX = 4096
 
 Message = dict[str, Any]
+
+
+_shared_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
+def _header(name: str, value: str) -> tuple[bytes, bytes]:
+    """A handshake header as the ASGI scope has it (lowercased name, bytes), shared where values repeat."""
+    header = _shared_headers.get((name, value))
+    if header is None:
+        lowered = name.lower()
+        header = (lowered.encode("ascii"), value.encode("latin-1"))
+        if lowered in SHARED_HEADERS and len(_shared_headers) < SHARED_HEADERS_MAX:
+            _shared_headers[name, value] = header
+    return header
 
 
 class ProtocolError(Exception):
@@ -226,9 +256,7 @@ class WebSocketProtocol(asyncio.Protocol):
             "path": root_path + unquote(raw_path),
             "raw_path": (root_path + raw_path).encode("ascii"),
             "query_string": query_string.encode("ascii"),
-            "headers": [
-                (name.lower().encode("ascii"), value.encode("latin-1")) for name, value in request.headers.raw_items()
-            ],
+            "headers": [_header(name, value) for name, value in request.headers.raw_items()],
             "subprotocols": subprotocols,
             "state": self.app_state.copy(),
         }
