@@ -2,7 +2,8 @@
 
 uvicorn's own protocol keeps, for the whole life of every connection, the handshake request and
 response, a sans-I/O connection object with its parser, and an asyncio queue and event — about
-20 KiB per socket, most of the memory of a server holding thousands of idle viewers. This one uses
+15 KiB per socket more than this one, most of the memory of a server holding thousands of idle
+viewers (docs/PERFORMANCE.md). This one uses
 the websockets library for the opening handshake only, then drops it: frames are parsed here (RFC
 6455, server side, no extensions), received messages wait in a list with at most one future, and
 the class has slots. uvicorn runs it for every websocket (`uvicorn.run(..., ws=WebSocketProtocol)`).
