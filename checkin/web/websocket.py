@@ -343,7 +343,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _on_frame(self, fin: bool, opcode: int, payload: bytes) -> None:
         if opcode == PING:
-            self.transport.write(frame(PONG, payload))
+            if not self.close_sent:  # after our close frame, nothing more is sent
+                self.transport.write(frame(PONG, payload))
         elif opcode == PONG:
             self._on_pong(payload)
         elif opcode == CLOSE:
