@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Starlette(
         routes=all_routes(),
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders), Middleware(watch.WatchSockets)],
+        middleware=[Middleware(watch.WatchSockets), Middleware(SecurityHeaders)],
         exception_handlers={
             CheckinError: error_response,
             HTTPException: error_response,

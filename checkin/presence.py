@@ -162,7 +162,7 @@ class Presence:
             self._viewers.pop(viewer.identity.key, None)
 
 
-@dataclass
+@dataclass(slots=True)
 class RateLimit:
     """A token bucket: `burst` messages at once, refilled at `per_second`."""
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import websockets
 from starlette.testclient import TestClient
+from starlette.types import Message
 from websockets.asyncio.client import ClientConnection
 
 from checkin import tickets
@@ -25,7 +26,7 @@ from checkin.storage import Database
 from checkin.storage.registrants import cancel, register
 from checkin.storage.viewing import OnlineFigures, online_figures
 from checkin.web.security import REDACT_QUERY_STRINGS
-from checkin.web.watch import stream_of
+from checkin.web.watch import stream_of, watch_socket
 from tests.conftest import seed_event
 from tests.utils import EVENT, LiveServer, run_server
 
@@ -306,3 +307,22 @@ def test_websocket_log_lines_never_carry_the_ticket() -> None:
     )
     assert REDACT_QUERY_STRINGS.filter(record)
     assert record.getMessage() == '127.0.0.1:50000 - "WebSocket /ws/events/sympo/watch" [accepted]'
+
+
+def test_a_viewer_lost_while_greeted_is_not_left_connected(client: TestClient, event: Event) -> None:
+    """A connection that fails while its hello is sent leaves presence at once."""
+    sent: list[str] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message["type"])
+        if message["type"] == "websocket.send":
+            raise OSError("the peer has gone")
+
+    scope = {"type": "websocket", "app": client.app, "query_string": f"anon={ANON}".encode()}
+    assert client.portal is not None
+    client.portal.call(watch_socket, scope, receive, send, event.slug)
+    assert sent == ["websocket.accept", "websocket.send"]
+    assert client.app.state.services.watching.presence.connections() == 0  # type: ignore[attr-defined]

@@ -8,10 +8,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from checkin.app import create_app
+from checkin.cli import uvicorn_options
 from checkin.models import Event, parse_iso
 from checkin.settings import Settings
 
@@ -49,22 +52,20 @@ class LiveServer:
 
 @contextlib.contextmanager
 def run_server(settings: Settings) -> Iterator[LiveServer]:
-    """Serve create_app(settings) with uvicorn until the block ends."""
+    """Serve create_app(settings) with uvicorn, as `checkin serve` does, until the block ends."""
     port = free_port()
     from dataclasses import replace
 
     settings = replace(settings, base_url=f"http://127.0.0.1:{port}")
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        ws_per_message_deflate=False,
-        ws_max_size=settings.max_body_bytes,
-        ws_ping_interval=settings.ws_ping_interval,
-        ws_ping_timeout=settings.ws_ping_timeout,
-    )
+    with serve(create_app(settings), port, **uvicorn_options(settings)) as live:
+        yield live
+
+
+@contextlib.contextmanager
+def serve(app: ASGIApp, port: int | None = None, **options: Any) -> Iterator[LiveServer]:
+    """Serve an ASGI app with uvicorn (these options) in a background thread until the block ends."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

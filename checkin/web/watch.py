@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from checkin.errors import EventNotFound
 from checkin.models import Event, Status
 from checkin.presence import RateLimit, Refused
+from checkin.services import Services
 from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
 from checkin.watching import NotAViewer, identify
@@ -37,31 +37,43 @@ WATCH_PATH = re.compile(r"/ws/events/(?P<slug>[^/]+)/watch")
 PAGE_HEADERS = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
 
 
-async def watch_socket(websocket: WebSocket) -> None:
+class WatchSocket:
+    """The ASGI side of one watch socket, kept small: thousands stay open for hours."""
+
+    __slots__ = ("receive", "send")
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self.receive = receive
+        self.send = send
+
+    async def send_json(self, data: dict[str, object]) -> None:
+        """Send one JSON message; OSError if the peer has gone."""
+        await self.send({"type": "websocket.send", "text": json.dumps(data, separators=(",", ":"), ensure_ascii=False)})
+
+    async def refuse(self, code: str) -> None:
+        """Say why, then close with the code's close code (4403 unless listed); a peer already gone is fine."""
+        with contextlib.suppress(OSError):
+            await self.send_json({"type": "error", "error": code})
+            await self.send({"type": "websocket.close", "code": CLOSE_CODES.get(code, 4403), "reason": code})
+
+
+async def watch_socket(scope: Scope, receive: Receive, send: Send, slug: str) -> None:
     """Presence of one viewer's connection: identify, then follow its state until it goes."""
-    await websocket.accept()
-    svc = services(websocket)
-    try:
-        event = await svc.watching.event(str(websocket.path_params["slug"]))
-        identity = await identify(
-            svc.db, event, websocket.query_params.get("ticket"), websocket.query_params.get("anon")
-        )
-        connection = svc.watching.connect(identity)
-    except EventNotFound:
-        return await _refuse(websocket, "event_not_found")
-    except NotAViewer as exc:
-        return await _refuse(websocket, exc.code)
-    except Refused as exc:
-        return await _refuse(websocket, exc.reason.value)
+    socket = WatchSocket(receive, send)
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    svc: Services = scope["app"].state.services
+    joined = await _join(socket, svc, slug, scope["query_string"])
+    if joined is None:
+        return
+    connection, viewer = joined
     last_heard = svc.now()
     close_code = 1006
     try:
-        viewer = "anonymous" if identity.registrant_id is None else "registrant"
-        hello = {"type": "hello", "viewer": viewer, "event": event.slug, "grace": svc.settings.watch_grace}
-        await websocket.send_json(hello)
-        close_code, last_heard = await _follow(websocket, connection, last_heard)
-    except WebSocketDisconnect as exc:
-        close_code = exc.code
+        await socket.send_json({"type": "hello", "viewer": viewer, "event": slug, "grace": svc.settings.watch_grace})
+        close_code, last_heard = await _follow(socket, svc, connection, last_heard)
+    except OSError:  # the peer went away while we were sending
+        pass
     finally:
         now = svc.now()
         lost = close_code not in CLEAN_CLOSE
@@ -71,24 +83,47 @@ async def watch_socket(websocket: WebSocket) -> None:
         svc.watching.disconnect(connection, last_alive)
 
 
-async def _follow(websocket: WebSocket, connection: int, last_heard: float) -> tuple[int, float]:
+async def _join(socket: WatchSocket, svc: Services, slug: str, query_string: bytes) -> tuple[int, str] | None:
+    """Identify the viewer and register the connection: its id and the kind of viewer; None once refused.
+
+    A function of its own so that what only the join needs (the query, the event) is let go once joined.
+    """
+    query = parse_qs(query_string.decode("latin-1"))
+    try:
+        event = await svc.watching.event(slug)
+        ticket, anon = query.get("ticket", [None])[0], query.get("anon", [None])[0]
+        identity = await identify(svc.db, event, ticket, anon)
+        connection = svc.watching.connect(identity)
+    except EventNotFound:
+        await socket.refuse("event_not_found")
+        return None
+    except NotAViewer as exc:
+        await socket.refuse(exc.code)
+        return None
+    except Refused as exc:
+        await socket.refuse(exc.reason.value)
+        return None
+    return connection, "anonymous" if identity.registrant_id is None else "registrant"
+
+
+async def _follow(socket: WatchSocket, svc: Services, connection: int, last_heard: float) -> tuple[int, float]:
     """Read state messages until the socket closes; return its close code and when it was last heard."""
-    svc = services(websocket)
     limit = RateLimit(RATE_PER_SECOND, RATE_BURST)
     while True:
-        message = await websocket.receive()
+        message = await socket.receive()
         if message["type"] == "websocket.disconnect":
             return int(message.get("code") or 1005), last_heard
         last_heard = svc.now()
         if not limit.allow(last_heard):
-            await _refuse(websocket, "rate_limited")
+            await socket.refuse("rate_limited")
             return 1000, last_heard
         watching = parse_state(message.get("text"))
+        del message  # not kept while waiting for the next one
         if watching is None:
-            await websocket.send_json({"type": "error", "error": "bad_message"})
+            await socket.send_json({"type": "error", "error": "bad_message"})
             continue
         svc.watching.state(connection, watching)
-        await websocket.send_json({"type": "ack", "watching": watching})
+        await socket.send_json({"type": "ack", "watching": watching})
 
 
 def parse_state(text: object) -> bool | None:
@@ -102,14 +137,6 @@ def parse_state(text: object) -> bool | None:
     if not isinstance(data, dict) or data.get("type") != "state" or not isinstance(data.get("watching"), bool):
         return None
     return bool(data["watching"])
-
-
-async def _refuse(websocket: WebSocket, code: str) -> None:
-    """Say why, then close with the code's close code (4403 unless listed); a peer already gone is fine."""
-    with contextlib.suppress(WebSocketDisconnect):
-        if websocket.application_state is WebSocketState.CONNECTED:
-            await websocket.send_json({"type": "error", "error": code})
-            await websocket.close(CLOSE_CODES.get(code, 4403), reason=code)
 
 
 def stream_of(url: str) -> tuple[str, str]:
@@ -185,12 +212,17 @@ class WatchSockets:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = WATCH_PATH.fullmatch(scope["path"]) if scope["type"] == "websocket" else None
-        if match is None:
+        slug = _watch_slug(scope)
+        if slug is None:
             await self.app(scope, receive, send)
             return
-        scope["path_params"] = {"slug": match["slug"]}
-        await watch_socket(WebSocket(scope, receive=receive, send=send))
+        await watch_socket(scope, receive, send, slug)
+
+
+def _watch_slug(scope: Scope) -> str | None:
+    """The event slug of a watch socket's path; None for anything else."""
+    match = WATCH_PATH.fullmatch(scope["path"]) if scope["type"] == "websocket" else None
+    return None if match is None else match["slug"]
 
 
 routes: list[BaseRoute] = [

@@ -1,0 +1,500 @@
+"""A lean websocket protocol for uvicorn: what an open connection keeps is a few hundred bytes.
+
+uvicorn's own protocol keeps, for the whole life of every connection, the handshake request and
+response, a sans-I/O connection object with its parser, and an asyncio queue and event — about
+15 KiB per socket more than this one, most of the memory of a server holding thousands of idle
+viewers (docs/PERFORMANCE.md). This one uses
+the websockets library for the opening handshake only, then drops it: frames are parsed here (RFC
+6455, server side, no extensions), received messages wait in a list with at most one future, and
+the class has slots. uvicorn runs it for every websocket (`uvicorn.run(..., ws=WebSocketProtocol)`).
+
+Kept from uvicorn: the ASGI websocket scope and messages, keepalive pings (a peer that does not
+answer within the timeout is closed with 1011), the message size limit (1009), reading paused while
+the application has not taken the last message, writing paused while the transport's buffer is full,
+a 403 when the application closes before accepting, and 1012 to every open socket at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import struct
+from typing import Any, cast
+from urllib.parse import unquote
+
+from uvicorn._types import WWWScope
+from uvicorn.config import Config
+from uvicorn.protocols.utils import ClientDisconnected, get_client_addr, get_local_addr, get_remote_addr, is_ssl
+from uvicorn.server import ServerState
+from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - the C extension is missing on some platforms
+    from websockets.utils import apply_mask
+
+log = logging.getLogger("uvicorn.error")
+
+CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+DATA_OPCODES = {CONT, TEXT, BINARY}
+CONTROL_OPCODES = {CLOSE, PING, PONG}
+# Close codes a peer may send (RFC 6455 §7.4; 1005, 1006 and 1015 never go on the wire).
+VALID_CLOSE_CODES = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+CLOSE_TIMEOUT = 10.0
+# Headers whose values most handshakes share (one browser build sends the same User-Agent from every
+# tab): their (name, value) pairs are kept once, in a bounded table, rather than once per socket.
+SHARED_HEADERS = {
+    "host",
+    "origin",
+    "upgrade",
+    "connection",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "user-agent",
+    "accept-language",
+    "accept-encoding",
+    "cache-control",
+    "pragma",
+}
+SHARED_HEADERS_MAX = 4096
+
+Message = dict[str, Any]
+
+
+_shared_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
+def _header(name: str, value: str) -> tuple[bytes, bytes]:
+    """A handshake header as the ASGI scope has it (lowercased name, bytes), shared where values repeat."""
+    header = _shared_headers.get((name, value))
+    if header is None:
+        lowered = name.lower()
+        header = (lowered.encode("ascii"), value.encode("latin-1"))
+        if lowered in SHARED_HEADERS and len(_shared_headers) < SHARED_HEADERS_MAX:
+            _shared_headers[name, value] = header
+    return header
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol: the connection fails with `code`."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def frame(opcode: int, payload: bytes) -> bytes:
+    """One unfragmented, unmasked server frame."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x80 | opcode, size)) + payload
+    if size < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, size) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, size) + payload
+
+
+def close_payload(code: int, reason: str = "") -> bytes:
+    return code.to_bytes(2, "big") + reason.encode()
+
+
+def parse_close(payload: bytes) -> tuple[int, str]:
+    """The code and reason of a close frame (1005 when it has none)."""
+    if not payload:
+        return 1005, ""
+    code = int.from_bytes(payload[:2], "big")
+    if len(payload) < 2 or not (code in VALID_CLOSE_CODES or 3000 <= code < 5000):
+        raise ProtocolError(1002, "invalid close frame")
+    try:
+        return code, payload[2:].decode()
+    except UnicodeDecodeError:
+        raise ProtocolError(1007, "invalid UTF-8 in close reason") from None
+
+
+class WebSocketProtocol(asyncio.Protocol):
+    """One websocket connection served to an ASGI application (uvicorn's protocol interface)."""
+
+    __slots__ = (
+        "app_state",
+        "buffer",
+        "close_sent",
+        "config",
+        "disconnected",
+        "drained",
+        "fragments",
+        "fragments_opcode",
+        "handshake",
+        "inbox",
+        "loop",
+        "open",
+        "ping_payload",
+        "read_paused",
+        "response",
+        "scope",
+        "server_state",
+        "timer",
+        "transport",
+        "waiter",
+    )
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()  # pragma: no cover - uvicorn loads the config before serving
+        self.config = config
+        self.server_state = server_state
+        self.app_state = app_state
+        self.loop = _loop or asyncio.get_event_loop()
+        self.transport: asyncio.Transport = cast(asyncio.Transport, None)
+        self.scope: dict[str, Any] | None = None
+        self.handshake: ServerProtocol | None = ServerProtocol(max_size=config.ws_max_size, logger=log)
+        self.response: Response | None = None
+        self.open = False  # the handshake is over, accepted or not
+        self.close_sent = False
+        self.disconnected = False
+        self.buffer = b""
+        self.fragments: list[bytes] | None = None
+        self.fragments_opcode = TEXT
+        self.inbox: list[Message] = []
+        self.waiter: asyncio.Future[None] | None = None
+        self.read_paused = False
+        self.drained: asyncio.Future[None] | None = None  # set while the transport's buffer is full
+        self.timer: asyncio.TimerHandle | None = None  # the next ping, the pong deadline or the close deadline
+        self.ping_payload: bytes | None = None
+
+    # -- transport callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.server_state.connections.add(self)  # type: ignore[arg-type]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        self._put({"type": "websocket.disconnect", "code": 1006})
+        self.server_state.connections.discard(self)
+        self.open = self.disconnected = True
+        self.handshake = self.response = None
+        self.buffer = b""
+        self.fragments = None
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+        if exc is None:
+            self.transport.close()
+
+    def eof_received(self) -> None:
+        """The peer stopped sending: the transport closes (a closing handshake, if any, is over)."""
+
+    def pause_writing(self) -> None:
+        self.drained = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+        self.drained = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.handshake is not None and self.scope is None:
+            self._handshake(data)
+            return
+        self.buffer = self.buffer + data if self.buffer else data
+        if self.open:
+            self._read_frames()
+
+    def shutdown(self) -> None:
+        """The server stops: open sockets are closed with 1012, unanswered handshakes get a 500."""
+        self._cancel_timer()
+        if self.close_sent:
+            self.transport.close()
+            return
+        if self.open:
+            self._put({"type": "websocket.disconnect", "code": 1012})
+            self.transport.write(frame(CLOSE, close_payload(1012)))
+            self.close_sent = True
+            self.transport.close()
+        else:
+            self._reject(500)
+
+    # -- the opening handshake
+
+    def _handshake(self, data: bytes) -> None:
+        assert self.handshake is not None
+        self.handshake.receive_data(data)
+        events = self.handshake.events_received()
+        if events:
+            self._connect(cast(Request, events[0]))
+        elif self.handshake.handshake_exc is not None:  # not a request: the handshake has answered it
+            self._finish_handshake()
+            self.close_sent = True
+            self.transport.close()
+
+    def _connect(self, request: Request) -> None:
+        assert self.handshake is not None
+        response = self.handshake.accept(request)
+        if response.status_code != 101:
+            self._reject(response)
+            return
+        self.response = response
+        root_path = self.config.root_path
+        raw_path, _, query_string = request.path.partition("?")
+        subprotocols = [
+            token.strip() for header in request.headers.get_all("Sec-WebSocket-Protocol") for token in header.split(",")
+        ]
+        self.scope = {
+            "type": "websocket",
+            "asgi": {"version": self.config.asgi_version, "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": "wss" if is_ssl(self.transport) else "ws",
+            "server": get_local_addr(self.transport),
+            "client": get_remote_addr(self.transport),
+            "root_path": root_path,
+            "path": root_path + unquote(raw_path),
+            "raw_path": (root_path + raw_path).encode("ascii"),
+            "query_string": query_string.encode("ascii"),
+            "headers": [_header(name, value) for name, value in request.headers.raw_items()],
+            "subprotocols": subprotocols,
+            "state": self.app_state.copy(),
+        }
+        self._put({"type": "websocket.connect"})
+        task = self.loop.create_task(self._run_asgi())
+        self.server_state.tasks.add(task)
+        task.add_done_callback(self.server_state.tasks.discard)
+
+    def _finish_handshake(self) -> None:
+        """Send what the handshake produced, then forget it: the connection is open or closing."""
+        assert self.handshake is not None
+        self.transport.write(b"".join(self.handshake.data_to_send()))
+        self.handshake = self.response = None
+        self.open = True
+
+    def _accept(self, message: Message) -> None:
+        assert self.handshake is not None and self.response is not None and self.scope is not None
+        self._log("[accepted]")
+        headers = self.response.headers
+        del headers["Date"]
+        for name, value in [*self.server_state.default_headers, *message.get("headers", [])]:
+            headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        if message.get("subprotocol"):
+            headers["Sec-WebSocket-Protocol"] = message["subprotocol"]
+        self.handshake.send_response(self.response)
+        self._finish_handshake()
+        self._schedule_ping()
+        if self.buffer:
+            self._read_frames()
+
+    def _log(self, outcome: str) -> None:
+        """uvicorn's line for a websocket, without the query string (tickets and tokens are credentials)."""
+        assert self.scope is not None
+        log.info('%s - "WebSocket %s" %s', get_client_addr(cast(WWWScope, self.scope)), self.scope["path"], outcome)
+
+    def _reject(self, response: Response | int) -> None:
+        """Refuse the handshake with an HTTP answer (or just a status); the connection closes."""
+        assert self.handshake is not None
+        if isinstance(response, int):
+            response = self.handshake.reject(response, "" if response == 403 else "Internal Server Error")
+        self.handshake.send_response(response)
+        self._finish_handshake()
+        self.close_sent = True
+        self.transport.close()
+
+    # -- frames
+
+    def _read_frames(self) -> None:
+        try:
+            while not self.transport.is_closing() and (parsed := self._next_frame()) is not None:
+                self._on_frame(*parsed)
+        except ProtocolError as exc:
+            self._fail(exc.code, exc.reason)
+
+    def _next_frame(self) -> tuple[bool, int, bytes] | None:
+        """The next complete frame in the buffer (fin, opcode, unmasked payload), or None for more bytes."""
+        buffer = self.buffer
+        if len(buffer) < 2:
+            return None
+        first, second = buffer[0], buffer[1]
+        fin, opcode, length, offset = bool(first & 0x80), first & 0x0F, second & 0x7F, 2
+        if first & 0x70 or not second & 0x80:
+            raise ProtocolError(1002, "reserved bits set" if first & 0x70 else "unmasked frame")
+        if opcode not in DATA_OPCODES and opcode not in CONTROL_OPCODES:
+            raise ProtocolError(1002, "invalid opcode")
+        if opcode in CONTROL_OPCODES and (not fin or length > 125):
+            raise ProtocolError(1002, "invalid control frame")
+        if length >= 126:
+            offset = 4 if length == 126 else 10
+            if len(buffer) < offset:
+                return None
+            length = int.from_bytes(buffer[2:offset], "big")
+        if opcode in DATA_OPCODES:
+            size = length + sum(len(part) for part in self.fragments or ())
+            if self.config.ws_max_size and size > self.config.ws_max_size:
+                raise ProtocolError(1009, f"message over {self.config.ws_max_size} bytes")
+        end = offset + 4 + length
+        if len(buffer) < end:
+            return None
+        payload = apply_mask(buffer[offset + 4 : end], buffer[offset : offset + 4])
+        self.buffer = buffer[end:]
+        return fin, opcode, payload
+
+    def _on_frame(self, fin: bool, opcode: int, payload: bytes) -> None:
+        if opcode == PING:
+            if not self.close_sent:  # after our close frame, nothing more is sent
+                self.transport.write(frame(PONG, payload))
+        elif opcode == PONG:
+            self._on_pong(payload)
+        elif opcode == CLOSE:
+            self._on_close(payload)
+        elif (opcode == CONT) != (self.fragments is not None):
+            raise ProtocolError(1002, "unexpected continuation frame" if opcode == CONT else "expected continuation")
+        elif not fin:
+            if self.fragments is None:
+                self.fragments, self.fragments_opcode = [], opcode
+            self.fragments.append(payload)
+        else:
+            if self.fragments is not None:
+                payload, opcode, self.fragments = b"".join([*self.fragments, payload]), self.fragments_opcode, None
+            self._on_message(opcode, payload)
+
+    def _on_message(self, opcode: int, payload: bytes) -> None:
+        if self.close_sent:  # the application has closed: only the peer's answering close matters now
+            return
+        if opcode == TEXT:
+            try:
+                self._put({"type": "websocket.receive", "text": payload.decode()})
+            except UnicodeDecodeError:
+                raise ProtocolError(1007, "invalid UTF-8") from None
+        else:
+            self._put({"type": "websocket.receive", "bytes": payload})
+        if not self.read_paused:  # until the application takes it
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _on_close(self, payload: bytes) -> None:
+        if self.close_sent:  # the peer answered our close: the closing handshake is over
+            self._cancel_timer()
+            self.transport.close()
+            return
+        code, reason = parse_close(payload)
+        self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.transport.write(frame(CLOSE, payload if code != 1005 else b""))
+        self.close_sent = True
+        self._cancel_timer()
+        self.transport.close()
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Close at once after a protocol error or a lost peer: the application sees the code."""
+        self._cancel_timer()
+        self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.transport.write(frame(CLOSE, close_payload(code, reason)))
+        self.close_sent = True
+        self.transport.close()
+
+    # -- keepalive
+
+    def _schedule_ping(self) -> None:
+        interval = self.config.ws_ping_interval
+        if interval is not None and interval > 0:
+            self.timer = self.loop.call_later(interval, self._ping)
+
+    def _ping(self) -> None:
+        self.timer = None
+        self.ping_payload = os.urandom(4)
+        self.transport.write(frame(PING, self.ping_payload))
+        timeout = self.config.ws_ping_timeout
+        if timeout is None:
+            self._schedule_ping()
+        else:
+            self.timer = self.loop.call_later(timeout, self._fail, 1011, "keepalive ping timeout")
+
+    def _on_pong(self, payload: bytes) -> None:
+        if self.ping_payload is None or payload != self.ping_payload:
+            return  # unsolicited, or a late answer to an earlier ping
+        self.ping_payload = None
+        if self.config.ws_ping_timeout is not None:
+            self._cancel_timer()
+            self._schedule_ping()
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.ping_payload = None
+
+    # -- the application
+
+    async def _run_asgi(self) -> None:
+        assert self.scope is not None
+        try:
+            await self.config.loaded_app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            log.exception("Exception in ASGI application\n")
+            if self.handshake is not None:
+                self._reject(500)
+        else:
+            if self.handshake is not None:
+                log.error("ASGI callable returned without completing handshake.")
+                self._reject(500)
+        self.scope = None
+        if not self.close_sent or self.timer is None:  # else the peer's answering close is still awaited
+            self._cancel_timer()
+            self.transport.close()
+
+    def _put(self, message: Message) -> None:
+        self.inbox.append(message)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def receive(self) -> Message:
+        """The next ASGI event for the application."""
+        while not self.inbox:
+            self.waiter = self.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        message = self.inbox.pop(0)
+        if self.read_paused and not self.inbox:
+            self.read_paused = False
+            self.transport.resume_reading()
+        return message
+
+    async def send(self, message: Message) -> None:
+        """An ASGI message from the application."""
+        if self.drained is not None:
+            await asyncio.shield(self.drained)
+        if self.disconnected or self.transport.is_closing():
+            raise ClientDisconnected()
+        kind = message["type"]
+        if self.handshake is not None:
+            if kind == "websocket.accept":
+                self._accept(message)
+            elif kind == "websocket.close":
+                self._log("403")
+                self._put({"type": "websocket.disconnect", "code": 1006})
+                self._reject(403)
+            else:
+                raise RuntimeError(f"Expected ASGI message 'websocket.accept' or 'websocket.close', but got '{kind}'.")
+        elif self.close_sent:
+            raise RuntimeError(f"Unexpected ASGI message '{kind}', after sending 'websocket.close'.")
+        elif kind == "websocket.send":
+            data = message.get("bytes")
+            self.transport.write(frame(BINARY, data) if data is not None else frame(TEXT, message["text"].encode()))
+        elif kind == "websocket.close":
+            code, reason = message.get("code", 1000), message.get("reason") or ""
+            self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+            self.transport.write(frame(CLOSE, close_payload(code, reason)))
+            self.close_sent = True
+            self._cancel_timer()
+            if self.read_paused:  # to read the peer's answering close
+                self.read_paused = False
+                self.transport.resume_reading()
+            self.timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.close)
+        else:
+            raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got '{kind}'.")
