@@ -81,6 +81,15 @@ def _seats_taken(path: Path, synchronous: str, event: Event) -> int:
     return seated
 
 
+def _env(synchronous: str, folder: Path) -> dict[str, str]:
+    """The server's settings: each registration's ticket e-mail goes to an outbox folder of the run."""
+    return {
+        "CHECKIN_SQLITE_SYNCHRONOUS": synchronous,
+        "CHECKIN_QR_WORKERS": "0",
+        "CHECKIN_OUTBOX": str(folder / "outbox"),
+    }
+
+
 def paced_run(synchronous: str, tag: str) -> dict[str, float]:
     """RATE registrations/s for SECONDS from CONNECTIONS clients (PROCESSES client processes), each request
     a new person, alternately venue and online: latency percentiles, non-2xx, achieved rate and outcomes."""
@@ -88,7 +97,7 @@ def paced_run(synchronous: str, tag: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         event = _fresh_event(path, synchronous)
-        with server(path, {"CHECKIN_SQLITE_SYNCHRONOUS": synchronous, "CHECKIN_QR_WORKERS": "0"}) as url:
+        with server(path, _env(synchronous, Path(tmp))) as url:
             target = f"/api/v1/events/{event.slug}/registrations"
             per_client = int(SECONDS * RATE / CONNECTIONS)
             request_lists = [
@@ -110,10 +119,12 @@ def paced_run(synchronous: str, tag: str) -> dict[str, float]:
             ]
             samples = paced(url, request_lists, RATE, PROCESSES)
         seated = _seats_taken(path, synchronous, event)
+        mailed = len(list((Path(tmp) / "outbox").glob("*.eml")))
     outcomes = Counter(json.loads(s.body)["registrant"]["status"] for s in samples if s.status == 201)
     return {
         **paced_summary(samples, RATE),
         "seated": seated,
+        "mailed": mailed,
         "load": load,
         **{f"n_{k}": v for k, v in outcomes.items()},
     }
@@ -123,7 +134,7 @@ def one_run(synchronous: str, tag: str) -> Run:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         event = _fresh_event(path, synchronous)
-        with server(path, {"CHECKIN_SQLITE_SYNCHRONOUS": synchronous, "CHECKIN_QR_WORKERS": "0"}) as url:
+        with server(path, _env(synchronous, Path(tmp))) as url:
             command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(LUA)]
             target = f"{url}/api/v1/events/{event.slug}/registrations"
             output = subprocess.run([*command, target, "--", tag], capture_output=True, text=True, check=True).stdout
@@ -149,7 +160,7 @@ def main() -> None:
                 f"  steady run: {r['requests']:.0f} sent, {r['rate']:.0f}/s, p50 {r['p50']:.1f} ms "
                 f"p99 {r['p99']:.1f} ms (from planned {r['p99_from_due']:.1f} ms, max {r['max']:.1f} ms), "
                 f"non-2xx {r['non2xx']:.0f}; {outcomes}; venue seats taken {r['seated']:.0f}/{EVENT.capacity}; "
-                f"load average {r['load']:.1f} at its start",
+                f"tickets e-mailed by the end {r['mailed']:.0f}; load average {r['load']:.1f} at its start",
                 flush=True,
             )
         runs = [one_run(synchronous, f"r{n}") for n in range(RUNS)]
