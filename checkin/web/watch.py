@@ -94,16 +94,17 @@ async def _join(socket: WatchSocket, svc: Services, slug: str, query_string: byt
         ticket, anon = query.get("ticket", [None])[0], query.get("anon", [None])[0]
         identity = await identify(svc.db, event, ticket, anon)
         connection = svc.watching.connect(identity)
-    except EventNotFound:
-        await socket.refuse("event_not_found")
-        return None
-    except NotAViewer as exc:
-        await socket.refuse(exc.code)
-        return None
-    except Refused as exc:
-        await socket.refuse(exc.reason.value)
+    except (EventNotFound, NotAViewer, Refused) as exc:
+        await socket.refuse(_refusal(exc))
         return None
     return connection, "anonymous" if identity.registrant_id is None else "registrant"
+
+
+def _refusal(exc: EventNotFound | NotAViewer | Refused) -> str:
+    """The error code a refused join is told."""
+    if isinstance(exc, NotAViewer):
+        return exc.code
+    return exc.reason.value if isinstance(exc, Refused) else "event_not_found"
 
 
 async def _follow(socket: WatchSocket, svc: Services, connection: int, last_heard: float) -> tuple[int, float]:
