@@ -45,6 +45,10 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
     return {
         "access_log": False,
+        # X-Forwarded-For is believed only from the proxies named in CHECKIN_TRUSTED_PROXIES: every
+        # per-address limit then sees the real client, and nobody else can pick their own address.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
         # Our websocket protocol keeps a few hundred bytes per open socket where uvicorn's keeps ~20 KiB;
         # it negotiates no extensions (permessage-deflate would cost ~40 KiB per socket).
         "ws": WebSocketProtocol,

@@ -12,6 +12,16 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _switch(value: str, name: str) -> bool:
+    """`on` or `off` (also 1/0, true/false, yes/no); anything else is a mistake worth stopping for."""
+    word = value.strip().lower()
+    if word in {"on", "1", "true", "yes"}:
+        return True
+    if word in {"off", "0", "false", "no"}:
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """Where ticket e-mail goes; with no host, messages are written to the outbox folder."""
@@ -47,6 +57,12 @@ class Settings:
     ws_ping_timeout: float = 15.0
     # Dashboards: at most one snapshot per event this often (a rush of changes is coalesced).
     dashboard_interval: float = 0.2
+    # Per-client-address limits (registration, re-send, pairing, search, anonymous viewers,
+    # connections): all on, or all off for load tests and rehearsals from one address.
+    rate_limits: bool = True
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks, e.g.
+    # "127.0.0.1" behind a local nginx); empty: the peer address is the client's.
+    trusted_proxies: tuple[str, ...] = ()
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     def with_db(self, db_path: Path) -> Settings:
@@ -78,5 +94,7 @@ class Settings:
             watch_grace=float(env.get("CHECKIN_WATCH_GRACE", str(cls.watch_grace))),
             watch_max_connections=int(env.get("CHECKIN_WATCH_MAX_CONNECTIONS", str(cls.watch_max_connections))),
             dashboard_interval=float(env.get("CHECKIN_DASHBOARD_INTERVAL", str(cls.dashboard_interval))),
+            rate_limits=_switch(env.get("CHECKIN_RATE_LIMITS", "on"), "CHECKIN_RATE_LIMITS"),
+            trusted_proxies=tuple(p.strip() for p in env.get("CHECKIN_TRUSTED_PROXIES", "").split(",") if p.strip()),
             smtp=smtp,
         )

@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import Scope
 
 from checkin import mailer
 from checkin.errors import BadRequest, CheckinError, PayloadTooLarge
@@ -26,6 +27,13 @@ log = logging.getLogger("checkin")
 def services(conn: HTTPConnection) -> Services:
     """The running server's services."""
     return cast(Services, conn.app.state.services)
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address as every per-address limit sees it: the peer, or, behind a proxy named in
+    CHECKIN_TRUSTED_PROXIES, the address it forwarded (uvicorn rewrites the scope before we see it)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "-"
 
 
 async def read_body(request: Request, limit: int) -> bytes:

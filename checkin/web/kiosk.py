@@ -21,7 +21,7 @@ from checkin.storage.kiosk_sync import kiosk_sync
 from checkin.storage.scans import Caller, ScanOutcome, record_scan, register_walkin, to_json, undo_checkin
 from checkin.storage.staff import resolve_token
 from checkin.web.auth import Principal, authorise, bearer_secret, require, token_principal
-from checkin.web.common import event_of, read_json, services
+from checkin.web.common import client_address, event_of, read_json, services
 
 DOOR_ROLES = {Role.KIOSK, Role.ORGANISER}
 MAX_CLIENTS = 10_000
@@ -142,7 +142,7 @@ async def pair(request: Request) -> JSONResponse:
     throttle = getattr(request.app.state, "pairing_throttle", None)
     if throttle is None:
         throttle = request.app.state.pairing_throttle = Throttle(limit=10, window=60.0)
-    throttle.check(request.client.host if request.client else "-", time.monotonic())
+    throttle.check(client_address(request.scope), time.monotonic())
     code = (await read_json(request)).get("code")
     if not isinstance(code, str) or not 0 < len(code) <= 40:
         raise BadRequest("a pairing code is required")
