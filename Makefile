@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck bench vendor clean system-deps
+.PHONY: run test lint typecheck bench vendor clean system-deps check-uvicorn
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,9 @@ test: lint typecheck system-deps
 bench: $(TESTSTAMP)
 	scripts/system-deps.sh bench
 	$(PY) -m bench
+
+check-uvicorn:
+	scripts/check-uvicorn.sh
 
 vendor:
 	scripts/vendor.sh
