@@ -26,6 +26,7 @@ BASE_POLICY: Mapping[str, tuple[str, ...]] = {
 }
 CSP = b"content-security-policy"
 KIOSK_PREFIX = "/kiosk"
+REPORT_PATH = "/csp-report"  # where browsers post what a policy blocked: checkin.web.csp_report
 
 
 def policy(extra: Mapping[str, Sequence[str]] | None = None) -> str:
@@ -34,6 +35,7 @@ def policy(extra: Mapping[str, Sequence[str]] | None = None) -> str:
     for name, sources in (extra or {}).items():
         current = directives.setdefault(name, ["'self'"])
         current.extend(source for source in sources if source not in current)
+    directives["report-uri"] = [REPORT_PATH]  # report-uri, not report-to: Chromium sends these at once
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
 
 
