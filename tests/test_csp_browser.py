@@ -14,24 +14,31 @@ import logging
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
-from checkin.models import Event, Role
+from checkin.models import Event, Mode, Role
+from checkin.registration import Application
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.kiosks import create_kiosk
+from checkin.storage.registrants import register
 from tests.browser import chromium
 from tests.conftest import ORGANISER, make_token, make_user, seed_event
 from tests.utils import EVENT, LiveServer, run_server
 
 pytestmark = pytest.mark.browser
 
+PERSON = Application("山田 花子", "ヤマダ ハナコ", "hanako@example.jp", "", Mode.VENUE)
+T = TypeVar("T")
+# The smallest WebAssembly module (magic and version): compiling it needs 'wasm-unsafe-eval'.
+COMPILE_WASM = """() => WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))
+  .then(() => "compiled", (error) => error.name)"""
 PROBE = "http://csp-probe.invalid"
 LISTENER = """document.addEventListener("securitypolicyviolation", (e) => window.cspViolation({
   directive: e.effectiveDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber }));"""
@@ -107,6 +114,16 @@ def page(context: BrowserContext) -> Page:
     return context.new_page()
 
 
+def storage_call(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
+    """One write straight to the database, as a command would (no e-mail follows)."""
+    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database.open()
+    try:
+        return database.write_sync(fn, *args)
+    finally:
+        database.close()
+
+
 def log_in(page: Page, live: LiveServer) -> None:
     """Through the login form, as the organiser."""
     page.goto(f"{live.url}/admin/login")
@@ -147,16 +164,15 @@ def test_admin_pages_and_their_confirmations(
     """Log in, walk every tab, create a kiosk (its inline QR), confirm a re-issue, log out."""
     make_user(settings)
     log_in(page, live)
-    body = {"name": "山田 花子", "kana": "ヤマダ ハナコ", "email": "hanako@example.jp", "mode": "venue"}
-    registrant = page.request.post(f"{live.url}/api/v1/events/sympo/registrations", data=body).json()["registrant"]
-    for tab in ["", "registrants", f"registrants/{registrant['id']}", "tokens", "files", "audit", "settings"]:
+    registrant_id = storage_call(settings, register, event, PERSON, time.time()).registrant.id
+    for tab in ["", "registrants", f"registrants/{registrant_id}", "tokens", "files", "audit", "settings"]:
         page.goto(f"{live.url}/admin/events/sympo/{tab}")
         expect(page.locator("main h1, main .crumbs").first).to_be_visible()
     page.goto(f"{live.url}/admin/events/sympo/kiosks")
     page.locator("input[name=kiosk_name]").fill("受付1")
     page.locator("input[name=kiosk_name]").press("Enter")
     assert page.evaluate("document.querySelector('img.qr').decode().then(() => true)")
-    page.goto(f"{live.url}/admin/events/sympo/registrants/{registrant['id']}/reissue")
+    page.goto(f"{live.url}/admin/events/sympo/registrants/{registrant_id}/reissue")
     page.locator("button.danger").click()
     page.wait_for_url("**done=**")
     page.goto(f"{live.url}/admin/events/new")
@@ -169,12 +185,7 @@ def test_kiosk_pairing_screen_then_the_camera_and_its_worker(
     settings: Settings, event: Event, live: LiveServer, page: Page, watch: CspWatch
 ) -> None:
     """A wrong code, the right one; then the fake camera feeds the QR worker and the service worker starts."""
-    database = Database(settings.db_path, settings.sqlite_synchronous)
-    database.open()
-    try:
-        _, pairing_code = database.write_sync(create_kiosk, event.id, "受付1", time.time())
-    finally:
-        database.close()
+    _, pairing_code = storage_call(settings, create_kiosk, event.id, "受付1", time.time())
     page.goto(f"{live.url}/kiosk")
     page.fill("#pairing input[name=code]", "WRONGCOD")
     page.click("#pairing button[type=submit]")
@@ -185,6 +196,8 @@ def test_kiosk_pairing_screen_then_the_camera_and_its_worker(
         page.wait_for_selector("#kiosk [data-kiosk-name]:has-text('受付1')")
     assert worker.value.url.endswith("/kiosk/qrworker.js")
     assert worker.value.evaluate("typeof jsQR") == "function"  # importScripts from /static under the policy
+    assert worker.value.evaluate(COMPILE_WASM) == "compiled"  # the worker's own response allows a wasm decoder
+    assert page.evaluate(COMPILE_WASM) == "compiled"
     page.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)")
     page.click("[data-open-search]")
     page.fill("#search input[name=q]", "山田")
@@ -206,6 +219,7 @@ def test_dashboard_projector_and_report(
     expect(page.locator("#csv")).to_be_visible()
     page.wait_for_selector("#chart-online canvas")
     watch.assert_clean(page)
+    assert page.evaluate(COMPILE_WASM) == "CompileError"  # only the kiosk may compile WebAssembly
 
 
 class _StreamHandler(http.server.SimpleHTTPRequestHandler):
