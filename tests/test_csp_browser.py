@@ -234,38 +234,60 @@ class _StreamHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def hls_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A 6-second H.264 HLS stream made by ffmpeg, served from a second server (another origin)."""
-    folder: Path = tmp_path_factory.mktemp("hls")
-    source = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "6"]
-    video = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10"]
-    hls = ["-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod"]
-    subprocess.run(["ffmpeg", "-loglevel", "error", *source, *video, *hls, str(folder / "index.m3u8")], check=True)
+def stream_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second server (another origin) with a 6-second H.264 HLS stream and a WebM clip made by ffmpeg,
+    and an embeddable player page; its base URL."""
+    folder: Path = tmp_path_factory.mktemp("stream")
+    ffmpeg = ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "6"]
+    hls = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", "-f", "hls", "-hls_time", "1"]
+    subprocess.run([*ffmpeg, *hls, "-hls_playlist_type", "vod", str(folder / "index.m3u8")], check=True)
+    subprocess.run([*ffmpeg, "-c:v", "libvpx", str(folder / "clip.webm")], check=True)
+    (folder / "player.html").write_text("<!doctype html><title>player</title><p>embedded player</p>")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_StreamHandler, directory=folder))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/index.m3u8"
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
 
 
-@pytest.mark.parametrize("player", ["browser", "hls.js"])
-def test_an_hls_stream_from_another_origin_plays_under_the_watch_policy(
-    settings: Settings, hls_url: str, context: BrowserContext, watch: CspWatch, player: str
+def open_watch_page(settings: Settings, server: LiveServer, page: Page, stream_url: str, directive: str) -> None:
+    """The anonymous watch page of an event streaming `stream_url`, whose policy names its origin."""
+    event = seed_event(settings, replace(EVENT, slug=f"live-{directive}", stream_url=stream_url))
+    response = page.goto(f"{server.url}/e/{event.slug}/watch")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert f"{directive} 'self' {stream_url.rsplit('/', 1)[0]}" in policy
+
+
+@pytest.mark.parametrize(
+    ("player", "path"), [("browser", "index.m3u8"), ("hls.js", "index.m3u8"), ("video", "clip.webm")]
+)
+def test_a_stream_from_another_origin_plays_under_the_watch_policy(
+    settings: Settings, stream_host: str, context: BrowserContext, watch: CspWatch, player: str, path: str
 ) -> None:
-    """The watch page allows the stream's origin (and blob: for hls.js), and the video's time advances."""
-    event = seed_event(settings, replace(EVENT, stream_url=hls_url))
+    """HLS (the browser's own, and hls.js with its blob: media and worker) and a video file: time advances."""
     with run_server(settings) as server:
         page = context.new_page()
         if player == "hls.js":
             page.add_init_script(NO_NATIVE_HLS)
-        response = page.goto(f"{server.url}/e/{event.slug}/watch")
-        assert response is not None and hls_url.rsplit("/", 1)[0] in response.headers["content-security-policy"]
+        open_watch_page(settings, server, page, f"{stream_host}/{path}", "media-src")
         page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
         # A function, not a string: Playwright evaluates a string predicate with eval, which the policy refuses.
         page.wait_for_function("() => document.querySelector('video').currentTime > 1.5", timeout=20_000)
         used_hls_js = page.evaluate("document.querySelector('video').src.startsWith('blob:') && !!window.Hls")
         assert used_hls_js == (player == "hls.js")
+        watch.assert_clean(page)
+
+
+def test_an_embed_from_another_origin_loads_under_the_watch_policy(
+    settings: Settings, stream_host: str, context: BrowserContext, watch: CspWatch
+) -> None:
+    """An embedded player (YouTube's place) loads in its frame: frame-src names its origin alone."""
+    with run_server(settings) as server:
+        page = context.new_page()
+        open_watch_page(settings, server, page, f"{stream_host}/player.html", "frame-src")
+        expect(page.frame_locator("iframe").locator("p")).to_have_text("embedded player")
         watch.assert_clean(page)
