@@ -147,7 +147,7 @@ def main() -> None:
                     context.set_offline(True)
                     offline.append(measure(page, batch[TICKETS:]))
                     context.set_offline(False)
-                    page.wait_for_function("!document.querySelector('.status [data-queue]').textContent")
+                    page.wait_for_function("() => !document.querySelector('.status [data-queue]').textContent")
             finally:
                 browser.close()
     report("online (the server decides)", online)

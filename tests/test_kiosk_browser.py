@@ -295,7 +295,7 @@ def test_offline_scans_are_kept_across_a_reload_and_sent_when_back(
     page.wait_for_selector("[data-offline] [data-queue]:has-text('未送信 3 件')")
     page.context.set_offline(False)
     page.wait_for_selector("#kiosk [data-offline]", state="hidden")
-    page.wait_for_function("!document.querySelector('.status [data-queue]').textContent")
+    page.wait_for_function("() => !document.querySelector('.status [data-queue]').textContent")
     assert counts(live, kiosk_token) == {"checked_in": 2, "in_hall": 2}
 
 
@@ -309,7 +309,7 @@ def test_unknown_ticket_offline_is_not_in_local_data_rather_than_invalid(
     wedge(page, code)
     wait_result(page, "not_in_local_data", "お名前で検索してください")
     page.context.set_offline(False)
-    page.wait_for_function("!document.querySelector('.status [data-queue]').textContent")
+    page.wait_for_function("() => !document.querySelector('.status [data-queue]').textContent")
     assert counts(live, kiosk_token)["checked_in"] == 0
 
 

@@ -27,6 +27,7 @@ from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
 from checkin.watching import NotAViewer, identify
 from checkin.web.common import services
+from checkin.web.security import watch_policy
 from checkin.web.templating import render
 
 MAX_MESSAGE = 512
@@ -172,6 +173,7 @@ def _page(request: Request, event: Event, ticket: str | None) -> Response:
     context = {"event": event, "ticket": ticket, "stream_kind": kind, "stream_src": src}
     response = render(request, "watch.html", context)
     response.headers.update(PAGE_HEADERS)
+    response.headers["content-security-policy"] = watch_policy(kind, src)
     return response
 
 
