@@ -195,3 +195,18 @@ def test_promoted_people_are_mailed_and_waiting_people_have_nothing_to_resend(
     form = {"csrf": organiser, "name": last["name"], "email": last["email"], "mode": "online"}
     client.post(f"{BASE}/{last['id']}/edit", data=form)
     assert _codes(settings, last["id"])[0][0] in _mails(settings, "ticket")[-1]
+
+
+def test_a_ticket_mail_still_being_sent_does_not_break_the_registrant_page(
+    settings: Settings, client: TestClient, organiser: str, event: Event
+) -> None:
+    """A claimed but not yet sent e-mail (sent_at NULL) is left out of the page, not formatted as a date."""
+    (person,) = register(client, event, 1)
+    with sqlite3.connect(settings.db_path) as conn:
+        conn.execute(
+            "INSERT INTO email_sends (ticket_id, registrant_id, kind, claimed_at)"
+            " SELECT id, registrant_id, 'resend', ? FROM tickets WHERE registrant_id = ?",
+            (time.time(), person["id"]),
+        )
+    page = client.get(f"{BASE}/{person['id']}")
+    assert page.status_code == 200 and person["name"] in page.text

@@ -134,7 +134,8 @@ def registrant_record(conn: sqlite3.Connection, event_id: int, registrant_id: in
     registrant = get_registrant(conn, event_id, registrant_id)
     attendance = conn.execute("SELECT * FROM attendance WHERE registrant_id = ?", (registrant_id,)).fetchone()
     sends = conn.execute(
-        "SELECT sent_at FROM email_sends WHERE registrant_id = ? ORDER BY sent_at", (registrant_id,)
+        "SELECT sent_at FROM email_sends WHERE registrant_id = ? AND sent_at IS NOT NULL ORDER BY sent_at",
+        (registrant_id,),
     ).fetchall()
     return RegistrantRecord(
         registrant=registrant,
