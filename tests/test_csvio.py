@@ -95,6 +95,12 @@ def test_kana_must_be_kana_and_lengths_are_bounded() -> None:
     assert reasons(text.encode()) == {2: [("name", "too_long"), ("kana", "not_kana")], 3: [("ref_no", "too_long")]}
 
 
+def test_reading_in_hiragana_is_imported_in_katakana() -> None:
+    """A CP932 file from Excel with readings in hiragana gives katakana readings."""
+    text = HEADER + "R1,山田 花子,やまだ はなこ,h@example.jp,,会場参加\r\n"
+    assert [row.app.kana for row in parse(text.encode("cp932")).rows] == ["ヤマダ ハナコ"]
+
+
 def test_blank_rows_and_short_rows() -> None:
     """Empty lines (Excel leaves ",,,,,") are ignored; a short row is read with its missing cells empty."""
     text = HEADER + ",,,,,\r\n" + "R9,山田 花子,ヤマダ ハナコ,h@example.jp,,オンライン参加\r\n\r\n"

@@ -102,6 +102,14 @@ def test_english_is_available_with_lang_query(client: TestClient, event: Event) 
     assert f'<h1 lang="ja">{event.title}</h1>' in html
 
 
+def test_hiragana_reading_is_stored_in_katakana_as_the_hint_says(client: TestClient, event: Event) -> None:
+    """The hint says hiragana becomes katakana (in both languages), and the stored reading is katakana."""
+    assert "ひらがなで入力してもカタカナで登録します" in client.get(f"/e/{event.slug}/").text
+    assert "hiragana is accepted and stored in katakana" in client.get(f"/e/{event.slug}/?lang=en").text
+    register(client, kana="たかはし さきこ")
+    assert [person.kana for person in registrants(client, event)] == ["タカハシ サキコ"]
+
+
 def test_valid_form_redirects_to_the_ticket(client: TestClient, event: Event) -> None:
     """A valid submission is stored and answered 303 to the ticket page, which greets the person."""
     location = register(client)
