@@ -98,9 +98,9 @@ def compose(
     body.attach(MIMEText(env.get_template("mail_ticket.txt").render(**context), "plain", "utf-8"))
     body.attach(html)
     message.attach(body)
-    uid = f"{event.slug}-{registrant.id}@{domain}"
+    links = "\n".join(url for url in (page, watch) if url)
     calendar = MIMEText(
-        event_ics(event, page, uid, now, "\n".join(url for url in (page, watch) if url)), "calendar", "utf-8"
+        event_ics(event, registrant.id, base_url=base_url, url=page, now=now, description=links), "calendar", "utf-8"
     )
     calendar.set_param("method", "PUBLISH")
     calendar.add_header("Content-Disposition", "attachment", filename=f"{event.slug}.ics")
