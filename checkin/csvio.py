@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from checkin.errors import Invalid
 from checkin.i18n import translate
@@ -239,14 +240,19 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
-def _export_cells(row: ExportRow, base_url: str, lang: str) -> list[str]:
+ExportCell = str | int | datetime | None
+EXPORT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def export_values(row: ExportRow, base_url: str, lang: str) -> list[ExportCell]:
+    """The cells of one report row as values: the first check-in a JST datetime (no zone), numbers as ints."""
     r = row.registrant
     # Japanese files carry the words people read; English ones the values of the API.
     mode = translate(f"mode.{r.mode.value}", lang) if lang == "ja" else r.mode.value
     status = translate(f"status.{r.status.value}", lang) if lang == "ja" else r.status.value
-    checked_in = ""
+    checked_in = None
     if row.first_checked_in_at is not None:
-        checked_in = to_datetime(row.first_checked_in_at).strftime("%Y-%m-%d %H:%M:%S")
+        checked_in = to_datetime(row.first_checked_in_at).replace(tzinfo=None)
     return [
         r.ref_no,
         r.name,
@@ -257,9 +263,19 @@ def _export_cells(row: ExportRow, base_url: str, lang: str) -> list[str]:
         status,
         f"{base_url}/t/{row.ticket_code}" if row.ticket_code else "",
         checked_in,
-        str(round(row.watched_seconds / 60)),
-        "1" if row.attended else "0",
+        round(row.watched_seconds / 60),
+        1 if row.attended else 0,
     ]
+
+
+def _csv_cell(value: ExportCell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime(EXPORT_TIME_FORMAT)
+    if isinstance(value, int):
+        return str(value)
+    return neutralise(value)
 
 
 def format_export(rows: Sequence[ExportRow], base_url: str, *, english_headers: bool = False) -> bytes:
@@ -269,5 +285,5 @@ def format_export(rows: Sequence[ExportRow], base_url: str, *, english_headers: 
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_HEADERS[lang])
     for row in rows:
-        writer.writerow([neutralise(cell) for cell in _export_cells(row, base_url, lang)])
+        writer.writerow([_csv_cell(value) for value in export_values(row, base_url, lang)])
     return out.getvalue().encode("utf-8-sig")

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import replace
 
 from starlette.testclient import TestClient
 
 from checkin.app import create_app
-from checkin.models import Event
+from checkin.models import Event, to_datetime
 from checkin.settings import Settings
 from tests.conftest import log_in, make_user
+from tests.report_files import csv_table, xlsx_as_csv_table
 from tests.test_admin import register, settings_form
 
 FILES = "/admin/events/sympo/files"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER = "受付番号,氏名,フリガナ,メールアドレス,所属,参加方法\r\n"
 GOOD = (
     HEADER
@@ -89,3 +92,20 @@ def test_export_downloads_the_report_for_excel(client: TestClient, organiser: st
     english = client.get("/admin/events/sympo/export.csv?headers=en").content.decode("utf-8-sig")
     assert english.startswith("ref_no,name")
     assert "registrants.export" in client.get("/admin/events/sympo/audit").text
+
+
+def test_excel_workbook_download_beside_the_csv(client: TestClient, organiser: str, event: Event) -> None:
+    """The files page offers the .xlsx beside the CSV; it holds the CSV's rows and both have clear names."""
+    register(client, event, 3)
+    page = client.get(FILES).text
+    assert 'href="/admin/events/sympo/export.xlsx"' in page and 'href="/admin/events/sympo/export.csv"' in page
+    workbook = client.get("/admin/events/sympo/export.xlsx")
+    assert workbook.status_code == 200
+    assert workbook.headers["content-type"] == XLSX
+    today = to_datetime(time.time()).strftime("%Y%m%d")
+    assert f'filename="sympo-attendance-{today}.xlsx"' in workbook.headers["content-disposition"]
+    report = client.get("/admin/events/sympo/export.csv")
+    assert f'filename="sympo-attendance-{today}.csv"' in report.headers["content-disposition"]
+    assert xlsx_as_csv_table(workbook.content) == csv_table(report.content)
+    english = client.get("/admin/events/sympo/export.xlsx?headers=en").content
+    assert xlsx_as_csv_table(english) == csv_table(client.get("/admin/events/sympo/export.csv?headers=en").content)

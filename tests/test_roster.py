@@ -12,13 +12,14 @@ import pytest
 from checkin.csvio import FileProblem
 from checkin.demo import sample_file
 from checkin.models import Event, Status
-from checkin.roster import export_csv, import_csv
+from checkin.roster import export_report, import_csv
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage import registrants as store
 from checkin.storage.roster import EventPurged
 from checkin.storage.viewing import WatchSummary
 from tests.conftest import seed_event
+from tests.report_files import csv_table, xlsx_as_csv_table
 from tests.utils import EVENT
 
 SAMPLES = sample_file().parent  # ../shared/data beside the repository, or where $CHECKIN_DEMO_CSV is
@@ -148,7 +149,9 @@ async def test_export_report_of_an_event(db: Database, hall: Event, monkeypatch:
     )
     watched = {people["R2"].id: WatchSummary(seconds=95 * 60, first_join=0.0, last_leave=0.0)}
     monkeypatch.setattr("checkin.storage.roster.watch_summary", lambda conn, event_id: watched)
-    out = await export_csv(db, hall, base_url="https://x.example")
+    out = await export_report(db, hall, base_url="https://x.example")
+    workbook = await export_report(db, hall, base_url="https://x.example", file_format="xlsx")
+    assert xlsx_as_csv_table(workbook) == csv_table(out)
     assert out.startswith(b"\xef\xbb\xbf")
     table = list(csv.DictReader(io.StringIO(out.decode("utf-8-sig"), newline="")))
     assert [row["受付番号"] for row in table] == ["R1", "R2"]
