@@ -135,6 +135,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     print(f"文字コード / encoding: {report.encoding}")
     for bad in report.bad:
         print(f"{bad.text('ja')} / {bad.text('en')}", file=sys.stderr)
+    for kept in report.kept:
+        print(f"{kept.text('ja')} / {kept.text('en')}")
     if report.ignored_columns:
         print(f"使わない列 / ignored columns: {', '.join(report.ignored_columns)}")
     if report.waitlisted:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import groupby
 
 from checkin.errors import Invalid
 from checkin.i18n import translate
@@ -22,6 +24,7 @@ from checkin.text import nfkc, single_line
 
 FIELDS = ("ref_no", "name", "kana", "email", "organisation", "mode")
 REQUIRED = ("name", "email", "mode")
+LOSSY_FIELDS = ("name", "kana", "organisation")  # free text a CP932 save can damage (e-mail and mode match)
 MAX_REF_NO = 40
 _HEADERS = {
     "ref_no": ("受付番号", "ref_no", "ref no", "reference no", "reference no."),
@@ -86,6 +89,19 @@ class BadRow:
 
 
 @dataclass(frozen=True)
+class KeptRow:
+    """A row whose values lost characters to the file's encoding: the stored values of `fields` were kept."""
+
+    line: int
+    fields: tuple[str, ...]
+
+    def text(self, lang: str) -> str:
+        """e.g. 「3行目: 氏名の「?」は…登録済みの値を残しました」."""
+        labels = ("、" if lang == "ja" else ", ").join(translate(f"csv.col.{field}", lang) for field in self.fields)
+        return f"{translate('csv.line', lang, line=self.line)}: {translate('csv.kept', lang, fields=labels)}"
+
+
+@dataclass(frozen=True)
 class ImportRow:
     """One good row: its line, the reference number it gives ("" for none) and the application."""
 
@@ -115,6 +131,7 @@ class ImportReport:
     promoted: tuple[str, ...] = ()  # moved up from the waiting list by seats this import freed
     bad: tuple[BadRow, ...] = ()
     ignored_columns: tuple[str, ...] = ()
+    kept: tuple[KeptRow, ...] = ()  # rows where characters lost to the encoding were not written over the stored ones
 
     def summary(self, lang: str) -> str:
         """One sentence for the organiser."""
@@ -205,6 +222,35 @@ def _repeats(rows: Iterable[ImportRow]) -> tuple[list[ImportRow], list[BadRow]]:
         seen.update({key: row.line for key in keys})
         good.append(row)
     return good, bad
+
+
+def _cp932_holds(ch: str) -> bool:
+    try:
+        ch.encode("cp932")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def lost_in_encoding(imported: str, stored: str) -> bool:
+    """Whether `imported` is `stored` as a CP932 save left it: what CP932 cannot hold (𠮷, emoji) became "?".
+
+    Japanese Excel's default "CSV" is CP932; it writes one "?" per character it cannot hold (two for
+    one outside the BMP), and nothing else changes. A value edited anywhere else is taken as typed.
+    """
+    if "?" not in imported or imported == stored:
+        return False
+    pattern = []
+    for holds, run in groupby(stored, key=_cp932_holds):
+        text = "".join(run)
+        pattern.append(re.escape(text) if holds else rf"\?{{{len(text)},{2 * len(text)}}}")
+    return re.fullmatch("".join(pattern), imported) is not None
+
+
+def keep_lost_characters(stored: Registrant, app: Application) -> tuple[Application, tuple[str, ...]]:
+    """The row's application with each value that lost characters to the encoding put back as stored; those fields."""
+    lost = tuple(name for name in LOSSY_FIELDS if lost_in_encoding(getattr(app, name), getattr(stored, name)))
+    return replace(app, **{name: getattr(stored, name) for name in lost}), lost
 
 
 def parse(data: bytes) -> ParsedFile:

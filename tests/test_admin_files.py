@@ -43,6 +43,15 @@ def test_import_then_reimport_updates_without_duplicates(client: TestClient, org
     assert "registrants.import" in client.get("/admin/events/sympo/audit").text
 
 
+def test_cp932_reimport_keeps_what_the_encoding_lost_and_names_the_rows(client: TestClient, organiser: str) -> None:
+    """Re-importing a CP932 save with "?" for 𠮷 keeps the stored name; the result names the row in Japanese."""
+    assert _upload(client, organiser, (HEADER + "R1,𠮷田 太郎,,y@example.jp,,会場参加\r\n").encode()).startswith("200")
+    result = _upload(client, organiser, (HEADER + "R1,?田 太郎,,y@example.jp,,会場参加\r\n").encode("cp932"))
+    assert result.startswith("200") and "2行目: 氏名の「?」は" in result and "変更なし1件" in result
+    listing = client.get("/admin/events/sympo/registrants").text
+    assert "𠮷田 太郎" in listing and "?田" not in listing
+
+
 def test_cp932_file_with_a_bad_row_is_refused_whole(client: TestClient, organiser: str) -> None:
     """A CP932 file with a bad row imports nothing and names the row; skipping bad rows imports the rest."""
     bad = GOOD + "R003,山田 太郎,ヤマダ タロウ,not-an-address,,会場参加\r\n"

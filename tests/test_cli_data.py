@@ -141,6 +141,20 @@ def test_import_and_export_commands(
     assert main(["import", "nope", str(source)]) == 1
 
 
+def test_import_keeps_names_a_cp932_save_lost_and_says_which_rows(
+    db: Database, event: Event, env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CP932 file whose "?" stand for 𠮷 keeps the stored name; the output names the line, in Japanese."""
+    source = tmp_path / "in.csv"
+    source.write_bytes((HEADER + "R1,𠮷田 太郎,,y@example.jp,,会場参加\r\n").encode("utf-8"))
+    assert main(["import", event.slug, str(source)]) == 0
+    source.write_bytes((HEADER + "R1,?田 太郎,,y@example.jp,,会場参加\r\n").encode("cp932"))
+    assert main(["import", event.slug, str(source)]) == 0
+    out = capsys.readouterr().out
+    assert "2行目: 氏名の「?」は" in out and "登録済みの値を残しました" in out and "line 2:" in out
+    assert [person.name for person in db.read_sync(store.list_registrants, event.id)] == ["𠮷田 太郎"]
+
+
 def test_export_writes_an_excel_workbook_by_suffix_or_format(
     event: Event, env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from checkin.csvio import ExportRow, FileProblem, decode, format_export, neutralise, parse
+from checkin.csvio import ExportRow, FileProblem, decode, format_export, lost_in_encoding, neutralise, parse
 from checkin.models import Mode, Registrant, Status
 
 HEADER = "受付番号,氏名,フリガナ,メールアドレス,所属,参加方法\r\n"
@@ -143,3 +143,22 @@ def test_english_export_and_round_trip() -> None:
 def test_neutralise_tab_and_cr() -> None:
     """Tab and carriage return at the start are neutralised too; ordinary text is untouched."""
     assert neutralise("\tx") == "'\tx" and neutralise("\rx") == "'\rx" and neutralise("山田") == "山田"
+
+
+@pytest.mark.parametrize(
+    ("imported", "stored", "lost"),
+    [
+        ("?田 太郎", "𠮷田 太郎", True),  # 𠮷 outside CP932: one "?"
+        ("??田 太郎", "𠮷田 太郎", True),  # or two, one per UTF-16 half, as Windows may write it
+        ("山田 ????????", "山田 👨\u200d👩\u200d👧", True),  # three emoji (two halves each) and two joiners
+        ("髙橋 ?", "髙橋 😀", True),
+        ("???田 太郎", "𠮷田 太郎", False),  # more "?" than the lost character explains
+        ("?田 次郎", "𠮷田 太郎", False),  # edited elsewhere: taken as typed
+        ("吉田 太郎", "𠮷田 太郎", False),  # no "?": a real change
+        ("本当に?", "本当に?", False),  # a "?" that was there all along
+        ("?", "髙", False),  # 髙 is in CP932: a "?" there is typed
+    ],
+)
+def test_characters_lost_to_cp932_are_told_from_edits(imported: str, stored: str, lost: bool) -> None:
+    """A "?" counts as lost only where the stored value has a character CP932 cannot hold, and nothing else changed."""
+    assert lost_in_encoding(imported, stored) is lost

@@ -57,6 +57,27 @@ async def test_sample_files_import_whole(db: Database, hall: Event, name: str) -
     assert len(report.waitlisted) == len(venue) - 300 > 0
 
 
+async def test_cp932_save_of_an_export_does_not_overwrite_names_it_could_not_hold(db: Database, hall: Event) -> None:
+    """Excel's CP932 "CSV" turns 𠮷 and emoji into "?": re-importing keeps the stored values and names the rows."""
+    people = (
+        "R1,𠮷田 太郎,ヨシダ タロウ,r1@example.jp,🍣研究所,会場参加\r\n"
+        "R2,山田 👨\u200d👩\u200d👧,ヤマダ,r2@example.jp,,会場参加\r\n"
+        "R3,髙橋 﨑子,タカハシ サキコ,r3@example.jp,,会場参加\r\n"
+    )
+    await import_csv(db, hall, (HEADER + people).encode("utf-8-sig"), now=NOW)
+    excel = people.replace("会場参加\r\nR3", "オンライン参加\r\nR3").replace("👨", "?").replace("🍣", "??")
+    saved = (HEADER + excel).encode("cp932", errors="replace")  # each other character CP932 lacks: "?"
+    report = await import_csv(db, hall, saved, now=NOW + 5)
+    assert report.encoding == "cp932" and report.written
+    assert [(kept.line, kept.fields) for kept in report.kept] == [(2, ("name", "organisation")), (3, ("name",))]
+    assert (report.updated, report.unchanged) == (1, 2)  # R2's mode changed; its name did not
+    found = {p.ref_no: p for p in everyone(db, hall)}
+    assert (found["R1"].name, found["R1"].organisation) == ("𠮷田 太郎", "🍣研究所")
+    assert (found["R2"].name, found["R2"].mode.value) == ("山田 👨\u200d👩\u200d👧", "online")
+    assert report.kept[0].text("ja").startswith("2行目: 氏名、所属の「?」は")
+    assert report.kept[1].text("en").startswith('line 3: the "?" in name stand for characters')
+
+
 async def test_reimport_updates_and_never_duplicates(db: Database, hall: Event) -> None:
     """The same file again changes nothing; a corrected row updates the registrant matched by 受付番号 or e-mail."""
     data = sample("registrants-sample.csv")
