@@ -65,6 +65,7 @@ def test_long_japanese_name_and_title_are_folded_into_short_encoded_words() -> N
     for name in ("To", "Subject", "From"):
         assert all(len(word) <= 75 for word in ENCODED_WORD.findall(raw_header(data, name)))
     message = parsed(data)
+    assert not any(message[name].defects for name in ("To", "Subject", "From"))
     assert message["To"].addresses[0].addr_spec == "yamada@example.jp"
     assert display_name(data) == LONG_NAME
     assert str(message["Subject"]) == f"【チケット / Ticket】{title}"
