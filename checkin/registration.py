@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from checkin.errors import Invalid, VenueFull
 from checkin.models import Mode, Status
-from checkin.text import email_key, nfkc, single_line
+from checkin.text import email_key, furigana, nfkc, single_line
 
 MAX_NAME = 100
 MAX_ORG = 200
@@ -66,10 +66,10 @@ def validate(data: Mapping[str, object], *, require_kana: bool = True) -> Applic
         return value
 
     name = text("name", MAX_NAME, True)
-    kana = text("kana", MAX_NAME, require_kana)
+    kana = furigana(text("kana", MAX_NAME, require_kana))  # typed in hiragana, stored in katakana
     email = nfkc(text("email", MAX_EMAIL, True))
     organisation = text("organisation", MAX_ORG, False)
-    if kana and "kana" not in errors and not _KANA.match(nfkc(kana)):
+    if kana and "kana" not in errors and not _KANA.match(kana):
         errors["kana"] = "not_kana"
     if email and "email" not in errors and not _EMAIL.match(email):
         errors["email"] = "format"
@@ -79,7 +79,7 @@ def validate(data: Mapping[str, object], *, require_kana: bool = True) -> Applic
     if errors:
         raise Invalid("some fields are not valid", fields=errors)
     assert mode is not None
-    return Application(name=name, kana=nfkc(kana), email=email, organisation=organisation, mode=mode)
+    return Application(name=name, kana=kana, email=email, organisation=organisation, mode=mode)
 
 
 def decide_status(mode: Mode, seats_taken: int, capacity: int, waitlist_enabled: bool) -> Status:

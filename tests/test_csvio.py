@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from checkin.csvio import ExportRow, FileProblem, decode, format_export, neutralise, parse
+from checkin.csvio import ExportRow, FileProblem, decode, format_export, lost_in_encoding, neutralise, parse
 from checkin.models import Mode, Registrant, Status
 
 HEADER = "受付番号,氏名,フリガナ,メールアドレス,所属,参加方法\r\n"
@@ -95,6 +95,12 @@ def test_kana_must_be_kana_and_lengths_are_bounded() -> None:
     assert reasons(text.encode()) == {2: [("name", "too_long"), ("kana", "not_kana")], 3: [("ref_no", "too_long")]}
 
 
+def test_reading_in_hiragana_is_imported_in_katakana() -> None:
+    """A CP932 file from Excel with readings in hiragana gives katakana readings."""
+    text = HEADER + "R1,山田 花子,やまだ はなこ,h@example.jp,,会場参加\r\n"
+    assert [row.app.kana for row in parse(text.encode("cp932")).rows] == ["ヤマダ ハナコ"]
+
+
 def test_blank_rows_and_short_rows() -> None:
     """Empty lines (Excel leaves ",,,,,") are ignored; a short row is read with its missing cells empty."""
     text = HEADER + ",,,,,\r\n" + "R9,山田 花子,ヤマダ ハナコ,h@example.jp,,オンライン参加\r\n\r\n"
@@ -137,3 +143,22 @@ def test_english_export_and_round_trip() -> None:
 def test_neutralise_tab_and_cr() -> None:
     """Tab and carriage return at the start are neutralised too; ordinary text is untouched."""
     assert neutralise("\tx") == "'\tx" and neutralise("\rx") == "'\rx" and neutralise("山田") == "山田"
+
+
+@pytest.mark.parametrize(
+    ("imported", "stored", "lost"),
+    [
+        ("?田 太郎", "𠮷田 太郎", True),  # 𠮷 outside CP932: one "?"
+        ("??田 太郎", "𠮷田 太郎", True),  # or two, one per UTF-16 half, as Windows may write it
+        ("山田 ????????", "山田 👨\u200d👩\u200d👧", True),  # three emoji (two halves each) and two joiners
+        ("髙橋 ?", "髙橋 😀", True),
+        ("???田 太郎", "𠮷田 太郎", False),  # more "?" than the lost character explains
+        ("?田 次郎", "𠮷田 太郎", False),  # edited elsewhere: taken as typed
+        ("吉田 太郎", "𠮷田 太郎", False),  # no "?": a real change
+        ("本当に?", "本当に?", False),  # a "?" that was there all along
+        ("?", "髙", False),  # 髙 is in CP932: a "?" there is typed
+    ],
+)
+def test_characters_lost_to_cp932_are_told_from_edits(imported: str, stored: str, lost: bool) -> None:
+    """A "?" counts as lost only where the stored value has a character CP932 cannot hold, and nothing else changed."""
+    assert lost_in_encoding(imported, stored) is lost

@@ -222,8 +222,7 @@ async def ticket_ics(request: Request) -> Response:
     found = await _ticket(request)
     svc = services(request)
     url = f"{svc.settings.base_url}/t/{found.ticket.code}"
-    uid = f"{found.event.slug}-{found.registrant.id}@checkin"
-    body = ics.event_ics(found.event, url, uid, svc.now())
+    body = ics.event_ics(found.event, found.registrant.id, base_url=svc.settings.base_url, url=url, now=svc.now())
     headers = {**PRIVATE, "Content-Disposition": f'attachment; filename="{found.event.slug}.ics"'}
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
 
