@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from itertools import count
 
 from checkin import tickets
+from checkin.errors import StorageUnavailable
 from checkin.hub import Hub
 from checkin.models import Event, Status
 from checkin.presence import Change, Identity, Presence, Refusal, Refused
@@ -94,6 +95,11 @@ def _process_exists(pid: int, mine: int) -> bool:
     return True
 
 
+def _unexpected(exc: Exception) -> bool:
+    """Worth a traceback in the log: anything but a disk fault (which the database logs once)."""
+    return not isinstance(exc, StorageUnavailable)
+
+
 def heartbeat(
     conn: sqlite3.Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
 ) -> list[OpenViewing]:
@@ -163,8 +169,8 @@ class Watching:
         await self._write(self._take(now), seen)
         try:
             await self.db.write(leave, self.server.server_id)
-        except Exception:  # the row stays: the next start finds this process gone and uses its last heartbeat
-            log.exception("could not remove this server's heartbeat")
+        except Exception as exc:  # the row stays: the next start finds this process gone and uses its last heartbeat
+            log.warning("could not remove this server's heartbeat: %s", exc, exc_info=_unexpected(exc))
 
     def _adopt(self, viewings: list[OpenViewing]) -> None:
         for viewing in viewings:
@@ -219,8 +225,10 @@ class Watching:
         async with self._writing:
             try:
                 taken = await self.db.write(self._record, changes, seen, beat_at)
-            except Exception:  # the disk may come back: keep the changes, in order, for the next try
-                log.exception("could not record %d viewing changes; will retry", len(changes))
+            except Exception as exc:  # the disk may come back: keep the changes, in order, for the next try
+                log.warning(
+                    "could not record %d viewing changes (%s); will retry", len(changes), exc, exc_info=_unexpected(exc)
+                )
                 self._pending[:0] = changes
                 return
         self._adopt(taken)
