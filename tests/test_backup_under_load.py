@@ -20,6 +20,7 @@ from checkin.settings import Settings
 from tests.conftest import make_token, seed_event
 from tests.door_helpers import code_of, opened, register
 from tests.serve_process import ServerProcess, running
+from tests.test_disk_faults import fill, mounted
 from tests.utils import EVENT, free_port
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,9 @@ PEOPLE = 300
 CLIENTS = 8
 
 
-async def scanning(server: ServerProcess, token: str, codes: list[str], answered: list[str], stop: asyncio.Event) -> None:
+async def scanning(
+    server: ServerProcess, token: str, codes: list[str], answered: list[str], stop: asyncio.Event
+) -> None:
     """One kiosk scanning as fast as it is answered; the scan ids answered with a 200, in order."""
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
@@ -93,3 +96,27 @@ async def test_a_backup_during_a_scanning_rush_is_consistent_and_complete(tmp_pa
         attended = conn.execute("SELECT COUNT(*) FROM attendance").fetchone()[0]
     assert before <= stored
     assert counts == attended  # the trigger-kept count agrees with the rows: one consistent moment
+
+
+def test_a_backup_that_cannot_finish_leaves_no_file_and_can_be_run_again(tmp_path: Path) -> None:
+    """The backup's disk is full: the command fails saying so and leaves nothing that looks like a backup;
+    with space again, the same command makes a sound copy."""
+    settings = Settings(db_path=tmp_path / "checkin.db", sqlite_synchronous="NORMAL")
+    event = seed_event(settings, replace(EVENT, capacity=PEOPLE))
+    with opened(settings) as database:
+        register(database, event, PEOPLE)
+    target_disk = tmp_path / "usb"
+    with mounted(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(target_disk)], target_disk):
+        ballast = fill(target_disk)
+        target = target_disk / "copy.db"
+        status, output = asyncio.run(backup(settings.db_path, target))
+        assert status == 1 and output.startswith("error: no backup made: database or disk is full"), output
+        assert "Traceback" not in output
+        assert sorted(path.name for path in target_disk.iterdir()) == ["ballast"]
+        ballast.unlink()
+        status, output = asyncio.run(backup(settings.db_path, target))
+        assert status == 0, output
+        with contextlib.closing(sqlite3.connect(target)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            assert conn.execute("SELECT COUNT(*) FROM registrants").fetchone()[0] == PEOPLE
+        assert sorted(path.name for path in target_disk.iterdir()) == ["copy.db"]

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -276,16 +277,45 @@ class Database:
             log.warning("rollback failed: %s", again)
 
     def backup(self, target: Path) -> None:
-        """A consistent copy of the live database (SQLite's online backup)."""
-        source = connect(self.path, self.synchronous, readonly=True)
+        """A consistent copy of the live database (SQLite's online backup), checked, then put in place.
+
+        The copy is one moment of the database however busy the writer is (one step, in one read
+        transaction). It is written beside `target` under a temporary name, made a single file, checked
+        with integrity_check and synced, and only then renamed: a backup that fails (a full disk) leaves
+        nothing that looks like a backup, and raises StorageUnavailable for a disk fault.
+        """
+        partial = target.with_name(f".{target.name}.partial")
         try:
-            dest = sqlite3.connect(target)
+            source = connect(self.path, self.synchronous, readonly=True)
             try:
-                source.backup(dest)
+                dest = sqlite3.connect(partial, isolation_level=None)
+                try:
+                    source.backup(dest)
+                    dest.execute("PRAGMA journal_mode = DELETE")
+                    problems = dest.execute("PRAGMA integrity_check").fetchall()
+                finally:
+                    dest.close()
             finally:
-                dest.close()
-        finally:
-            source.close()
+                source.close()
+            if problems != [("ok",)]:
+                raise sqlite3.DatabaseError(f"the copy fails integrity_check: {problems[:3]}")
+            with partial.open("rb+") as copy:
+                os.fsync(copy.fileno())
+            partial.rename(target)
+        except sqlite3.Error as exc:
+            _remove(partial)
+            if storage_error(exc) is exc:
+                raise
+            raise StorageUnavailable(f"no backup made: {exc} (the copy was removed)") from exc
+        except BaseException:
+            _remove(partial)
+            raise
+
+
+def _remove(partial: Path) -> None:
+    """A failed copy and what SQLite left beside it."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
 
 
 def _settle(outcomes: list[Outcome]) -> None:
