@@ -75,11 +75,12 @@ async def test_a_stuck_or_dead_worker_falls_back_to_a_thread_and_is_replaced(fau
     """A worker that hangs (stopped) or died: the image is rendered in-process and fresh workers take over."""
     code = tickets.new_code("sympo")
     with ThreadPoolExecutor(1) as fallback:
-        pool = RenderPool(1, fallback, timeout=1.0)
+        pool = RenderPool(1, fallback)
         pool.start()
         try:
             assert decoded(await pool.render(tickets.new_code("sympo"))) is not None
             (old,) = worker_pids(pool)
+            pool.timeout = 1.0  # the worker is up: from now on a second is far more than a rendering takes
             os.kill(old, fault)
             assert decoded(await pool.render(code)) == code
             assert old not in worker_pids(pool)
