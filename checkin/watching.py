@@ -166,7 +166,8 @@ class Watching:
             self._task = None
         now = self.clock()
         seen = [(identity, now) for identity in self.presence.watching()] + self.presence.idle()
-        await self._write(self._take(now), seen)
+        if not await self._write(self._take(now), seen):
+            return  # the heartbeat row stays, so the next start closes these viewings at its last beat
         try:
             await self.db.write(leave, self.server.server_id)
         except Exception as exc:  # the row stays: the next start finds this process gone and uses its last heartbeat
@@ -221,7 +222,8 @@ class Watching:
 
     async def _write(
         self, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None = None
-    ) -> None:
+    ) -> bool:
+        """Write; False (the changes kept for the next try) if the database refused."""
         async with self._writing:
             try:
                 taken = await self.db.write(self._record, changes, seen, beat_at)
@@ -230,10 +232,11 @@ class Watching:
                     "could not record %d viewing changes (%s); will retry", len(changes), exc, exc_info=_unexpected(exc)
                 )
                 self._pending[:0] = changes
-                return
+                return False
         self._adopt(taken)
         for slug in sorted({change.identity.slug for change in changes}):
             self.hub.changed(slug)
+        return True
 
     def _record(
         self, conn: sqlite3.Connection, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None
