@@ -10,10 +10,12 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from checkin.errors import CheckinError
+from checkin.errors import CheckinError, StorageUnavailable
 from checkin.services import Services, build
 from checkin.settings import Settings
 from checkin.web import admin, api, csp_report, dashboard, kiosk, kiosk_page, mail, pages, watch
@@ -41,6 +43,13 @@ def all_routes() -> list[BaseRoute]:
     ]
 
 
+def storage_unavailable(request: Request, exc: Exception) -> Response:
+    """The JSON error of a disk fault, saying when to try again (the kiosk keeps the scan and retries)."""
+    response = error_response(request, exc)
+    response.headers["Retry-After"] = str(StorageUnavailable.retry_after)
+    return response
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     """The web application; its lifespan opens the database and stops everything cleanly."""
     svc = services or build(settings or Settings.from_env())
@@ -62,6 +71,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         middleware=[Middleware(watch.WatchSockets), Middleware(SecurityHeaders)],
         exception_handlers={
             CheckinError: error_response,
+            StorageUnavailable: storage_unavailable,
             HTTPException: error_response,
             Exception: error_response,
         },

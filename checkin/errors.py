@@ -95,3 +95,11 @@ class TooManyRequests(CheckinError):
 class TicketRevoked(CheckinError):
     code = "ticket_revoked"
     status = 410
+
+
+class StorageUnavailable(CheckinError):
+    """The database's disk is full, read-only or failing: nothing was saved, and a retry may succeed."""
+
+    code = "storage_unavailable"
+    status = 503
+    retry_after = 5  # seconds, sent as Retry-After

@@ -48,10 +48,11 @@ class Settings:
     secure_cookies: bool = False
     qr_workers: int = 2
     # Online viewers: a viewing ends this long after its last watching connection stopped (reloads,
-    # short drops); last signs of life are written in one batch this often; dead sockets are found by
-    # websocket ping within interval + timeout; connections beyond the cap are turned away.
+    # short drops); the server's heartbeat (the last sign of life of every viewing it watches, one row)
+    # is written this often; dead sockets are found by websocket ping within interval + timeout;
+    # connections beyond the cap are turned away.
     watch_grace: float = 12.0
-    watch_refresh: float = 30.0
+    watch_heartbeat: float = 5.0
     watch_max_connections: int = 20_000
     ws_ping_interval: float = 15.0
     ws_ping_timeout: float = 15.0

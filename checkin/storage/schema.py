@@ -302,7 +302,21 @@ CREATE TRIGGER kiosk_scan_totals_insert AFTER INSERT ON scans WHEN NEW.kiosk_id 
 END;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)]
+# Online viewing across crashes: each server process writes one heartbeat row every few seconds (not
+# a write per viewer), and each open viewing names the server that watches it; a viewing left open by
+# a server that died is closed at that server's last heartbeat.
+V10 = """
+CREATE TABLE server_heartbeats (
+    server_id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    last_seen_at REAL NOT NULL
+);
+ALTER TABLE viewing_intervals ADD COLUMN server_id TEXT;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (10, V10)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
