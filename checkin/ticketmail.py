@@ -59,8 +59,9 @@ def compose(
     base_url: str,
     sender: str,
     now: float,
+    recipient: str,
 ) -> Message:
-    """The message for one registrant's ticket."""
+    """The message for one registrant's ticket, addressed (To) to `recipient`, the checked envelope address."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of ticket mail: {kind}")
     domain = _domain(sender)
@@ -84,7 +85,7 @@ def compose(
     message = MIMEMultipart("mixed", boundary=_boundary())
     message["Subject"] = Header(subject, "utf-8", header_name="Subject").encode()
     message["From"] = formataddr(parseaddr(sender), "utf-8")
-    message["To"] = formataddr((registrant.name, registrant.email), "utf-8")
+    message["To"] = formataddr((registrant.name, recipient), "utf-8")
     message["Date"] = format_datetime(to_datetime(now))
     message["Message-ID"] = make_msgid("ticket", domain)
     message["Auto-Submitted"] = "auto-generated"

@@ -208,7 +208,7 @@ async def test_unreachable_server_is_a_connection_failure(settings: Settings, ev
 class LostConnection:
     """A transport whose connection drops while the message is on its way."""
 
-    def send(self, message: Message, name: str) -> None:
+    def send(self, message: Message, name: str, recipient: str) -> None:
         raise DeliveryError("connection lost while sending", certain=False, connection=True)
 
     def close(self) -> None:
