@@ -133,6 +133,8 @@ def test_edit_details_keeps_emails_unique(client: TestClient, organiser: str, ev
     assert "申込者の情報を保存しました" in saved.text and "山﨑 花子" in saved.text
     taken = client.post(url, data={**form, "email": "Ｐ1@EXAMPLE.JP"})
     assert taken.status_code == 422 and "別の申込者が使っています" in taken.text
+    listed = client.post(url, data={**form, "email": "hanako@example.jp, boss@example.jp"})
+    assert listed.status_code == 422 and "1件だけ" in listed.text
     bad = client.post(url, data={**form, "email": "nope", "mode": "car", "name": "x" * 101})
     assert bad.status_code == 422
     assert all(m in bad.text for m in ("メールアドレスの形式", "選択肢から選んでください", "長すぎます"))

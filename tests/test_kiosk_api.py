@@ -19,7 +19,6 @@ from checkin.settings import Settings
 from checkin.storage import registrants as store
 from checkin.storage.events import audit_entries, update_event
 from checkin.storage.kiosks import create_kiosk, list_kiosks, revoke_kiosk
-from checkin.web import kiosk as kiosk_web
 from tests.conftest import ORGANISER, make_token
 from tests.door_helpers import code_of, opened, register, scan_id
 from tests.utils import LiveServer, run_server
@@ -352,3 +351,20 @@ def test_future_scanned_at_is_adjusted_to_the_time_received(settings: Settings, 
         body = http.post(_scans(event), json={"code": code, "scan_id": scan_id(), "scanned_at": ahead}).json()
     assert "scanned_at_adjusted" in body["warnings"]
     assert body["first_checked_in_at"] < ahead
+
+
+def test_an_organisers_login_scans_with_its_csrf_token(
+    settings: Settings, event: Event, client: TestClient, organiser: str
+) -> None:
+    """Signed in to the admin (cookie, no token): a scan needs the session's CSRF header, then counts."""
+    with opened(settings) as db:
+        person = register(db, event, 1)[0]
+    body = {"code": code_of(person), "scan_id": scan_id()}
+    refused = client.post(_scans(event), json=body)
+    assert (refused.status_code, refused.json()["error"]) == (403, "csrf_failed")
+    answer = client.post(_scans(event), json=body, headers={"x-csrf-token": organiser}).json()
+    assert (answer["result"], answer["first_kiosk"]) == ("ok", ORGANISER[0])
+    undo = client.delete(
+        f"/api/v1/events/{event.slug}/checkins/{person.registrant.id}", headers={"x-csrf-token": organiser}
+    )
+    assert undo.json()["result"] == "undone"

@@ -230,3 +230,18 @@ def test_unknown_security_setting_is_refused(settings: Settings) -> None:
     """CHECKIN_SMTP_SECURITY must be starttls, tls or none."""
     with pytest.raises(ValueError, match="CHECKIN_SMTP_SECURITY"):
         mailer.open_transport(replace(settings.smtp, host="127.0.0.1", security="ssl3"))
+
+
+async def test_mail_goes_only_to_the_one_validated_envelope_recipient(
+    smtp_services: Services, event: Event, smtp: SmtpSink
+) -> None:
+    """A stored address that is not exactly one address (an old row) is never sent to; a good one is the
+    only envelope recipient, with an IDN domain in its ASCII form."""
+    listed = await register(smtp_services, event, replace(SAKI, email="saki@example.jp, postmaster@example.jp"))
+    outcome = await mailer.send_ticket(smtp_services, event, listed)
+    assert outcome is not None and outcome.result is Result.FAILED and not outcome.connection
+    assert smtp.received == []
+    idn = await register(smtp_services, event, replace(SAKI, email="hanako@日本語.jp"))
+    outcome = await mailer.send_ticket(smtp_services, event, idn)
+    assert outcome is not None and outcome.result is Result.SENT
+    assert smtp.recipients() == ["hanako@xn--wgv71a119e.jp"]
