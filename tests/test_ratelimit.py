@@ -113,3 +113,24 @@ async def test_parallel_login_guesses_cannot_pass_the_limit() -> None:
 
     passed = await asyncio.gather(*(attempt() for _ in range(20)))
     assert sum(passed) == 5
+
+
+def test_memory_counts_are_swept_rarely_by_the_librarys_own_scheduler(clock: FakeTime) -> None:
+    """The library still calls the scheduler we replace, so a hit starts one slow sweep, not one per hit;
+    the sweep frees expired counts and their keys."""
+    import limits.storage.memory
+
+    assert hasattr(limits.storage.memory.MemoryStorage, "_MemoryStorage__schedule_expiry")
+
+    async def counted() -> RateLimits:
+        limits_ = RateLimits()
+        await _hits(limits_, BURST, "203.0.113.1", 2)
+        return limits_
+
+    limits_ = asyncio.run(counted())
+    storage = limits_.storage
+    assert isinstance(storage, ratelimit.SweptMemoryStorage) and storage.timer.daemon and storage.timer.is_alive()
+    storage.timer.cancel()
+    clock.now += 3601
+    storage.sweep()
+    assert storage.events == {} and not storage.locks
