@@ -4,6 +4,7 @@ organisers' view of registrations per address."""
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from dataclasses import replace
 
@@ -165,6 +166,7 @@ def test_organisers_see_registrations_per_address(client: TestClient, event: Eve
     log_in(client)
     page = client.get(f"/admin/events/{event.slug}/addresses").text
     assert page.index("203.0.113.50") < page.index("198.51.100.4")
+    assert re.search(r'<td class="num">3</td>\s*<td class="num">3</td>', page) and "秒" in page  # count, live, span
     link = f"/admin/events/{event.slug}/registrants?address=203.0.113.50"
     assert link in page
     listed = client.get(link).text
