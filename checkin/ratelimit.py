@@ -79,7 +79,7 @@ class SweptMemoryStorage(MemoryStorage):
     """limits' memory storage, sweeping out expired counts every SWEEP_EVERY seconds instead of after each hit.
 
     The library starts a sweep of every key 10 ms after each hit: with 10,000 client addresses counted
-    that cost ~1.5 ms of CPU per request (bench/bench_limits.py), and it keeps every key ever seen.
+    that cost ~2.5 ms of CPU per request (bench/bench_limits.py), and it keeps every key ever seen.
     Counting never depends on the sweep (each entry carries its own time); the sweep only frees memory,
     so every few seconds is enough.
     """
@@ -133,11 +133,14 @@ class RateLimits:
         """Whether this rule counts at all (the switch lifts the liftable ones)."""
         return self.enabled or not rule.liftable
 
-    async def hit(self, rule: Rule, key: str) -> None:
-        """Count one request of `key` under every limit of the rule, or raise RateLimited (counting nothing)."""
+    async def hit(self, rule: Rule, key: str, *, who: str = "") -> None:
+        """Count one request of `key` under every limit of the rule, or raise RateLimited (counting nothing).
+
+        `who` is what the log names for a refusal (default: the key): a client address, never a login.
+        """
         wait = await self.count(rule, key)
         if wait > 0:
-            self._refused(rule, key, wait)
+            self.refuse(rule, key, wait, who=who)
 
     async def count(self, rule: Rule, key: str) -> float:
         """Count one request of `key` if every limit has room; else count nothing and return the wait."""
@@ -164,21 +167,13 @@ class RateLimits:
         """Forget what `key` has counted under the rule (a good password clears its failures)."""
         await self._run(self._clear, rule, key)
 
-    def reset(self) -> None:
-        """Forget every count (tests move past the windows this way)."""
-        self.storage.reset()
-        self._blocked.clear()
-
-    def refuse(self, rule: Rule, key: str, wait: float) -> None:
-        """Raise RateLimited for a block decided by the caller (logged once per block)."""
-        self._refused(rule, key, wait)
-
-    def _refused(self, rule: Rule, key: str, wait: float) -> None:
+    def refuse(self, rule: Rule, key: str, wait: float, *, who: str = "") -> None:
+        """Raise RateLimited, logging the block once (not once per request of a flood)."""
         if (rule.name, key) not in self._blocked:
             if len(self._blocked) >= MAX_REMEMBERED:
                 self._blocked.clear()
             self._blocked.add((rule.name, key))
-            log.warning("rate limit %s reached by %s; refused for %.0f s", rule.name, key, wait)
+            log.warning("rate limit %s reached by %s; refused for %.0f s", rule.name, who or key, wait)
         raise RateLimited(wait)
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:

@@ -111,8 +111,8 @@ async def throttle(limits: RateLimits, login_key: str, address: str) -> None:
     mine = failures_key(login_key, address)
     wait = await limits.wait(ratelimit.LOGIN_ANYWHERE, login_key)
     if wait > 0 and await limits.used(ratelimit.LOGIN_FAILURES, mine):
-        limits.refuse(ratelimit.LOGIN_ANYWHERE, login_key, wait)
-    await limits.hit(ratelimit.LOGIN_FAILURES, mine)
+        limits.refuse(ratelimit.LOGIN_ANYWHERE, mine, wait, who=address)
+    await limits.hit(ratelimit.LOGIN_FAILURES, mine, who=address)
 
 
 async def do_login(request: Request) -> Response:
