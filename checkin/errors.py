@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 
@@ -15,6 +16,7 @@ class CheckinError(Exception):
         super().__init__(message or self.code)
         self.message = message or self.code
         self.fields = dict(fields or {})
+        self.headers: dict[str, str] = {}
 
     def as_json(self) -> dict[str, object]:
         """The error shape of the HTTP contract."""
@@ -87,9 +89,19 @@ class PairingFailed(NotFound):
     code = "pairing_code_invalid"
 
 
-class TooManyRequests(CheckinError):
-    code = "too_many_requests"
+class RateLimited(CheckinError):
+    """Too many requests from one client: try again after `retry_after` seconds (the Retry-After header)."""
+
+    code = "rate_limited"
     status = 429
+
+    def __init__(self, wait: float) -> None:
+        self.retry_after = max(1, math.ceil(wait))
+        super().__init__(f"too many requests; try again in {self.retry_after} s")
+        self.headers["Retry-After"] = str(self.retry_after)
+
+    def as_json(self) -> dict[str, object]:
+        return {**super().as_json(), "retry_after": self.retry_after}
 
 
 class TicketRevoked(CheckinError):

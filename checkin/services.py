@@ -13,6 +13,7 @@ from typing import Generic, Protocol, TypeVar
 
 from checkin.hub import Hub, snapshot_source
 from checkin.qrcache import QrCache, RenderPool, on
+from checkin.ratelimit import MEMORY, RateLimits
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.watching import Watching
@@ -69,7 +70,7 @@ class Kept(Generic[C]):
 
 @dataclass
 class Services:
-    """Database, live hub and worker pools shared by all endpoints."""
+    """Database, live hub, worker pools and request limits shared by all endpoints."""
 
     settings: Settings
     db: Database
@@ -80,9 +81,11 @@ class Services:
     qr: QrCache = field(default_factory=QrCache)
     mail_connections: Kept[Closable] = field(default_factory=lambda: Kept(MAIL_CONNECTIONS))
     watching: Watching = field(init=False)
+    limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
         self.watching = Watching(self.settings, self.db, self.hub, self.now)
+        self.limits = RateLimits(MEMORY, enabled=self.settings.rate_limits)
 
     def now(self) -> float:
         return self.clock()

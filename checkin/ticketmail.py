@@ -79,8 +79,9 @@ def compose(
     base_url: str,
     sender: str,
     now: float,
+    recipient: str,
 ) -> Message:
-    """The message for one registrant's ticket."""
+    """The message for one registrant's ticket, addressed (To) to `recipient`, the checked envelope address."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of ticket mail: {kind}")
     domain = _domain(sender)
@@ -104,7 +105,7 @@ def compose(
     message = MIMEMultipart("mixed", boundary=_boundary())
     message["Subject"] = encoded_words(subject, "Subject")
     message["From"] = mailbox(*parseaddr(sender))
-    message["To"] = mailbox(registrant.name, registrant.email)
+    message["To"] = mailbox(registrant.name, recipient)
     message["Date"] = format_datetime(to_datetime(now))
     message["Message-ID"] = make_msgid("ticket", domain)
     message["Auto-Submitted"] = "auto-generated"

@@ -86,6 +86,19 @@ def test_bad_rows_are_named_by_line_with_reasons() -> None:
     assert "2行目" in bad[7].text("ja")
 
 
+def test_an_e_mail_cell_holds_one_address() -> None:
+    """An import row with an address list or a display name is bad, as on the form; a good one is normalised."""
+    text = (
+        HEADER
+        + 'R001,佐藤,サトウ,"sato@example.jp, boss@example.jp",,会場参加\r\n'
+        + "R002,鈴木,スズキ,Suzuki <suzuki@example.jp>,,会場参加\r\n"
+        + "R003,田中,タナカ,Tanaka@EXAMPLE.JP,,会場参加\r\n"
+    )
+    assert reasons(text.encode("utf-8")) == {2: [("email", "one_address")], 3: [("email", "one_address")]}
+    assert [row.app.email for row in parse(text.encode("utf-8")).rows] == ["Tanaka@example.jp"]
+    assert "1件だけ" in parse(text.encode("utf-8")).bad[0].text("ja")
+
+
 def test_kana_must_be_kana_and_lengths_are_bounded() -> None:
     """A reading in Latin letters, a name over 100 characters and a long reference number are bad."""
     long_name = "髙" * 101

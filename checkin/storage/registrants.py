@@ -83,8 +83,11 @@ def register(
     waitlist: bool | None = None,
     new_code: NewCode = tickets.new_code,
     enforce_open: bool = True,
+    address: str | None = None,
 ) -> Registration:
-    """Register one person within capacity (the writer thread serialises this, so seats never oversell)."""
+    """Register one person within capacity (the writer thread serialises this, so seats never oversell).
+
+    `address`: the client address a web registration came from (kept for organisers only)."""
     current = get_event_by_id(conn, event.id)
     if enforce_open and not current.registration_open:
         raise RegistrationClosed("registration is closed")
@@ -94,7 +97,7 @@ def register(
     status = decide_status(app.mode, seats_taken(conn, event.id), current.capacity, allow_waitlist)
     cur = conn.execute(
         "INSERT INTO registrants (event_id, ref_no, name, kana, email, email_key, organisation, mode, status,"
-        " source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " source, created_at, updated_at, client_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             event.id,
             ref_no or f"tmp-{now}-{app.email_key}",
@@ -108,6 +111,7 @@ def register(
             source,
             now,
             now,
+            address,
         ),
     )
     registrant_id = int(cur.lastrowid or 0)

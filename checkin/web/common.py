@@ -75,7 +75,7 @@ async def event_of(conn: HTTPConnection) -> Event:
 def error_response(request: Request, exc: Exception) -> Response:
     """JSON errors of the contract; never a traceback."""
     if isinstance(exc, CheckinError):
-        return JSONResponse(exc.as_json(), status_code=exc.status)
+        return JSONResponse(exc.as_json(), status_code=exc.status, headers=exc.headers)
     if isinstance(exc, HTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
