@@ -129,7 +129,7 @@ def fill(folder: Path) -> Path:
 def test_a_full_disk_answers_503_loses_nothing_and_recovers(tmp_path: Path) -> None:
     """Disk full under the server: 503 storage_unavailable with Retry-After; space back: the same scans pass."""
     disk = tmp_path / "disk"
-    with mounted(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(disk)], disk):
+    with mounted(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], disk):
         db = disk / "checkin.db"
         kiosk = door(db)
         with running(db, free_port(), tmp_path / "server.log", ENV) as server:

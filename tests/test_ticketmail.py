@@ -30,6 +30,7 @@ def sent(name: str, *, kind: str = "ticket", mode: Mode = Mode.VENUE, title: str
     message = compose(
         replace(EVENT, title=title), registrant(name, mode), Ticket(1, 7, "CK1-TESTCODE", 0.0),
         kind=kind, base_url="https://checkin.example.jp", sender="受付事務局 <noreply@example.jp>", now=time.time(),
+        recipient="yamada@example.jp",
     )  # fmt: skip
     return message.as_bytes()
 
