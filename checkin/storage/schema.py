@@ -302,7 +302,12 @@ CREATE TRIGGER kiosk_scan_totals_insert AFTER INSERT ON scans WHEN NEW.kiosk_id 
 END;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)]
+# The projector (a dashboard token) shows the names of the latest check-ins only where the event allows it.
+V9 = """
+ALTER TABLE events ADD COLUMN projector_names INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (9, V9)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
