@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"[\s\u3000]+")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _HIRAGANA_START, _HIRAGANA_END = 0x3041, 0x3096
 
 
@@ -25,8 +26,9 @@ def to_katakana(text: str) -> str:
 
 
 def search_key(text: str) -> str:
-    """Fold a name, reading, e-mail or number for matching: NFKC, katakana, no spaces, case-folded."""
-    return _SPACES.sub("", to_katakana(nfkc(text))).casefold()
+    """Fold a name, reading, e-mail or number for matching: NFKC, katakana, no spaces or controls, case-folded."""
+    # SQLite's LIKE stops reading a pattern at NUL: "%\x00%" would match every row.
+    return _CONTROLS.sub("", _SPACES.sub("", to_katakana(nfkc(text)))).casefold()
 
 
 def single_line(text: str) -> str:

@@ -7,6 +7,7 @@ from starlette.testclient import TestClient
 from checkin.models import Event, Role
 from checkin.settings import Settings
 from tests.conftest import make_token
+from tests.door_helpers import opened, register
 
 HUGE = 2**70
 
@@ -30,3 +31,33 @@ def test_a_registrant_id_beyond_any_row_is_not_found(
     kiosk = {"authorization": f"Bearer {make_token(settings, event, Role.KIOSK)}"}
     undo = client.delete(f"/api/v1/events/sympo/checkins/{HUGE}", headers=kiosk)
     assert (undo.status_code, undo.json()["error"]) == (404, "not_checked_in")
+
+
+def _seed_two(settings: Settings, event: Event) -> None:
+    with opened(settings) as db:
+        register(db, event, 2)
+
+
+def test_a_search_for_control_characters_matches_no_one(client: TestClient, settings: Settings, event: Event) -> None:
+    """`q=%00` (SQLite's LIKE would stop at the NUL and match all) finds nobody; controls inside a word are ignored."""
+    _seed_two(settings, event)
+    kiosk = {"authorization": f"Bearer {make_token(settings, event, Role.KIOSK)}"}
+    search = "/api/v1/events/sympo/registrants"
+    assert client.get(search, params={"q": "\x00"}, headers=kiosk).json()["registrants"] == []
+    assert client.get(search, params={"q": "\x00\x1f\x7f"}, headers=kiosk).json()["registrants"] == []
+    names = [r["email"] for r in client.get(search, params={"q": "p1@\x00"}, headers=kiosk).json()["registrants"]]
+    assert names == ["p1@example.jp"]
+
+
+def test_admin_search_for_control_characters_lists_no_one(
+    client: TestClient, organiser: str, settings: Settings, event: Event
+) -> None:
+    """The organisers' list: a search of NUL alone shows no registrant, not all of them."""
+    _seed_two(settings, event)
+    everyone = client.get("/admin/events/sympo/registrants")
+    assert "山田 0郎" in everyone.text and "山田 1郎" in everyone.text
+    page = client.get("/admin/events/sympo/registrants", params={"q": "\x00"})
+    assert page.status_code == 200
+    assert "山田 0郎" not in page.text and "山田 1郎" not in page.text
+    one = client.get("/admin/events/sympo/registrants", params={"q": "1郎\x00"})
+    assert "山田 1郎" in one.text and "山田 0郎" not in one.text
