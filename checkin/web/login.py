@@ -19,7 +19,7 @@ from checkin import staff
 from checkin.i18n import language
 from checkin.storage import users
 from checkin.web.adminkit import admin_page, page
-from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, Principal, authenticate
+from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, Principal, authenticate, secure_cookies
 from checkin.web.common import services
 from checkin.web.forms import read_form, text_field
 
@@ -52,7 +52,7 @@ def _cookie(response: Response, request: Request, name: str, value: str, max_age
         path=path,
         httponly=True,
         samesite="lax",
-        secure=services(request).settings.secure_cookies,
+        secure=secure_cookies(request),
     )
 
 
