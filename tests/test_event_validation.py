@@ -15,10 +15,12 @@ from checkin.cli import main
 from checkin.errors import Invalid
 from checkin.eventform import is_slug, is_web_url, parse_new_event
 from checkin.mailer import DeliveryError, OutboxTransport
+from checkin.purge import outbox_files
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.events import get_event, list_events
 from tests.conftest import seed_event
+from tests.door_helpers import opened, register
 from tests.utils import EVENT
 
 
@@ -106,3 +108,21 @@ def test_outbox_writer_refuses_names_that_leave_its_folder(tmp_path: Path) -> No
     assert sorted(path.name for path in tmp_path.rglob("*")) == []
     transport.send(email.message.EmailMessage(), "sympo-0000001-ticket")
     assert [path.name for path in outbox.iterdir()] == ["sympo-0000001-ticket.eml"]
+
+
+def test_tickets_send_for_an_old_bad_slug_writes_nothing_outside_the_outbox(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An event stored as `../evil` before the checks: sending its tickets stops, and no file lands outside."""
+    event = seed_event(settings, replace(EVENT, slug="../evil"))
+    with opened(settings) as db:
+        register(db, event, 2)
+    outbox = tmp_path / "box" / "outbox"
+    monkeypatch.setenv("CHECKIN_DB", str(settings.db_path))
+    monkeypatch.setenv("CHECKIN_OUTBOX", str(outbox))
+    monkeypatch.delenv("CHECKIN_SMTP_HOST", raising=False)
+    assert main(["tickets", "send", "../evil"]) == 1
+    assert list(tmp_path.rglob("*.eml")) == [] and list(tmp_path.rglob("*.part")) == []
+    outbox.mkdir(parents=True)
+    (tmp_path / "box" / "evil-0000001-ticket.eml").write_text("not ours")
+    assert outbox_files(outbox, "../evil") == ()  # and a purge never deletes outside the folder either
