@@ -61,3 +61,16 @@ def test_admin_search_for_control_characters_lists_no_one(
     assert "山田 0郎" not in page.text and "山田 1郎" not in page.text
     one = client.get("/admin/events/sympo/registrants", params={"q": "1郎\x00"})
     assert "山田 1郎" in one.text and "山田 0郎" not in one.text
+
+
+def test_an_offline_answer_only_the_scan_log_knows_is_not_echoed(
+    client: TestClient, settings: Settings, event: Event
+) -> None:
+    """A kiosk claiming it answered `duplicate` offline gets a result of the contract back, not the log's word."""
+    with opened(settings) as db:
+        registration = register(db, event, 1)[0]
+    kiosk = {"authorization": f"Bearer {make_token(settings, event, Role.KIOSK)}"}
+    assert registration.ticket is not None
+    body = {"code": registration.ticket.code, "scan_id": "offline-1", "offline_decision": "duplicate"}
+    answer = client.post("/api/v1/events/sympo/scans", json=body, headers=kiosk).json()
+    assert answer["result"] != "duplicate" and "refused_offline" in answer["warnings"]
