@@ -1,6 +1,6 @@
 """The OpenAPI description is kept true: it names every JSON route and only those, and schemathesis,
-calling a real server with generated requests as the public, a kiosk and an organiser, finds no
-server error and no answer (status, content type, body) the description does not allow."""
+calling a real server with generated requests as the public, a kiosk, an organiser (token and login)
+and a projector, finds no server error and no answer (status, content type, body) it does not allow."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -25,7 +26,7 @@ from checkin.app import all_routes
 from checkin.models import Role
 from checkin.settings import Settings, SmtpSettings
 from checkin.web.openapi import document
-from tests.conftest import make_token, seed_event
+from tests.conftest import ORGANISER, make_token, make_user, seed_event
 from tests.door_helpers import opened, register
 from tests.utils import EVENT, LiveServer, run_server
 
@@ -80,9 +81,24 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
         "organiser": {"authorization": f"Bearer {make_token(config, event, Role.ORGANISER)}"},
         "dashboard": {"authorization": f"Bearer {make_token(config, event, Role.DASHBOARD)}"},
     }
+    make_user(config)
     with run_server(config) as live:
+        callers["organiser_session"] = _session(live)
         yield live, callers
         time.sleep(0.1)  # let the last background e-mails finish before the folder goes
+
+
+def _session(live: LiveServer) -> dict[str, str]:
+    """An organiser's login as a browser holds it: the session cookie and the page's CSRF token."""
+    with httpx.Client(base_url=live.url, follow_redirects=True) as http:
+        form = http.get("/admin/login").text
+        login_csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert login_csrf is not None
+        data = {"login": ORGANISER[0], "password": ORGANISER[1], "csrf": login_csrf.group(1)}
+        page = http.post("/admin/login", data=data).text
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        assert csrf is not None
+        return {"cookie": f"checkin_session={http.cookies['checkin_session']}", "x-csrf-token": csrf.group(1)}
 
 
 @schema.parametrize()
@@ -90,7 +106,7 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
 def test_generated_calls_get_the_answers_the_description_allows(
     case: schemathesis.Case, door: tuple[LiveServer, dict[str, dict[str, str]]]
 ) -> None:
-    """No 5xx; each status, content type and body as described; as public, kiosk, organiser and projector."""
+    """No 5xx; each status, content type and body as described; for every kind of caller."""
     live, callers = door
     if case.path_parameters and "slug" in case.path_parameters:
         case.path_parameters["slug"] = EVENT.slug  # the real event, so the calls reach past the lookup
