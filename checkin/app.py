@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from checkin.errors import CheckinError, StorageUnavailable
 from checkin.services import Services, build
 from checkin.settings import Settings
-from checkin.web import admin, api, csp_report, dashboard, kiosk, kiosk_page, mail, pages, watch
+from checkin.web import admin, api, csp_report, dashboard, kiosk, kiosk_page, mail, openapi, pages, watch
 from checkin.web.common import error_response
 from checkin.web.security import REDACT_QUERY_STRINGS, SecurityHeaders
 
@@ -38,6 +38,7 @@ def all_routes() -> list[BaseRoute]:
         *watch.routes,
         *dashboard.routes,
         *csp_report.routes,
+        *openapi.routes,
         *kiosk_page.kiosk_routes(KIOSK_DIR),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]

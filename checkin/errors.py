@@ -81,6 +81,10 @@ class AlreadyExists(Conflict):
     code = "already_exists"
 
 
+class RegistrantNotFound(NotFound):
+    code = "registrant_not_found"
+
+
 class NotCheckedIn(NotFound):
     code = "not_checked_in"
 

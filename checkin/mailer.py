@@ -139,6 +139,10 @@ class OutboxTransport:
         self.folder = folder
 
     def send(self, message: Message, name: str, recipient: str) -> None:
+        # A name that is not one plain file name (an event slug from an old database, say) could point
+        # outside the folder: refused, whatever validated it before.
+        if not name or Path(name).name != name or name.startswith(".") or "\\" in name or "\x00" in name:
+            raise DeliveryError(f"not a file name for the outbox: {name!r}", certain=True, connection=True)
         target = self.folder / f"{name}.eml"
         partial = target.with_suffix(".part")
         try:

@@ -11,6 +11,7 @@ _HIRAGANA = re.compile("[\u3041-\u3096\u309d\u309e]")  # ぁ…ゖ and the itera
 # emoji and two zero-width joiners), Persian/Indic non-joiners and the tags of subdivision flags.
 _KEPT_FORMAT = frozenset({"\u200c", "\u200d"}) | frozenset(chr(tag) for tag in range(0xE0020, 0xE0080))
 _BREAKING = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 def nfkc(text: str) -> str:
@@ -34,8 +35,9 @@ def furigana(text: str) -> str:
 
 
 def search_key(text: str) -> str:
-    """Fold a name, reading, e-mail or number for matching: NFKC, katakana, no spaces, case-folded."""
-    return _SPACES.sub("", furigana(text)).casefold()
+    """Fold a name, reading, e-mail or number for matching: NFKC, katakana, no spaces or controls, case-folded."""
+    # SQLite's LIKE stops reading a pattern at NUL: "%\x00%" would match every row.
+    return _CONTROLS.sub("", _SPACES.sub("", furigana(text))).casefold()
 
 
 def _breaks_line(ch: str) -> bool:

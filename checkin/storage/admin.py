@@ -102,6 +102,8 @@ def _where(event_id: int, filters: RegistrantFilter) -> tuple[str, list[object]]
     if pattern is not None:
         sql += " AND r.search_key LIKE ? ESCAPE '\\'"
         params.append(pattern)
+    elif filters.query.strip():  # a search of control characters alone is a search for no one
+        sql += " AND 0"
     if filters.mode is not None:
         sql += " AND r.mode = ?"
         params.append(filters.mode.value)

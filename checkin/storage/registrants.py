@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from checkin import tickets
-from checkin.errors import Conflict, DuplicateEmail, NotFound, RegistrationClosed
+from checkin.errors import Conflict, DuplicateEmail, RegistrantNotFound, RegistrationClosed
 from checkin.models import Event, Mode, Registrant, Status, Ticket
 from checkin.registration import Application, decide_status
 from checkin.storage.events import audit, get_event_by_id
@@ -193,7 +193,7 @@ def reissue_ticket(conn: sqlite3.Connection, event: Event, registrant_id: int, n
 def get_registrant(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> Registrant:
     row = conn.execute("SELECT * FROM registrants WHERE id = ? AND event_id = ?", (registrant_id, event_id)).fetchone()
     if row is None:
-        raise NotFound("no such registrant")
+        raise RegistrantNotFound("no such registrant in this event")
     return registrant_from_row(row)
 
 

@@ -325,7 +325,22 @@ CREATE TABLE server_heartbeats (
 ALTER TABLE viewing_intervals ADD COLUMN server_id TEXT;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8), (10, V10)]
+# The projector (a dashboard token) shows the names of the latest check-ins only where the event allows it.
+V9 = """
+ALTER TABLE events ADD COLUMN projector_names INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, V1),
+    (3, V3),
+    (4, V4),
+    (5, V5),
+    (6, V6),
+    (7, V7),
+    (8, V8),
+    (9, V9),
+    (10, V10),
+]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -197,7 +197,7 @@ async def registrant_resend(request: Request, principal: Principal, event: Event
     return see_other(base_path(event, registrant.id), done=f"resend_{result}")
 
 
-_ONE = "/admin/events/{slug}/registrants/{registrant_id:int}"
+_ONE = "/admin/events/{slug}/registrants/{registrant_id:rowid}"
 routes: list[BaseRoute] = [
     Route("/admin/events/{slug}/", registrant_list, methods=["GET"]),
     Route("/admin/events/{slug}/registrants", registrant_list, methods=["GET"]),

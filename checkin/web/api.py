@@ -12,6 +12,7 @@ from checkin.models import Event, Role, Ticket, iso
 from checkin.ratelimit import address_key
 from checkin.registration import validate
 from checkin.storage import registrants as store
+from checkin.storage.attendance import RegistrantAttendance, registrant_attendance
 from checkin.storage.events import get_event_by_id
 from checkin.storage.scans import search_at_door
 from checkin.web.auth import Principal, require
@@ -63,6 +64,34 @@ async def search_registrants(request: Request) -> JSONResponse:
     return JSONResponse({"registrants": items})
 
 
+async def one_registrant(request: Request) -> JSONResponse:
+    """One registrant with their ticket, check-ins and online viewing (organiser)."""
+    event = await event_of(request)
+    await require(request, {Role.ORGANISER}, event)
+    found = await services(request).db.read(registrant_attendance, event.id, int(request.path_params["registrant_id"]))
+    return JSONResponse(attendance_json(request, event, found), headers={"cache-control": "no-store"})
+
+
+def attendance_json(request: Request, event: Event, found: RegistrantAttendance) -> dict[str, object]:
+    """A registrant's attendance in the API's shape (times in the event's zone)."""
+    tz, viewing = event.tz, found.viewing
+    registrant = {**found.registrant.public(), "checked_in_at": iso(found.checked_in_at, tz), "inside": found.inside}
+    return {
+        "registrant": registrant,
+        "ticket": ticket_json(request, event, found.ticket),
+        "checkins": [
+            {"at": iso(c.at, tz), "direction": c.direction, "kiosk": c.kiosk, "method": c.method, "undone": c.undone}
+            for c in found.checkins
+        ],
+        "viewing": {
+            "minutes": 0 if viewing is None else round(viewing.seconds / 60),
+            "seconds": 0 if viewing is None else round(viewing.seconds),
+            "first_seen": None if viewing is None else iso(viewing.first_join, tz),
+            "last_seen": None if viewing is None else iso(viewing.last_leave, tz),
+        },
+    }
+
+
 async def me(request: Request) -> JSONResponse:
     """Who this credential is."""
     principal = await require(request, set(Role))
@@ -84,4 +113,5 @@ routes: list[BaseRoute] = [
     Route("/api/v1/me", me),
     Route("/api/v1/events/{slug}/registrations", create_registration, methods=["POST"]),
     Route("/api/v1/events/{slug}/registrants", search_registrants),
+    Route("/api/v1/events/{slug}/registrants/{registrant_id:rowid}", one_registrant),
 ]

@@ -22,7 +22,7 @@ from checkin.i18n import language
 from checkin.ratelimit import RateLimits, address_key
 from checkin.storage import users
 from checkin.web.adminkit import admin_page, page
-from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, Principal, authenticate
+from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, Principal, authenticate, secure_cookies
 from checkin.web.common import client_address, services
 from checkin.web.forms import read_form, text_field
 
@@ -55,7 +55,7 @@ def _cookie(response: Response, request: Request, name: str, value: str, max_age
         path=path,
         httponly=True,
         samesite="lax",
-        secure=services(request).settings.secure_cookies,
+        secure=secure_cookies(request),
     )
 
 

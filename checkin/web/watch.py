@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from checkin.errors import EventNotFound
+from checkin.eventform import is_web_url
 from checkin.models import Event, Status
 from checkin.presence import RateLimit, Refused
 from checkin.services import Services
@@ -143,7 +144,7 @@ def parse_state(text: object) -> bool | None:
 
 def stream_of(url: str) -> tuple[str, str]:
     """How to play a stream URL: ("hls" | "video" | "embed" | "none", the URL to use)."""
-    if not url:
+    if not is_web_url(url):  # checked again here: an old database may hold a javascript: or data: URL
         return "none", ""
     parts = urlsplit(url)
     path = parts.path.lower()
