@@ -104,9 +104,9 @@ def test_outbox_writer_refuses_names_that_leave_its_folder(tmp_path: Path) -> No
     transport = OutboxTransport(outbox)
     for name in ("../evil-0000001-ticket", "/tmp/evil", "..", "a/../../b", ".hidden"):
         with pytest.raises(DeliveryError):
-            transport.send(email.message.EmailMessage(), name)
+            transport.send(email.message.EmailMessage(), name, "a@example.jp")
     assert sorted(path.name for path in tmp_path.rglob("*")) == []
-    transport.send(email.message.EmailMessage(), "sympo-0000001-ticket")
+    transport.send(email.message.EmailMessage(), "sympo-0000001-ticket", "a@example.jp")
     assert [path.name for path in outbox.iterdir()] == ["sympo-0000001-ticket.eml"]
 
 
