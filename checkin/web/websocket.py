@@ -63,6 +63,18 @@ SHARED_HEADERS_MAX = 4096
 Message = dict[str, Any]
 
 
+class Tally:
+    """Frames parsed by every socket of this process (tests and benchmarks read it)."""
+
+    __slots__ = ("frames",)
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+
+TALLY = Tally()
+
+
 _shared_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
 
@@ -308,6 +320,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _read_frames(self) -> None:
         try:
             while not self.transport.is_closing() and (parsed := self._next_frame()) is not None:
+                TALLY.frames += 1
                 self._on_frame(*parsed)
         except ProtocolError as exc:
             self._fail(exc.code, exc.reason)
