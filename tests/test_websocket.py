@@ -393,6 +393,7 @@ class FakeTransport(asyncio.Transport):
         self.written = bytearray()
         self.closing = False
         self.aborted = False
+        self.eof = False
         self.reading = True
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -403,6 +404,12 @@ class FakeTransport(asyncio.Transport):
 
     def abort(self) -> None:
         self.closing = self.aborted = True
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.eof = True
 
     def is_closing(self) -> bool:
         return self.closing

@@ -56,7 +56,8 @@ MAX_CLOSE_REASON = 123
 MAX_FRAGMENTS = 64
 # Frames parsed per turn of the event loop before the socket yields to the others (reading paused).
 FRAMES_PER_TURN = 64
-# Frames still read after our close frame, looking for the peer's answer, before we stop listening.
+# Frames still read after our close frame, looking for the peer's answer, before we stop reading (the
+# close timeout then ends the connection, if the peer has not).
 FRAMES_AFTER_CLOSE = 8
 # Headers whose values most handshakes share (one browser build sends the same User-Agent from every
 # tab): their (name, value) pairs are kept once, in a bounded table, rather than once per socket.
@@ -346,7 +347,9 @@ class WebSocketProtocol(asyncio.Protocol):
         """Whether frames are read now: the application waits for a message, or our close awaits its answer."""
         if not self.open or self.disconnected or self.transport.is_closing():
             return False
-        return self.close_sent or (self.waiter is not None and not self.inbox)
+        if self.close_sent:
+            return self.frame_count < FRAMES_AFTER_CLOSE
+        return self.waiter is not None and not self.inbox
 
     def _read_frames(self) -> None:
         """Parse buffered frames while they are wanted, at most FRAMES_PER_TURN before yielding the loop."""
@@ -413,7 +416,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _on_frame(self, fin: bool, opcode: int, payload: bytes) -> None:
         if self.close_sent:  # our close is out: only the peer's answer matters, and only for a few frames
             self.frame_count += 1
-            if opcode == CLOSE or self.frame_count > FRAMES_AFTER_CLOSE:
+            if opcode == CLOSE:
                 self._cancel_timer()
                 self.transport.close()
         elif opcode == PING:
@@ -579,6 +582,11 @@ class WebSocketProtocol(asyncio.Protocol):
             self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
             self._closing()
             self.transport.write(frame(CLOSE, close_payload(code, reason)))
+            if self.transport.can_write_eof():
+                # Nothing follows our close frame: ending our side at once lets the peer end its own even
+                # when we stop reading its frames (closing now, with its frames unread, would reset the
+                # connection and could lose the close frame on its way).
+                self.transport.write_eof()
             self._cancel_timer()
             self.timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.abort)
             self._read_frames()  # only to find the peer's answering close, a few frames at most
