@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from checkin.models import Event
-from checkin.settings import Settings
 from checkin.web.websocket import TALLY, parse_close
-from tests.utils import LiveServer, run_server
+from tests.utils import LiveServer
 
 # A text frame that starts a message (fin clear, masked, one byte), then empty masked continuations.
 FLOOD_START = bytes.fromhex("0181000000006" + "1")
@@ -21,12 +18,6 @@ EMPTY_CONTINUATION = bytes.fromhex("008000000000")
 FLOOD = FLOOD_START + EMPTY_CONTINUATION * 20_000
 # Frames a refused or flooding socket may have parsed in all: a small budget, nowhere near the flood.
 PARSED_AT_MOST = 200
-
-
-@pytest.fixture
-def live(settings: Settings, event: Event) -> Iterator[LiveServer]:
-    with run_server(settings) as server:
-        yield server
 
 
 def handshake(path: str) -> bytes:
