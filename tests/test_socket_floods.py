@@ -29,10 +29,11 @@ def handshake(path: str) -> bytes:
 
 
 async def flood(server: LiveServer, path: str) -> bytes:
-    """Open a socket, send the handshake and the whole flood at once; everything the server sent until it closed."""
+    """Open a socket, send the flood once it is upgraded; everything the server sent until it closed."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(handshake(path) + FLOOD)
-    received = b""
+    writer.write(handshake(path))
+    received = await reader.readuntil(b"\r\n\r\n")
+    writer.write(FLOOD)
     try:
         await writer.drain()
         while chunk := await asyncio.wait_for(reader.read(65536), 10):
