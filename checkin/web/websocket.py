@@ -193,7 +193,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.open = False  # the handshake is over, accepted or not
         self.close_sent = False
         self.disconnected = False
-        self.buffer = b""
+        self.buffer: bytes | bytearray = b""
         self.offset = 0  # where the next frame starts in the buffer: parsed frames are not copied away one by one
         self.fragments: bytearray | None = None
         self.fragments_opcode = TEXT
@@ -240,8 +240,17 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.handshake is not None and self.scope is None:
             self._handshake(data)
             return
-        self.buffer = self.buffer[self.offset :] + data if self.buffer else data
-        self.offset = 0
+        if self.close_sent and self.frame_count >= FRAMES_AFTER_CLOSE:
+            return  # past the frames read after our close: dropped unparsed until the peer goes
+        if not self.buffer:
+            self.buffer = data
+        else:  # a frame arriving in pieces: appended in place, not copied whole for every piece
+            if isinstance(self.buffer, bytes):
+                self.buffer = bytearray(self.buffer[self.offset :])
+            else:
+                del self.buffer[: self.offset]
+            self.offset = 0
+            self.buffer += data
         self._read_frames()
 
     def shutdown(self) -> None:
@@ -356,7 +365,11 @@ class WebSocketProtocol(asyncio.Protocol):
         try:
             for _ in range(FRAMES_PER_TURN):
                 if not self._wants_frames():
-                    self._pause_reading()  # the rest waits in the kernel; TCP slows the peer down
+                    if self.close_sent:  # read on only to see the peer go; what it sends is dropped
+                        self.buffer, self.offset = b"", 0
+                        self._resume_reading()
+                    else:
+                        self._pause_reading()  # the rest waits in the kernel; TCP slows the peer down
                     return
                 parsed = self._next_frame()
                 if parsed is None:
@@ -468,8 +481,24 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
         self._closing()
+        self.frame_count = FRAMES_AFTER_CLOSE  # the stream is broken: nothing more of it is parsed
         self.transport.write(frame(CLOSE, close_payload(code, reason)))
-        self.transport.close()
+        if not self._end_our_side():
+            self.transport.close()
+
+    def _end_our_side(self) -> bool:
+        """After our close frame: end our side of the TCP connection if the transport can (False if not).
+
+        Closing at once, with the peer's frames unread, would reset the connection and could lose the
+        close frame on its way; with our side ended the peer reads it, then ends its own. The close
+        timeout aborts a peer that does not.
+        """
+        self._cancel_timer()
+        self.timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.abort)
+        if not self.transport.can_write_eof():
+            return False
+        self.transport.write_eof()
+        return True
 
     def _drop(self) -> None:
         """Drop a peer that does not read: what is waiting for it is thrown away, not kept in memory."""
@@ -582,13 +611,7 @@ class WebSocketProtocol(asyncio.Protocol):
             self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
             self._closing()
             self.transport.write(frame(CLOSE, close_payload(code, reason)))
-            if self.transport.can_write_eof():
-                # Nothing follows our close frame: ending our side at once lets the peer end its own even
-                # when we stop reading its frames (closing now, with its frames unread, would reset the
-                # connection and could lose the close frame on its way).
-                self.transport.write_eof()
-            self._cancel_timer()
-            self.timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.abort)
+            self._end_our_side()
             self._read_frames()  # only to find the peer's answering close, a few frames at most
         else:
             raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got '{kind}'.")
