@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import struct
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -36,6 +35,23 @@ from uvicorn.server import ServerState
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
+from checkin.web.wsframes import (
+    BINARY,
+    CLOSE,
+    CONT,
+    DATA_OPCODES,
+    PING,
+    PONG,
+    TALLY,
+    TEXT,
+    ProtocolError,
+    close_payload,
+    frame,
+    frame_header,
+    parse_close,
+    shared_header,
+)
+
 try:
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - the C extension is missing on some platforms
@@ -43,14 +59,7 @@ except ImportError:  # pragma: no cover - the C extension is missing on some pla
 
 log = logging.getLogger("uvicorn.error")
 
-CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-DATA_OPCODES = {CONT, TEXT, BINARY}
-CONTROL_OPCODES = {CLOSE, PING, PONG}
-# Close codes a peer may send (RFC 6455 §7.4; 1005, 1006 and 1015 never go on the wire).
-VALID_CLOSE_CODES = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
 CLOSE_TIMEOUT = 10.0
-# RFC 6455 §5.5: a control frame carries at most 125 bytes, two of them the close code.
-MAX_CLOSE_REASON = 123
 # Fragments of one message: browsers send whole messages, so a handful is generous; a flood of empty
 # continuations is cut off here rather than read for as long as the peer likes.
 MAX_FRAGMENTS = 64
@@ -59,90 +68,8 @@ FRAMES_PER_TURN = 64
 # Frames still read after our close frame, looking for the peer's answer, before we stop reading (the
 # close timeout then ends the connection, if the peer has not).
 FRAMES_AFTER_CLOSE = 8
-# Headers whose values most handshakes share (one browser build sends the same User-Agent from every
-# tab): their (name, value) pairs are kept once, in a bounded table, rather than once per socket.
-SHARED_HEADERS = {
-    "host",
-    "origin",
-    "upgrade",
-    "connection",
-    "sec-websocket-version",
-    "sec-websocket-extensions",
-    "user-agent",
-    "accept-language",
-    "accept-encoding",
-    "cache-control",
-    "pragma",
-}
-SHARED_HEADERS_MAX = 4096
 
 Message = dict[str, Any]
-
-
-class Tally:
-    """Frames parsed by every socket of this process (tests and benchmarks read it)."""
-
-    __slots__ = ("frames",)
-
-    def __init__(self) -> None:
-        self.frames = 0
-
-
-TALLY = Tally()
-
-
-_shared_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-
-
-def _header(name: str, value: str) -> tuple[bytes, bytes]:
-    """A handshake header as the ASGI scope has it (lowercased name, bytes), shared where values repeat."""
-    header = _shared_headers.get((name, value))
-    if header is None:
-        lowered = name.lower()
-        header = (lowered.encode("ascii"), value.encode("latin-1"))
-        if lowered in SHARED_HEADERS and len(_shared_headers) < SHARED_HEADERS_MAX:
-            _shared_headers[name, value] = header
-    return header
-
-
-class ProtocolError(Exception):
-    """The peer broke the protocol: the connection fails with `code`."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-def frame(opcode: int, payload: bytes) -> bytes:
-    """One unfragmented, unmasked server frame."""
-    size = len(payload)
-    if size < 126:
-        return bytes((0x80 | opcode, size)) + payload
-    if size < 65536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, size) + payload
-    return struct.pack("!BBQ", 0x80 | opcode, 127, size) + payload
-
-
-def close_payload(code: int, reason: str = "") -> bytes:
-    """A close frame's payload; the reason is cut to 123 bytes (on a character boundary) to fit RFC 6455."""
-    encoded = reason.encode()
-    if len(encoded) > MAX_CLOSE_REASON:
-        encoded = encoded[:MAX_CLOSE_REASON].decode(errors="ignore").encode()
-    return code.to_bytes(2, "big") + encoded
-
-
-def parse_close(payload: bytes) -> tuple[int, str]:
-    """The code and reason of a close frame (1005 when it has none)."""
-    if not payload:
-        return 1005, ""
-    code = int.from_bytes(payload[:2], "big")
-    if len(payload) < 2 or not (code in VALID_CLOSE_CODES or 3000 <= code < 5000):
-        raise ProtocolError(1002, "invalid close frame")
-    try:
-        return code, payload[2:].decode()
-    except UnicodeDecodeError:
-        raise ProtocolError(1007, "invalid UTF-8 in close reason") from None
 
 
 class WebSocketProtocol(asyncio.Protocol):
@@ -303,7 +230,7 @@ class WebSocketProtocol(asyncio.Protocol):
             "path": root_path + unquote(raw_path),
             "raw_path": (root_path + raw_path).encode("ascii"),
             "query_string": query_string.encode("ascii"),
-            "headers": [_header(name, value) for name, value in request.headers.raw_items()],
+            "headers": [shared_header(name, value) for name, value in request.headers.raw_items()],
             "subprotocols": subprotocols,
             "state": self.app_state.copy(),
         }
@@ -396,22 +323,11 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _next_frame(self) -> tuple[bool, int, bytes] | None:
         """The next complete frame in the buffer (fin, opcode, unmasked payload), or None for more bytes."""
-        buffer, start = self.buffer, self.offset
-        if len(buffer) - start < 2:
+        buffer = self.buffer
+        header = frame_header(buffer, self.offset)
+        if header is None:
             return None
-        first, second = buffer[start], buffer[start + 1]
-        fin, opcode, length, offset = bool(first & 0x80), first & 0x0F, second & 0x7F, start + 2
-        if first & 0x70 or not second & 0x80:
-            raise ProtocolError(1002, "reserved bits set" if first & 0x70 else "unmasked frame")
-        if opcode not in DATA_OPCODES and opcode not in CONTROL_OPCODES:
-            raise ProtocolError(1002, "invalid opcode")
-        if opcode in CONTROL_OPCODES and (not fin or length > 125):
-            raise ProtocolError(1002, "invalid control frame")
-        if length >= 126:
-            offset = start + (4 if length == 126 else 10)
-            if len(buffer) < offset:
-                return None
-            length = int.from_bytes(buffer[start + 2 : offset], "big")
+        fin, opcode, length, offset = header
         if opcode in DATA_OPCODES and not self.close_sent:
             size = length + (len(self.fragments) if self.fragments is not None else 0)
             if self.config.ws_max_size and size > self.config.ws_max_size:
