@@ -41,10 +41,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How the server runs under uvicorn (the tests' live server runs the same way)."""
+    from checkin.web.connections import http_protocol
     from checkin.web.websocket import WebSocketProtocol
 
     return {
         "access_log": False,
+        # uvicorn's httptools protocol with a deadline for request headers and a cap per client address.
+        "http": http_protocol(settings),
         # X-Forwarded-For is believed only from the proxies named in CHECKIN_TRUSTED_PROXIES: every
         # per-address limit then sees the real client, and nobody else can pick their own address.
         "proxy_headers": bool(settings.trusted_proxies),

@@ -110,6 +110,8 @@ async def report(request: Request) -> JSONResponse:
         "snapshot": json.loads(snapshot),
         "no_shows": [asdict(row) for row in missing],
         "export_url": export_url(event),
+        # Anonymous viewers turned away by the per-address cap (kept in memory: since this process started).
+        "anonymous_refused": svc.watching.presence.refused_anonymous(event.id),
     }
     return JSONResponse(body, headers={"cache-control": "no-store"})
 
