@@ -26,7 +26,8 @@ def to_katakana(text: str) -> str:
 
 def search_key(text: str) -> str:
     """Fold a name, reading, e-mail or number for matching: NFKC, katakana, no spaces, case-folded."""
-    return _SPACES.sub("", to_katakana(nfkc(text))).casefold()
+    # Composed again at the end: a mark that followed a removed space joins the letter before it.
+    return unicodedata.normalize("NFC", _SPACES.sub("", to_katakana(nfkc(text))).casefold())
 
 
 def single_line(text: str) -> str:
