@@ -153,16 +153,20 @@ def test_utf8_bom_and_cp932_files_read_as_written(rows: tuple[str, list[Person]]
     text, _ = write_csv([person.cells for person in persons], "ja", newline)
     parsed = parse(text.encode(encoding))
     assert parsed.encoding == encoding
-    good = [person for person in persons if valid(person)]
+    good = [person for person in persons if valid(as_read(person))]
     assert len(parsed.rows) + len(parsed.bad) == len(persons)
-    assert [row.app.name for row in parsed.rows] == [validate(_fields(p), require_kana=False).name for p in good]
-    assert [row.app.organisation for row in parsed.rows] == [
-        validate(_fields(p), require_kana=False).organisation for p in good
-    ]
+    expected = [validate(_fields(as_read(p)), require_kana=False) for p in good]
+    assert [(row.app.name, row.app.organisation) for row in parsed.rows] == [(a.name, a.organisation) for a in expected]
 
 
 def _fields(person: Person) -> dict[str, object]:
     return dict(zip(("name", "kana", "email", "organisation", "mode"), person.cells[1:], strict=True))
+
+
+def as_read(person: Person) -> Person:
+    """The row as the import reads it: one leading apostrophe before a formula start is our export's and goes."""
+    cells = [cell[1:] if re.match(r"'+[=+\-@\t\r]", cell) else cell for cell in person.cells]
+    return Person(*cells)
 
 
 BREAKAGES = {
