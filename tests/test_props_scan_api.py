@@ -58,6 +58,19 @@ def _person(n: int, mode: Mode) -> Application:
     return Application(f"山田 {n}郎", "ヤマダ タロウ", f"door{n}@example.jp", "", mode)
 
 
+MISSING = object()
+# For each field of a scan, values a kiosk would never send (a missing code, with no registrant_id either).
+BAD_FIELDS: dict[str, list[Any]] = {
+    "scan_id": [MISSING, None, 5, "", "   ", "x" * 65, ["a"]],
+    "code": [5, True, {"a": 1}, ["CK1"], MISSING],
+    "registrant_id": [True, 0, -1, 2**63, 1.5, "1"],
+    "direction": ["sideways", "IN", 1, [], ""],
+    "method": ["telepathy", 3],
+    "scanned_at": ["yesterday", 12345, "2023-13-45T00:00:00", "x" * 41, True],
+    "offline_decision": [5, "x" * 33, ["ok"]],
+}
+
+
 class Door(RuleBasedStateMachine):
     """One event at the door: three venue seats, registrants of every kind, one kiosk, a clock we move."""
 
@@ -207,6 +220,36 @@ class Door(RuleBasedStateMachine):
         assert answer["result"] == expected
         assert "registrant" not in answer and (answer["checked_in"], answer["in_hall"]) == self.counts()
         return Sent(body, answer)
+
+    @rule(which=st.integers(0, 8), field=st.sampled_from(sorted(BAD_FIELDS)), data=st.data())
+    def malformed(self, which: int, field: str, data: st.DataObject) -> None:
+        """A scan with one field a kiosk would never send: a 422 naming that field, and nothing changes."""
+        self.now += 1
+        body: dict[str, Any] = {**self.targets[which].body(), "scan_id": str(uuid.uuid4())}
+        value = data.draw(st.sampled_from(BAD_FIELDS[field]), label="value")
+        if value is MISSING:
+            body.pop(field, None)
+        else:
+            body[field] = value
+        if field in ("code", "registrant_id"):  # the other way of naming the person goes
+            body.pop("registrant_id" if field == "code" else "code", None)
+        response = self.client.post(
+            f"/api/v1/events/{self.event.slug}/scans", json=body, headers={"authorization": f"Bearer {self.kiosk}"}
+        )
+        assert response.status_code == 422, (body, response.text)
+        error = response.json()
+        assert error["error"] == "invalid" and error["message"] and set(error["fields"]) == {field}
+
+    @rule(raw=st.binary(max_size=40) | st.sampled_from([b"[]", b"null", b'"scan"', b"{", b"\xff\xfe{}"]))
+    def not_an_object(self, raw: bytes) -> None:
+        """A body that is not a JSON object: 400 bad_request, nothing changes."""
+        response = self.client.post(
+            f"/api/v1/events/{self.event.slug}/scans",
+            content=raw,
+            headers={"authorization": f"Bearer {self.kiosk}", "content-type": "application/json"},
+        )
+        assert response.status_code in (400, 422), response.text
+        assert set(response.json()) >= {"error", "message"}
 
     @rule(earlier=sent, which=st.integers(0, 8), same_body=st.booleans())
     def retry(self, earlier: Sent, which: int, same_body: bool) -> None:
