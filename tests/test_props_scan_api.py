@@ -1,13 +1,14 @@
 """A stateful property of the door's API through the real app: any sequence of scans (valid, duplicate, revoked,
-wrong event, garbage), retries, undos, exits, re-entries and late offline scans keeps the venue figures of
-`/stats` equal to a model of who is in, and a retried scan_id changes nothing and gets its first answer."""
+wrong event, garbage, malformed), retries, undos, exits, re-entries and late offline scans keeps the venue figures
+of `/stats` and the kiosk's offline copy equal to a model of who is in, and a retried scan_id changes nothing
+and gets its first answer."""
 
 from __future__ import annotations
 
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from starlette.testclient import TestClient
 import tests.hypothesis_profile  # noqa: F401  (registers the profiles)
 from checkin import tickets
 from checkin.app import create_app
-from checkin.models import Event, Mode, Role, Status, iso
+from checkin.models import Mode, Role, Status, iso
 from checkin.registration import Application
 from checkin.scans import Decision, Direction, Presence, Subject
 from checkin.services import build
@@ -102,8 +103,8 @@ class Door(RuleBasedStateMachine):
     def _seed(self, app_settings: Settings) -> tuple[list[Target], list[str]]:
         """Registrants: two venue seats, one reissued ticket (old code revoked), online, waiting, cancelled."""
         with opened(app_settings) as db:
-            self.event = db.write_sync(create_event, Event(**{**EVENT.__dict__, "capacity": CAPACITY}), self.now)
-            other = db.write_sync(create_event, Event(**{**EVENT.__dict__, "slug": "elsewhere"}), self.now)
+            self.event = db.write_sync(create_event, replace(EVENT, capacity=CAPACITY), self.now)
+            other = db.write_sync(create_event, replace(EVENT, slug="elsewhere"), self.now)
             made = [
                 db.write_sync(store.register, self.event, _person(n, mode), self.now, enforce_open=False)
                 for n, mode in enumerate([Mode.VENUE, Mode.VENUE, Mode.VENUE, Mode.ONLINE, Mode.VENUE, Mode.ONLINE])
