@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck bench vendor clean
+.PHONY: run test lint typecheck bench vendor clean system-deps check-uvicorn
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,11 +25,18 @@ lint: $(TESTSTAMP)
 typecheck: $(TESTSTAMP)
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+system-deps:
+	scripts/system-deps.sh test
+
+test: lint typecheck system-deps
 	$(VENV)/bin/pytest --cov=checkin --cov-branch --cov-report=term:skip-covered
 
 bench: $(TESTSTAMP)
+	scripts/system-deps.sh bench
 	$(PY) -m bench
+
+check-uvicorn:
+	scripts/check-uvicorn.sh
 
 vendor:
 	scripts/vendor.sh

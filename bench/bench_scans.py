@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import machine, median, paced, paced_summary, post_request, spawn_server
+from bench.common import Sample, machine, median, paced, paced_summary, post_request, spawn_server
 from checkin.demo import SYMPOSIUM, generated_applications
 from checkin.models import Event, Mode, Role
 from checkin.storage import Database
@@ -80,6 +80,13 @@ def seed(folder: Path, tickets: int) -> Seeded:
 
 def paced_scans(url: str, seeded: Seeded, codes: list[str], seconds: float) -> dict[str, float]:
     """RATE scans/s for `seconds` from 32 kiosks in PROCESSES client processes: latency percentiles."""
+    samples = paced_scans_samples(url, seeded, codes, seconds)
+    ok = sum(s.status == 200 and json.loads(s.body).get("result") == "ok" for s in samples)
+    return {**paced_summary(samples, RATE), "scans": len(samples), "ok": ok}
+
+
+def paced_scans_samples(url: str, seeded: Seeded, codes: list[str], seconds: float) -> list[Sample]:
+    """The answers of RATE scans/s for `seconds` from 32 kiosks (first scans of distinct tickets)."""
     per_kiosk = int(seconds * RATE / KIOSKS)
     path = f"/api/v1/events/{SLUG}/scans"
     request_lists = [
@@ -89,9 +96,7 @@ def paced_scans(url: str, seeded: Seeded, codes: list[str], seconds: float) -> d
         ]
         for k, token in enumerate(seeded.tokens[:KIOSKS])
     ]
-    samples = paced(url, request_lists, RATE, PROCESSES)
-    ok = sum(s.status == 200 and json.loads(s.body).get("result") == "ok" for s in samples)
-    return {**paced_summary(samples, RATE), "scans": len(samples), "ok": ok}
+    return paced(url, request_lists, RATE, PROCESSES)
 
 
 # -- ceiling and kill -9: wrk with bench/scans.lua

@@ -45,7 +45,8 @@ def spawn_server(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start `checkin serve` on a free port in a subprocess and wait until it answers; (process, base URL)."""
     port = port or free_port()
-    full_env = {**os.environ, "CHECKIN_DB": str(db), **(env or {})}
+    # Benchmarks load one server from this one address: per-address limits off unless a benchmark says otherwise.
+    full_env = {**os.environ, "CHECKIN_DB": str(db), "CHECKIN_RATE_LIMITS": "off", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port)],
         env=full_env,

@@ -10,13 +10,15 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from checkin.errors import CheckinError
+from checkin.errors import CheckinError, StorageUnavailable
 from checkin.services import Services, build
 from checkin.settings import Settings
-from checkin.web import admin, api, dashboard, kiosk, kiosk_page, mail, pages, watch
+from checkin.web import admin, api, csp_report, dashboard, kiosk, kiosk_page, mail, openapi, pages, watch
 from checkin.web.common import error_response
 from checkin.web.security import REDACT_QUERY_STRINGS, SecurityHeaders
 
@@ -35,9 +37,18 @@ def all_routes() -> list[BaseRoute]:
         *admin.routes,
         *watch.routes,
         *dashboard.routes,
+        *csp_report.routes,
+        *openapi.routes,
         *kiosk_page.kiosk_routes(KIOSK_DIR),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
+
+
+def storage_unavailable(request: Request, exc: Exception) -> Response:
+    """The JSON error of a disk fault, saying when to try again (the kiosk keeps the scan and retries)."""
+    response = error_response(request, exc)
+    response.headers["Retry-After"] = str(StorageUnavailable.retry_after)
+    return response
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -61,6 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         middleware=[Middleware(watch.WatchSockets), Middleware(SecurityHeaders)],
         exception_handlers={
             CheckinError: error_response,
+            StorageUnavailable: storage_unavailable,
             HTTPException: error_response,
             Exception: error_response,
         },

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from checkin import cli_data, staffcli
-from checkin.errors import CheckinError
-from checkin.models import Event, parse_iso
+from checkin.errors import CheckinError, Invalid
+from checkin.eventform import parse_new_event
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.events import create_event
@@ -41,10 +41,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How the server runs under uvicorn (the tests' live server runs the same way)."""
+    from checkin.web.connections import http_protocol
     from checkin.web.websocket import WebSocketProtocol
 
     return {
         "access_log": False,
+        # uvicorn's httptools protocol with a deadline for request headers and a cap per client address.
+        "http": http_protocol(settings),
         # X-Forwarded-For is believed only from the proxies named in CHECKIN_TRUSTED_PROXIES: every
         # per-address limit then sees the real client, and nobody else can pick their own address.
         "proxy_headers": bool(settings.trusted_proxies),
@@ -91,16 +94,26 @@ def show_demo(settings: Settings) -> None:
 
 
 def cmd_event_create(args: argparse.Namespace, settings: Settings) -> int:
-    event = Event(
-        id=0,
-        slug=args.slug,
-        title=args.title,
-        starts_at=parse_iso(args.starts),
-        ends_at=parse_iso(args.ends),
-        capacity=args.capacity,
-        stream_url=args.stream_url or "",
-        venue_name=args.venue or "",
-    )
+    # The same checks as the admin's creation form: a slug names files and URL paths, a stream URL
+    # becomes a player on the watch page.
+    form = {
+        "slug": args.slug,
+        "title": args.title,
+        "starts_at": args.starts,
+        "ends_at": args.ends,
+        "capacity": args.capacity,
+        "stream_url": args.stream_url or "",
+        "venue_name": args.venue or "",
+        "registration_open": "on",
+        "waitlist_enabled": "on",
+        "projector_names": "on" if args.projector_names else "",
+    }
+    try:
+        event = parse_new_event(form)
+    except Invalid as exc:
+        for name, problem in sorted(exc.fields.items()):
+            print(f"error: {name}: {problem} ({form.get(name, '')!r})", file=sys.stderr)
+        return 1
     db = _db(settings)
     try:
         db.write_sync(create_event, event, time.time())
@@ -139,9 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--title", required=True)
     create.add_argument("--starts", required=True, help="ISO 8601, e.g. 2023-11-27T13:30+09:00")
     create.add_argument("--ends", required=True)
-    create.add_argument("--capacity", type=int, required=True)
+    create.add_argument("--capacity", required=True)
     create.add_argument("--stream-url")
     create.add_argument("--venue")
+    create.add_argument(
+        "--projector-names", action="store_true", help="show who checked in on the projector (dashboard token)"
+    )
     create.set_defaults(handler=cmd_event_create)
 
     staffcli.add_commands(sub, common)

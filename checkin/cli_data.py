@@ -15,12 +15,13 @@ from checkin import mailer
 from checkin.mailer import Outcome, Result
 from checkin.models import Event
 from checkin.purge import check_ended, execute, plan
-from checkin.roster import export_csv, import_csv
+from checkin.roster import REPORT_FORMATS, format_report, import_csv
 from checkin.services import Services, build
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage import mail as mailstore
 from checkin.storage.events import get_event
+from checkin.storage.roster import export_rows
 from checkin.web.templating import format_datetime
 
 STALE_CLAIM = 300.0  # seconds after which an unconfirmed claim is taken as a run that died mid-message
@@ -134,6 +135,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     print(f"文字コード / encoding: {report.encoding}")
     for bad in report.bad:
         print(f"{bad.text('ja')} / {bad.text('en')}", file=sys.stderr)
+    for kept in report.kept:
+        print(f"{kept.text('ja')} / {kept.text('en')}")
     if report.ignored_columns:
         print(f"使わない列 / ignored columns: {', '.join(report.ignored_columns)}")
     if report.waitlisted:
@@ -145,16 +148,24 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.written else 1
 
 
+def report_format(args: argparse.Namespace) -> str:
+    """--format, else the file's suffix (.xlsx), else CSV."""
+    if args.format:
+        return str(args.format)
+    return "xlsx" if Path(args.file).suffix.lower() == ".xlsx" else "csv"
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    file_format = report_format(args)
     db = _open(settings)
     try:
         event = db.read_sync(get_event, args.slug)
-        data = asyncio.run(export_csv(db, event, base_url=settings.base_url, english_headers=args.english_headers))
+        rows = db.read_sync(export_rows, event.id)
     finally:
         db.close()
+    data = format_report(rows, settings.base_url, file_format=file_format, english_headers=args.english_headers)
     Path(args.file).write_bytes(data)
-    rows = data.count(b"\r\n") - 1
-    print(f"{rows} 名を書き出しました / wrote {rows} registrants to {args.file}")
+    print(f"{len(rows)} 名を書き出しました（{file_format}） / wrote {len(rows)} registrants to {args.file}")
     return 0
 
 
@@ -195,9 +206,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
     imp.add_argument("--skip-bad-rows", action="store_true", help="import the good rows, list the bad ones")
     imp.set_defaults(handler=cmd_import)
 
-    exp = sub.add_parser("export", parents=[common], help="attendance report as CSV for Excel")
+    exp = sub.add_parser("export", parents=[common], help="attendance report as CSV or Excel workbook (.xlsx)")
     exp.add_argument("slug")
     exp.add_argument("file")
+    exp.add_argument("--format", choices=sorted(REPORT_FORMATS), help="csv or xlsx (default: from the file's suffix)")
     exp.add_argument("--english-headers", action="store_true")
     exp.set_defaults(handler=cmd_export)
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from itertools import groupby
 
 from checkin.errors import Invalid
 from checkin.i18n import translate
@@ -21,6 +24,7 @@ from checkin.text import nfkc, single_line
 
 FIELDS = ("ref_no", "name", "kana", "email", "organisation", "mode")
 REQUIRED = ("name", "email", "mode")
+LOSSY_FIELDS = ("name", "kana", "organisation")  # free text a CP932 save can damage (e-mail and mode match)
 MAX_REF_NO = 40
 _HEADERS = {
     "ref_no": ("受付番号", "ref_no", "ref no", "reference no", "reference no."),
@@ -85,6 +89,19 @@ class BadRow:
 
 
 @dataclass(frozen=True)
+class KeptRow:
+    """A row whose values lost characters to the file's encoding: the stored values of `fields` were kept."""
+
+    line: int
+    fields: tuple[str, ...]
+
+    def text(self, lang: str) -> str:
+        """e.g. 「3行目: 氏名の「?」は…登録済みの値を残しました」."""
+        labels = ("、" if lang == "ja" else ", ").join(translate(f"csv.col.{field}", lang) for field in self.fields)
+        return f"{translate('csv.line', lang, line=self.line)}: {translate('csv.kept', lang, fields=labels)}"
+
+
+@dataclass(frozen=True)
 class ImportRow:
     """One good row: its line, the reference number it gives ("" for none) and the application."""
 
@@ -114,6 +131,7 @@ class ImportReport:
     promoted: tuple[str, ...] = ()  # moved up from the waiting list by seats this import freed
     bad: tuple[BadRow, ...] = ()
     ignored_columns: tuple[str, ...] = ()
+    kept: tuple[KeptRow, ...] = ()  # rows where characters lost to the encoding were not written over the stored ones
 
     def summary(self, lang: str) -> str:
         """One sentence for the organiser."""
@@ -211,6 +229,35 @@ def _repeats(rows: Iterable[ImportRow]) -> tuple[list[ImportRow], list[BadRow]]:
     return good, bad
 
 
+def _cp932_holds(ch: str) -> bool:
+    try:
+        ch.encode("cp932")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def lost_in_encoding(imported: str, stored: str) -> bool:
+    """Whether `imported` is `stored` as a CP932 save left it: what CP932 cannot hold (𠮷, emoji) became "?".
+
+    Japanese Excel's default "CSV" is CP932; it writes one "?" per character it cannot hold (two for
+    one outside the BMP), and nothing else changes. A value edited anywhere else is taken as typed.
+    """
+    if "?" not in imported or imported == stored:
+        return False
+    pattern = []
+    for holds, run in groupby(stored, key=_cp932_holds):
+        text = "".join(run)
+        pattern.append(re.escape(text) if holds else rf"\?{{{len(text)},{2 * len(text)}}}")
+    return re.fullmatch("".join(pattern), imported) is not None
+
+
+def keep_lost_characters(stored: Registrant, app: Application) -> tuple[Application, tuple[str, ...]]:
+    """The row's application with each value that lost characters to the encoding put back as stored; those fields."""
+    lost = tuple(name for name in LOSSY_FIELDS if lost_in_encoding(getattr(app, name), getattr(stored, name)))
+    return replace(app, **{name: getattr(stored, name) for name in lost}), lost
+
+
 def parse(data: bytes) -> ParsedFile:
     """Every row of a registrant file, checked; FileProblem when the file itself is unreadable."""
     text, encoding = decode(data)
@@ -247,14 +294,19 @@ def neutralise(cell: str) -> str:
     return "'" + cell if _formula_like(cell) else cell
 
 
-def _export_cells(row: ExportRow, base_url: str, lang: str) -> list[str]:
+ExportCell = str | int | datetime | None
+EXPORT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def export_values(row: ExportRow, base_url: str, lang: str) -> list[ExportCell]:
+    """The cells of one report row as values: the first check-in a JST datetime (no zone), numbers as ints."""
     r = row.registrant
     # Japanese files carry the words people read; English ones the values of the API.
     mode = translate(f"mode.{r.mode.value}", lang) if lang == "ja" else r.mode.value
     status = translate(f"status.{r.status.value}", lang) if lang == "ja" else r.status.value
-    checked_in = ""
+    checked_in = None
     if row.first_checked_in_at is not None:
-        checked_in = to_datetime(row.first_checked_in_at).strftime("%Y-%m-%d %H:%M:%S")
+        checked_in = to_datetime(row.first_checked_in_at).replace(tzinfo=None)
     return [
         r.ref_no,
         r.name,
@@ -265,9 +317,19 @@ def _export_cells(row: ExportRow, base_url: str, lang: str) -> list[str]:
         status,
         f"{base_url}/t/{row.ticket_code}" if row.ticket_code else "",
         checked_in,
-        str(round(row.watched_seconds / 60)),
-        "1" if row.attended else "0",
+        round(row.watched_seconds / 60),
+        1 if row.attended else 0,
     ]
+
+
+def _csv_cell(value: ExportCell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime(EXPORT_TIME_FORMAT)
+    if isinstance(value, int):
+        return str(value)
+    return neutralise(value)
 
 
 def format_export(rows: Sequence[ExportRow], base_url: str, *, english_headers: bool = False) -> bytes:
@@ -277,5 +339,5 @@ def format_export(rows: Sequence[ExportRow], base_url: str, *, english_headers: 
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_HEADERS[lang])
     for row in rows:
-        writer.writerow([neutralise(cell) for cell in _export_cells(row, base_url, lang)])
+        writer.writerow([_csv_cell(value) for value in export_values(row, base_url, lang)])
     return out.getvalue().encode("utf-8-sig")

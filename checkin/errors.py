@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 
@@ -15,6 +16,7 @@ class CheckinError(Exception):
         super().__init__(message or self.code)
         self.message = message or self.code
         self.fields = dict(fields or {})
+        self.headers: dict[str, str] = {}
 
     def as_json(self) -> dict[str, object]:
         """The error shape of the HTTP contract."""
@@ -79,6 +81,10 @@ class AlreadyExists(Conflict):
     code = "already_exists"
 
 
+class RegistrantNotFound(NotFound):
+    code = "registrant_not_found"
+
+
 class NotCheckedIn(NotFound):
     code = "not_checked_in"
 
@@ -87,11 +93,29 @@ class PairingFailed(NotFound):
     code = "pairing_code_invalid"
 
 
-class TooManyRequests(CheckinError):
-    code = "too_many_requests"
+class RateLimited(CheckinError):
+    """Too many requests from one client: try again after `retry_after` seconds (the Retry-After header)."""
+
+    code = "rate_limited"
     status = 429
+
+    def __init__(self, wait: float) -> None:
+        self.retry_after = max(1, math.ceil(wait))
+        super().__init__(f"too many requests; try again in {self.retry_after} s")
+        self.headers["Retry-After"] = str(self.retry_after)
+
+    def as_json(self) -> dict[str, object]:
+        return {**super().as_json(), "retry_after": self.retry_after}
 
 
 class TicketRevoked(CheckinError):
     code = "ticket_revoked"
     status = 410
+
+
+class StorageUnavailable(CheckinError):
+    """The database's disk is full, read-only or failing: nothing was saved, and a retry may succeed."""
+
+    code = "storage_unavailable"
+    status = 503
+    retry_after = 5  # seconds, sent as Retry-After

@@ -7,6 +7,7 @@ per field, which the admin shows in Japanese.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -23,8 +24,25 @@ MAX_URL = 2000
 MAX_CAPACITY = 100_000
 TEXTS = {"title": MAX_TITLE, "venue_name": MAX_VENUE, "venue_address": MAX_ADDRESS}
 URLS = ("map_url", "stream_url")
-CHECKBOXES = ("registration_open", "waitlist_enabled", "anonymous_watch")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+CHECKBOXES = ("registration_open", "waitlist_enabled", "anonymous_watch", "projector_names")
+# Slugs name folders, files and URL paths (outbox messages, CSV files, /e/{slug}/): nothing else may pass.
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
+
+
+def is_slug(value: str) -> bool:
+    """Whether a slug is one an event may have: 2-40 of a-z, 0-9 and '-', not starting with '-'."""
+    return _SLUG.fullmatch(value) is not None
+
+
+def is_web_url(value: str) -> bool:
+    """Whether a URL is an http(s) address a page may link to or embed (never javascript:, data: ...)."""
+    parts = urlsplit(value)
+    return (
+        len(value) <= MAX_URL
+        and parts.scheme in {"http", "https"}
+        and bool(parts.netloc)
+        and not any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in value)
+    )
 
 
 class CapacityBelowSeats(Conflict):
@@ -72,6 +90,7 @@ class EventSettings:
     registration_open: bool
     waitlist_enabled: bool
     anonymous_watch: bool
+    projector_names: bool
 
     def changes(self) -> dict[str, object]:
         """As a mapping of column to value (for `update_event`)."""
@@ -96,10 +115,7 @@ def _url(value: str) -> str | None:
     value = value.strip()
     if not value:
         return ""
-    parts = urlsplit(value)
-    if len(value) > MAX_URL or parts.scheme not in {"http", "https"} or not parts.netloc or " " in value:
-        return None
-    return value
+    return value if is_web_url(value) else None
 
 
 def _capacity(value: str) -> int | str:
@@ -154,13 +170,14 @@ def parse_settings(form: Mapping[str, str]) -> EventSettings:
         registration_open=form.get("registration_open") == "on",
         waitlist_enabled=form.get("waitlist_enabled") == "on",
         anonymous_watch=form.get("anonymous_watch") == "on",
+        projector_names=form.get("projector_names") == "on",
     )
 
 
 def parse_new_event(form: Mapping[str, str]) -> Event:
     """A new event from the creation form (slug and settings); Invalid with a code per bad field."""
     slug = form.get("slug", "").strip().lower()
-    errors: dict[str, str] = {} if _SLUG.match(slug) else {"slug": "slug" if slug else "required"}
+    errors: dict[str, str] = {} if is_slug(slug) else {"slug": "slug" if slug else "required"}
     try:
         settings = parse_settings(form)
     except Invalid as exc:

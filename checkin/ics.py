@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from checkin.models import Event
 
@@ -29,8 +31,19 @@ def _fold(line: str) -> list[str]:
     return [out[0], *(" " + part for part in out[1:])]
 
 
-def event_ics(event: Event, url: str, uid: str, now: float, description: str = "") -> str:
+def ticket_uid(event: Event, registrant_id: int, base_url: str) -> str:
+    """The calendar UID of one person's place at an event: the same from the ticket page and the e-mail.
+
+    A hash of the event and registrant ids (nothing personal) at the host of the base URL; it stays
+    the same when the ticket is re-issued, so calendars update the entry they have instead of adding one.
+    """
+    digest = hashlib.sha256(f"checkin-ticket:{event.id}:{registrant_id}".encode()).hexdigest()[:32]
+    return f"{digest}@{urlsplit(base_url).hostname or 'localhost'}"
+
+
+def event_ics(event: Event, registrant_id: int, *, base_url: str, url: str, now: float, description: str = "") -> str:
     """One VEVENT for the event, linking to the ticket page; CRLF line ends."""
+    uid = ticket_uid(event, registrant_id, base_url)
     location = ", ".join(part for part in (event.venue_name, event.venue_address) if part)
     lines = [
         "BEGIN:VCALENDAR",

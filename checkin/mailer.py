@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol, cast
 
 from checkin.models import Event
+from checkin.registration import envelope_address
 from checkin.services import Services
 from checkin.settings import SmtpSettings
 from checkin.storage import mail as store
@@ -50,7 +51,7 @@ class DeliveryError(Exception):
 
 
 class Transport(Protocol):
-    def send(self, message: Message, name: str) -> None: ...
+    def send(self, message: Message, name: str, recipient: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -94,15 +95,16 @@ class SmtpTransport:
             self._conn = self._connect()
         return self._conn
 
-    def send(self, message: Message, name: str) -> None:
-        if not self._attempt(message) and not self._attempt(message):
+    def send(self, message: Message, name: str, recipient: str) -> None:
+        """Send to exactly `recipient` (the envelope), whatever the message's headers say."""
+        if not self._attempt(message, recipient) and not self._attempt(message, recipient):
             raise DeliveryError("the SMTP server keeps closing the connection (421)", certain=True, connection=True)
 
-    def _attempt(self, message: Message) -> bool:
+    def _attempt(self, message: Message, recipient: str) -> bool:
         """Send once; False when the server said it is closing (421: nothing accepted, try a new connection)."""
         conn = self._ready()
         try:
-            conn.send_message(message)
+            conn.send_message(message, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(_refusal(exc.recipients.values()), certain=True, connection=False) from exc
         except smtplib.SMTPResponseException as exc:
@@ -136,7 +138,11 @@ class OutboxTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: Message, name: str) -> None:
+    def send(self, message: Message, name: str, recipient: str) -> None:
+        # A name that is not one plain file name (an event slug from an old database, say) could point
+        # outside the folder: refused, whatever validated it before.
+        if not name or Path(name).name != name or name.startswith(".") or "\\" in name or "\x00" in name:
+            raise DeliveryError(f"not a file name for the outbox: {name!r}", certain=True, connection=True)
         target = self.folder / f"{name}.eml"
         partial = target.with_suffix(".part")
         try:
@@ -179,18 +185,22 @@ class Prepared:
     kind: str
     send_id: int | None = None
     message: Message | None = None
+    recipient: str = ""
     problem: DeliveryError | None = None
 
 
-def _compose(services: Services, event: Event, item: Outgoing, kind: str) -> Message:
+def _compose(services: Services, event: Event, item: Outgoing, kind: str) -> tuple[Message, str]:
+    """The message and its one envelope recipient, the stored address validated again."""
     settings = services.settings
     try:
-        return compose(
+        recipient = envelope_address(item.registrant.email)
+        message = compose(
             event, item.registrant, item.ticket, kind=kind, base_url=settings.base_url,
-            sender=settings.smtp.sender, now=services.now(),
+            sender=settings.smtp.sender, now=services.now(), recipient=recipient,
         )  # fmt: skip
-    except Exception as exc:  # e.g. an address that no header can carry: certainly not sent
+    except Exception as exc:  # e.g. a stored address that is not one address: certainly not sent
         raise DeliveryError(f"cannot write this message: {exc}", certain=True, connection=False) from exc
+    return message, recipient
 
 
 async def prepare(services: Services, event: Event, item: Outgoing, kind: str) -> Prepared:
@@ -200,10 +210,10 @@ async def prepare(services: Services, event: Event, item: Outgoing, kind: str) -
         return Prepared(item, kind)
     loop = asyncio.get_running_loop()
     try:
-        message = await loop.run_in_executor(services.blocking, _compose, services, event, item, kind)
+        message, recipient = await loop.run_in_executor(services.blocking, _compose, services, event, item, kind)
     except DeliveryError as exc:
         return Prepared(item, kind, send_id, problem=exc)
-    return Prepared(item, kind, send_id, message)
+    return Prepared(item, kind, send_id, message, recipient)
 
 
 async def finish(services: Services, transport: Transport, event: Event, prepared: Prepared) -> Outcome:
@@ -215,7 +225,9 @@ async def finish(services: Services, transport: Transport, event: Event, prepare
     if prepared.message is not None:
         name = f"{event.slug}-{prepared.send_id:07d}-{prepared.kind}"
         try:
-            await asyncio.get_running_loop().run_in_executor(services.blocking, transport.send, prepared.message, name)
+            await asyncio.get_running_loop().run_in_executor(
+                services.blocking, transport.send, prepared.message, name, prepared.recipient
+            )
         except DeliveryError as exc:
             problem = exc
     if problem is not None:

@@ -62,6 +62,7 @@ class Event:
     registration_open: bool = True
     waitlist_enabled: bool = True
     anonymous_watch: bool = False
+    projector_names: bool = False  # whether a projector (dashboard token) shows who checked in
     timezone: str = "Asia/Tokyo"
 
     @property

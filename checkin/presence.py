@@ -14,12 +14,16 @@ import enum
 from dataclasses import dataclass, field
 
 MAX_CONNECTIONS_PER_VIEWER = 8
+# Distinct refused anonymous ids remembered per event, for the report; past this, refusals are counted
+# without remembering who (made-up ids must not grow the memory without end).
+REFUSED_REMEMBERED = 10_000
 
 
 class Refusal(enum.StrEnum):
     """Why a connection is not taken."""
 
     TOO_MANY_CONNECTIONS = "too_many_connections"
+    TOO_MANY_ANONYMOUS = "too_many_anonymous"
     SERVER_FULL = "server_full"
 
 
@@ -31,12 +35,17 @@ class Refused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who a connection speaks for: the viewer key is `reg:<registrant id>` or `anon:<browser id>`."""
+    """Who a connection speaks for: the viewer key is `reg:<registrant id>` or `anon:<browser id>`.
+
+    `address` is the client address an anonymous viewer comes from, for the per-address cap; it is not
+    part of who the viewer is.
+    """
 
     event_id: int
     slug: str
     viewer_key: str
     registrant_id: int | None = None
+    address: str | None = field(default=None, compare=False)
 
     @classmethod
     def registrant(cls, event_id: int, slug: str, registrant_id: int) -> Identity:
@@ -91,12 +100,33 @@ class Presence:
         self._viewers: dict[tuple[int, str], _Viewer] = {}
         self._connections: dict[int, _Viewer] = {}
         self._idle: dict[tuple[int, str], _Viewer] = {}  # counting viewers inside their grace period
+        self._anonymous: dict[tuple[int, str], int] = {}  # (event id, address) -> anonymous viewers present
+        self._refused: dict[int, _Refusals] = {}  # event id -> anonymous viewers turned away by the cap
+
+    def admits_anonymous(self, identity: Identity, cap: int) -> bool:
+        """Whether this anonymous viewer may join: one already present may; a new one while its address
+        has fewer than `cap` anonymous viewers present (connected or inside their grace). A refusal is
+        counted for the event's report."""
+        if identity.address is None or identity.key in self._viewers:
+            return True
+        if self._anonymous.get((identity.event_id, identity.address), 0) < cap:
+            return True
+        self._refused.setdefault(identity.event_id, _Refusals()).add(identity.viewer_key)
+        return False
+
+    def refused_anonymous(self, event_id: int) -> int:
+        """How many anonymous viewers of this event the per-address cap has turned away (this process)."""
+        refusals = self._refused.get(event_id)
+        return 0 if refusals is None else len(refusals.keys) + refusals.unremembered
 
     def connect(self, identity: Identity, connection: int) -> None:
         """A new connection of this viewer; it does not count until it says it is watching."""
         viewer = self._viewers.get(identity.key)
         if viewer is None:
             viewer = self._viewers[identity.key] = _Viewer(identity)
+            if identity.address is not None:
+                place = (identity.event_id, identity.address)
+                self._anonymous[place] = self._anonymous.get(place, 0) + 1
         elif len(viewer.connections) >= self.max_connections_per_viewer:
             raise Refused(Refusal.TOO_MANY_CONNECTIONS)
         viewer.connections[connection] = False
@@ -172,7 +202,29 @@ class Presence:
 
     def _forget_if_gone(self, viewer: _Viewer) -> None:
         if not viewer.connections and not viewer.counting:
-            self._viewers.pop(viewer.identity.key, None)
+            forgotten = self._viewers.pop(viewer.identity.key, None) is viewer
+            if forgotten and viewer.identity.address is not None:
+                place = (viewer.identity.event_id, viewer.identity.address)
+                if self._anonymous.get(place, 0) > 1:
+                    self._anonymous[place] -= 1
+                else:
+                    self._anonymous.pop(place, None)
+
+
+@dataclass(slots=True)
+class _Refusals:
+    """The anonymous ids one event has refused: remembered up to a bound, then only counted."""
+
+    keys: set[str] = field(default_factory=set)
+    unremembered: int = 0
+
+    def add(self, key: str) -> None:
+        if key in self.keys:
+            return
+        if len(self.keys) < REFUSED_REMEMBERED:
+            self.keys.add(key)
+        else:
+            self.unremembered += 1
 
 
 @dataclass(slots=True)

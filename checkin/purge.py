@@ -51,7 +51,10 @@ class PurgePlan:
 
 def outbox_files(outbox: Path, slug: str) -> tuple[Path, ...]:
     """The event's messages in the outbox folder (named `{slug}-{send id}-{kind}.eml`)."""
-    return tuple(sorted(outbox.glob(f"{slug}-*.eml"))) if outbox.is_dir() else ()
+    if not outbox.is_dir():
+        return ()
+    # only files directly in the folder, whatever an old slug holds ("../x" would reach outside)
+    return tuple(sorted(path for path in outbox.glob(f"{slug}-*.eml") if path.parent == outbox))
 
 
 def plan(db: Database, event: Event, outbox: Path) -> PurgePlan:

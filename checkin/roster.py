@@ -1,11 +1,31 @@
-"""Import and export of registrants as CSV: what the `checkin import`/`export` commands and the admin call."""
+"""Import of registrants (CSV) and the attendance report (CSV or .xlsx): what the `checkin import`/`export`
+commands and the admin call."""
 
 from __future__ import annotations
 
-from checkin.csvio import ImportReport, format_export, parse
-from checkin.models import Event
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from functools import partial
+from typing import Protocol
+
+from checkin.csvio import ExportRow, ImportReport, format_export, parse
+from checkin.models import Event, to_datetime
 from checkin.storage import Database
 from checkin.storage.roster import ImportRejected, apply_import, export_rows
+from checkin.xlsxio import MEDIA_TYPE as XLSX_MEDIA_TYPE
+from checkin.xlsxio import format_xlsx
+
+
+class Formatter(Protocol):
+    def __call__(self, rows: Sequence[ExportRow], base_url: str, *, english_headers: bool = False) -> bytes: ...
+
+
+# file format → how the report is written, and its media type
+REPORT_FORMATS: dict[str, tuple[Formatter, str]] = {
+    "csv": (format_export, "text/csv; charset=utf-8"),
+    "xlsx": (format_xlsx, XLSX_MEDIA_TYPE),
+}
 
 
 async def import_csv(
@@ -24,7 +44,32 @@ async def import_csv(
         return rejected.report
 
 
-async def export_csv(db: Database, event: Event, *, base_url: str, english_headers: bool = False) -> bytes:
-    """The attendance report of an event (UTF-8 with BOM, CRLF, formula cells neutralised)."""
+def format_report(
+    rows: Sequence[ExportRow], base_url: str, *, file_format: str = "csv", english_headers: bool = False
+) -> bytes:
+    """The attendance report as CSV (UTF-8 with BOM, CRLF, formula cells neutralised) or as .xlsx."""
+    formatter, _ = REPORT_FORMATS[file_format]
+    return formatter(rows, base_url, english_headers=english_headers)
+
+
+async def export_report(
+    db: Database,
+    event: Event,
+    *,
+    base_url: str,
+    file_format: str = "csv",
+    english_headers: bool = False,
+    executor: Executor | None = None,
+) -> bytes:
+    """The attendance report of an event, in the format asked for (`csv` or `xlsx`).
+
+    Written on `executor` (the default pool when None): a workbook of thousands of rows takes seconds.
+    """
     rows = await db.read(export_rows, event.id)
-    return format_export(rows, base_url, english_headers=english_headers)
+    write = partial(format_report, rows, base_url, file_format=file_format, english_headers=english_headers)
+    return await asyncio.get_running_loop().run_in_executor(executor, write)
+
+
+def report_filename(event: Event, file_format: str, now: float) -> str:
+    """e.g. `sympo-attendance-20231127.xlsx`: what the report is, of which event, from which day (JST)."""
+    return f"{event.slug}-attendance-{to_datetime(now):%Y%m%d}.{file_format}"

@@ -56,6 +56,11 @@ class Result(enum.StrEnum):
     DUPLICATE = "duplicate"  # only in the scan log: a later entry of someone already in
 
 
+# What an offline kiosk may say it answered, and we answer again: the results of the contract, never a
+# value only the scan log holds.
+SHOWN_RESULTS = frozenset(Result) - {Result.DUPLICATE}
+
+
 class Action(enum.StrEnum):
     """The change to attendance a decision makes."""
 
@@ -237,7 +242,7 @@ def parse_walkin(data: Mapping[str, object]) -> WalkIn:
     email = data.get("email")
     has_email = isinstance(email, str) and bool(email.strip())
     # The registration rules, with a stand-in address when the person gives none.
-    fields = {**data, "mode": "venue", "email": email if has_email else "walk-in@example.invalid"}
+    fields = {**data, "mode": "venue", "email": email if has_email else "walk-in@example.com"}
     try:
         app = validate(fields)
     except Invalid as exc:
@@ -294,7 +299,7 @@ def decide(
     decision = _decide_entry(subject, presence, scanned_at, seats_left, admitted)
     if offline_decision is None or admitted or decision.action is Action.NONE:
         return decision
-    shown = Result(offline_decision) if offline_decision in set(Result) else decision.result
+    shown = Result(offline_decision) if offline_decision in SHOWN_RESULTS else decision.result
     return Decision(shown, warnings=("refused_offline",))
 
 
@@ -340,7 +345,7 @@ def _decide_exit(presence: Presence | None, scanned_at: float) -> Decision:
 def decide_walkin(seats_left: int, offline_decision: str | None = None) -> Decision:
     """A walk-in is registered and admitted while the hall has a free seat (or an offline kiosk let them in)."""
     if offline_decision is not None and offline_decision != OFFLINE_ADMITTED:
-        shown = Result(offline_decision) if offline_decision in set(Result) else Result.VENUE_FULL
+        shown = Result(offline_decision) if offline_decision in SHOWN_RESULTS else Result.VENUE_FULL
         return Decision(shown, warnings=("refused_offline",))
     if seats_left > 0:
         return Decision(Result.OK, Action.ADMIT, ("walkin",))

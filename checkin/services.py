@@ -7,12 +7,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from checkin.hub import Hub, snapshot_source
-from checkin.qrcache import QrCache
+from checkin.qrcache import QrCache, RenderPool, on
+from checkin.ratelimit import MEMORY, RateLimits
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.watching import Watching
@@ -69,42 +70,45 @@ class Kept(Generic[C]):
 
 @dataclass
 class Services:
-    """Database, live hub and worker pools shared by all endpoints."""
+    """Database, live hub, worker pools and request limits shared by all endpoints."""
 
     settings: Settings
     db: Database
     hub: Hub = field(default_factory=Hub)
     clock: Callable[[], float] = time.time
     blocking: Executor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="blocking"))
-    cpu: Executor | None = None
+    qr_pool: RenderPool | None = None
     qr: QrCache = field(default_factory=QrCache)
     mail_connections: Kept[Closable] = field(default_factory=lambda: Kept(MAIL_CONNECTIONS))
     watching: Watching = field(init=False)
+    limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
         self.watching = Watching(self.settings, self.db, self.hub, self.now)
+        self.limits = RateLimits(MEMORY, enabled=self.settings.rate_limits)
 
     def now(self) -> float:
         return self.clock()
 
     async def qr_png(self, code: str) -> bytes:
-        """The QR PNG of a ticket code: rendered once, in the process pool (threads when there is none)."""
-        return await self.qr.png(code, self.cpu or self.blocking)
+        """The QR PNG of a ticket code: rendered once, in the worker processes (threads when there are none)."""
+        return await self.qr.png(code, self.qr_pool.render if self.qr_pool is not None else on(self.blocking))
 
     def start(self) -> None:
         self.db.open()
         self.hub.bind(snapshot_source(self.db, self.now), interval=self.settings.dashboard_interval)
-        if self.cpu is None and self.settings.qr_workers > 0:
-            self.cpu = ProcessPoolExecutor(self.settings.qr_workers)
+        if self.qr_pool is None and self.settings.qr_workers > 0:
+            self.qr_pool = RenderPool(self.settings.qr_workers, fallback=self.blocking)
+            self.qr_pool.start()
 
     def stop(self) -> None:
         self.hub.close()
         self.mail_connections.close()
         self.db.close()
         self.blocking.shutdown(wait=False, cancel_futures=True)
-        if self.cpu is not None:
-            self.cpu.shutdown(wait=False, cancel_futures=True)
-            self.cpu = None
+        if self.qr_pool is not None:
+            self.qr_pool.stop()
+            self.qr_pool = None
 
 
 def build(settings: Settings) -> Services:

@@ -48,10 +48,11 @@ class Settings:
     secure_cookies: bool = False
     qr_workers: int = 2
     # Online viewers: a viewing ends this long after its last watching connection stopped (reloads,
-    # short drops); last signs of life are written in one batch this often; dead sockets are found by
-    # websocket ping within interval + timeout; connections beyond the cap are turned away.
+    # short drops); the server's heartbeat (the last sign of life of every viewing it watches, one row)
+    # is written this often; dead sockets are found by websocket ping within interval + timeout;
+    # connections beyond the cap are turned away.
     watch_grace: float = 12.0
-    watch_refresh: float = 30.0
+    watch_heartbeat: float = 5.0
     watch_max_connections: int = 20_000
     ws_ping_interval: float = 15.0
     ws_ping_timeout: float = 15.0
@@ -63,6 +64,17 @@ class Settings:
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks, e.g.
     # "127.0.0.1" behind a local nginx); empty: the peer address is the client's.
     trusted_proxies: tuple[str, ...] = ()
+    # Open connections per client address (HTTP by the peer unless it is a trusted proxy; websockets by
+    # the forwarded address). A browser keeps at most 6 HTTP connections to a host, idle ones close after
+    # 5 s and a viewer holds one socket: 256 leaves room for hundreds of phones behind a venue's or an
+    # office's NAT while bounding what one machine can hold open.
+    max_connections_per_address: int = 256
+    # Seconds a client has to send a request's headers, from connecting or from the previous response
+    # (slow clients holding connections open are dropped; real ones send them in milliseconds).
+    header_timeout: float = 10.0
+    # Anonymous viewers of one event present at once from one client address: an office where many
+    # colleagues watch on the anonymous page shares one address; beyond this, new ids are refused (4429).
+    max_anonymous_per_address: int = 50
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     def with_db(self, db_path: Path) -> Settings:
@@ -96,5 +108,12 @@ class Settings:
             dashboard_interval=float(env.get("CHECKIN_DASHBOARD_INTERVAL", str(cls.dashboard_interval))),
             rate_limits=_switch(env.get("CHECKIN_RATE_LIMITS", "on"), "CHECKIN_RATE_LIMITS"),
             trusted_proxies=tuple(p.strip() for p in env.get("CHECKIN_TRUSTED_PROXIES", "").split(",") if p.strip()),
+            max_connections_per_address=int(
+                env.get("CHECKIN_MAX_CONNECTIONS_PER_ADDRESS", str(cls.max_connections_per_address))
+            ),
+            header_timeout=float(env.get("CHECKIN_HEADER_TIMEOUT", str(cls.header_timeout))),
+            max_anonymous_per_address=int(
+                env.get("CHECKIN_MAX_ANONYMOUS_PER_ADDRESS", str(cls.max_anonymous_per_address))
+            ),
             smtp=smtp,
         )

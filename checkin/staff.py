@@ -24,8 +24,6 @@ HASHER = PasswordHasher.from_parameters(PARAMETERS)
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 SESSION_SECONDS = 12 * 3600  # one event day; then log in again
-THROTTLE_FAILURES = 5
-THROTTLE_WINDOW = 10 * 60
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 
 
@@ -83,11 +81,3 @@ def dummy_hash() -> str:
 def new_secret() -> str:
     """A random session id or CSRF token (256 bits)."""
     return secrets.token_urlsafe(32)
-
-
-def throttle_wait(failure_times: list[float], now: float) -> float:
-    """Seconds to wait before the next attempt: 0 unless the window already holds too many failures."""
-    recent = sorted(at for at in failure_times if at > now - THROTTLE_WINDOW)
-    if len(recent) < THROTTLE_FAILURES:
-        return 0.0
-    return recent[-THROTTLE_FAILURES] + THROTTLE_WINDOW - now

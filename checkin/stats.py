@@ -7,6 +7,7 @@ they mean: who counts as attended, when a kiosk is online, how the series are bu
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +95,15 @@ def series(points: Iterable[tuple[float, int]], step: int, now: float, ends_at: 
     first = max(first, last - step * (MAX_POINTS - 1))
     steps = int((last - first) // step) + 1
     return [(first + i * step, counts.get(first + i * step, 0)) for i in range(steps)]
+
+
+@functools.lru_cache(maxsize=16)
+def for_projector(message: str) -> str:
+    """An encoded snapshot as a projector shows it where the event keeps names off: the latest check-ins
+    with their time and kiosk only. (Every projector of an event gets the same message: encoded once.)"""
+    data = json.loads(message)
+    data["latest_checkins"] = [{"at": row["at"], "kiosk": row["kiosk"]} for row in data.get("latest_checkins", [])]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 @functools.lru_cache(maxsize=8192)

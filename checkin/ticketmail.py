@@ -46,6 +46,26 @@ def _boundary() -> str:
     return "=_" + secrets.token_hex(12)
 
 
+def encoded_words(text: str, header_name: str) -> str:
+    """Text as RFC 2047 UTF-8 encoded words of at most 75 characters, on folded lines.
+
+    `Header.encode` (and the `email.policy` folder) count a continuation line's leading space in
+    the limit they are given, which lets a word reach 76: 75 keeps every word within the RFC.
+    """
+    return Header(text, "utf-8", header_name=header_name).encode(maxlinelen=75)
+
+
+def mailbox(name: str, address: str) -> str:
+    """A To/From value: a plain name as is; any other as RFC 2047 encoded words of at most 75 characters.
+
+    Encoding every name that is not plain ASCII, or that itself looks like an encoded word
+    (`=?utf-8?b?…?=`), means mail programs show the name exactly as it was given, never a decoding of it.
+    """
+    if not name or (name.isascii() and "=?" not in name):
+        return formataddr((name, address))
+    return f"{encoded_words(name, 'To')} <{address}>"
+
+
 def _when(event: Event, lang: str) -> str:
     return f"{display_time(event.starts_at, lang)}–{display_time(event.ends_at, lang, with_date=False)}"
 
@@ -59,8 +79,9 @@ def compose(
     base_url: str,
     sender: str,
     now: float,
+    recipient: str,
 ) -> Message:
-    """The message for one registrant's ticket."""
+    """The message for one registrant's ticket, addressed (To) to `recipient`, the checked envelope address."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of ticket mail: {kind}")
     domain = _domain(sender)
@@ -82,9 +103,9 @@ def compose(
         "qr_cid": qr_cid[1:-1],
     }
     message = MIMEMultipart("mixed", boundary=_boundary())
-    message["Subject"] = Header(subject, "utf-8", header_name="Subject").encode()
-    message["From"] = formataddr(parseaddr(sender), "utf-8")
-    message["To"] = formataddr((registrant.name, registrant.email), "utf-8")
+    message["Subject"] = encoded_words(subject, "Subject")
+    message["From"] = mailbox(*parseaddr(sender))
+    message["To"] = mailbox(registrant.name, recipient)
     message["Date"] = format_datetime(to_datetime(now))
     message["Message-ID"] = make_msgid("ticket", domain)
     message["Auto-Submitted"] = "auto-generated"
@@ -98,9 +119,9 @@ def compose(
     body.attach(MIMEText(env.get_template("mail_ticket.txt").render(**context), "plain", "utf-8"))
     body.attach(html)
     message.attach(body)
-    uid = f"{event.slug}-{registrant.id}@{domain}"
+    links = "\n".join(url for url in (page, watch) if url)
     calendar = MIMEText(
-        event_ics(event, page, uid, now, "\n".join(url for url in (page, watch) if url)), "calendar", "utf-8"
+        event_ics(event, registrant.id, base_url=base_url, url=page, now=now, description=links), "calendar", "utf-8"
     )
     calendar.set_param("method", "PUBLISH")
     calendar.add_header("Content-Disposition", "attachment", filename=f"{event.slug}.ics")

@@ -2,9 +2,10 @@
 
 Connections report to one in-memory `Presence`. Its changes (a viewing starts or ends) are queued and
 written by one background task, all pending changes in one database write, then the live hub is told.
-The same task ends viewings whose grace period is over and, every `watch_refresh` seconds, records the
-last sign of life of every viewer still watching, again in one write, so that a crash loses at most
-that much of anyone's viewing.
+The same task ends viewings whose grace period is over and, every `watch_heartbeat` seconds, writes
+this server's heartbeat: one row, whatever the number of viewers, which is the last sign of life of
+every viewing it watches, so a crash loses at most that much of anyone's viewing. Each beat also
+takes over the open viewings of servers found dead (their heartbeat stopped, or their process is gone).
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
-from collections.abc import Callable
+import socket
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
 from itertools import count
 
 from checkin import tickets
+from checkin.errors import StorageUnavailable
 from checkin.hub import Hub
 from checkin.models import Event, Status
 from checkin.presence import Change, Identity, Presence, Refusal, Refused
@@ -24,12 +30,15 @@ from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
-from checkin.storage.viewing import record, recover
+from checkin.storage.viewing import OpenViewing, Server, beat, leave, record, servers, take_over
 
 log = logging.getLogger("checkin.watching")
 BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # A join storm asks for the same event thousands of times a second: keep it this long (seconds).
 EVENT_TTL = 2.0
+# A server whose heartbeat is older than this many of its periods is dead (on another host, or its
+# pid was reused: a dead process on this host is noticed at once).
+STALE_BEATS = 3
 
 
 class NotAViewer(Exception):
@@ -63,6 +72,45 @@ async def identify(db: Database, event: Event, ticket: str | None, anon: str | N
     raise NotAViewer("no_viewer")
 
 
+def dead_servers(rows: Sequence[Server], me: Server, now: float, stale: float) -> set[str]:
+    """Servers that are gone: silent for longer than `stale`, or their process on this host has ended."""
+    dead = set()
+    for row in rows:
+        if row.server_id == me.server_id:
+            continue
+        if row.last_seen_at < now - stale or (row.host == me.host and not _process_exists(row.pid, me.pid)):
+            dead.add(row.server_id)
+    return dead
+
+
+def _process_exists(pid: int, mine: int) -> bool:
+    if pid == mine:  # a restarted container may give the new server the dead one's pid
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _unexpected(exc: Exception) -> bool:
+    """Worth a traceback in the log: anything but a disk fault (which the database logs once)."""
+    return not isinstance(exc, StorageUnavailable)
+
+
+def heartbeat(
+    conn: sqlite3.Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
+) -> list[OpenViewing]:
+    """Write this server's heartbeat; take over the open viewings of dead servers (at start-up, of any
+    server not running). Returns the viewings taken over that are still inside their grace."""
+    dead = dead_servers(servers(conn), me, now, stale)
+    taken = take_over(conn, me.server_id, dead, now, grace, ownerless=starting) if dead or starting else []
+    beat(conn, me, now)
+    return taken
+
+
 class Watching:
     """Presence of every viewer of this process, and the background task that records it."""
 
@@ -77,7 +125,8 @@ class Watching:
         self._writing = asyncio.Lock()  # one write at a time, so changes land in order
         self._ids = count(1)
         self._task: asyncio.Task[None] | None = None
-        self._next_refresh = 0.0
+        self._next_beat = 0.0
+        self.server = Server(uuid.uuid4().hex, socket.gethostname(), os.getpid(), clock())
         self._events: dict[str, tuple[float, asyncio.Future[Event]]] = {}
 
     async def event(self, slug: str) -> Event:
@@ -95,12 +144,17 @@ class Watching:
         """How often grace periods are checked: a fraction of the grace, at most a second."""
         return min(1.0, self.settings.watch_grace / 4)
 
+    @property
+    def stale(self) -> float:
+        """How old a heartbeat may be before its server counts as dead."""
+        return STALE_BEATS * self.settings.watch_heartbeat
+
     async def start(self) -> None:
         """Close viewings a crash left open (at their last sign of life), adopt recent ones, start recording."""
         now = self.clock()
-        for viewing in await self.db.write(recover, now, self.settings.watch_grace):
-            self.presence.adopt(viewing.identity, viewing.last_seen_at)
-        self._next_refresh = now + self.settings.watch_refresh
+        grace = self.settings.watch_grace
+        self._adopt(await self.db.write(heartbeat, self.server, now, grace, self.stale, starting=True))
+        self._next_beat = now + self.settings.watch_heartbeat
         self._task = asyncio.create_task(self._run(), name="watching")
 
     async def stop(self) -> None:
@@ -112,7 +166,16 @@ class Watching:
             self._task = None
         now = self.clock()
         seen = [(identity, now) for identity in self.presence.watching()] + self.presence.idle()
-        await self._write(self._take(now), seen)
+        if not await self._write(self._take(now), seen):
+            return  # the heartbeat row stays, so the next start closes these viewings at its last beat
+        try:
+            await self.db.write(leave, self.server.server_id)
+        except Exception as exc:  # the row stays: the next start finds this process gone and uses its last heartbeat
+            log.warning("could not remove this server's heartbeat: %s", exc, exc_info=_unexpected(exc))
+
+    def _adopt(self, viewings: list[OpenViewing]) -> None:
+        for viewing in viewings:
+            self.presence.adopt(viewing.identity, viewing.last_seen_at)
 
     def connect(self, identity: Identity) -> int:
         """Register a new connection of this viewer; its id. Refused past the caps."""
@@ -147,23 +210,39 @@ class Watching:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write what changed (and, when due, every watching viewer's last sign of life) in one write."""
+        """Write what changed (and, when due, this server's heartbeat) in one write."""
         now = self.clock()
-        seen: list[tuple[Identity, float]] = []
-        if now >= self._next_refresh:
-            seen = [(identity, now) for identity in self.presence.watching()]
-            self._next_refresh = now + self.settings.watch_refresh
+        beat_at = None
+        if now >= self._next_beat:
+            beat_at = now
+            self._next_beat = now + self.settings.watch_heartbeat
         changes = self._take(now)
-        if changes or seen:
-            await self._write(changes, seen)
+        if changes or beat_at is not None:
+            await self._write(changes, [], beat_at)
 
-    async def _write(self, changes: list[Change], seen: list[tuple[Identity, float]]) -> None:
+    async def _write(
+        self, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None = None
+    ) -> bool:
+        """Write; False (the changes kept for the next try) if the database refused."""
         async with self._writing:
             try:
-                await self.db.write(record, changes, seen)
-            except Exception:  # the disk may come back: keep the changes, in order, for the next try
-                log.exception("could not record %d viewing changes; will retry", len(changes))
+                taken = await self.db.write(self._record, changes, seen, beat_at)
+            except Exception as exc:  # the disk may come back: keep the changes, in order, for the next try
+                log.warning(
+                    "could not record %d viewing changes (%s); will retry", len(changes), exc, exc_info=_unexpected(exc)
+                )
                 self._pending[:0] = changes
-                return
+                return False
+        self._adopt(taken)
         for slug in sorted({change.identity.slug for change in changes}):
             self.hub.changed(slug)
+        return True
+
+    def _record(
+        self, conn: sqlite3.Connection, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None
+    ) -> list[OpenViewing]:
+        """On the writer thread: the changes, and the heartbeat if one is due."""
+        record(conn, changes, seen, self.server.server_id)
+        if beat_at is None:
+            return []
+        return heartbeat(conn, self.server, beat_at, self.settings.watch_grace, self.stale)

@@ -1,14 +1,15 @@
 // The two panels beside scanning: search (check in someone without a QR code) and walk-in
 // (register and check in at once).
 
-import { Offline } from "./api.js";
+import { Offline, Refused } from "./api.js";
 import { clock, t } from "./messages.js";
 
 const DEBOUNCE_MS = 200;
 // The server's rules for a walk-in (checkin/registration.py), checked here too so that a walk-in
 // registered offline is not refused when the queue is sent.
 const KANA = /^[\u30a0-\u30ff\u3040-\u309f\u30fc\s・ー]+$/u;
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/u;
+// One address: no lists, display names or quotes (the server checks RFC 5321/5322 syntax in full).
+const EMAIL = /^[^@\s,;<>"]+@[^@\s,;<>"]+\.[^@\s,;<>"]+$/u;
 
 /** The message for the first problem of a walk-in's details, or "" when they are fine. */
 export function walkinProblem(fields) {
@@ -65,8 +66,10 @@ export class SearchPanel {
         const path = `/api/v1/events/${this.door.slug}/registrants?q=${encodeURIComponent(query)}`;
         return { registrants: (await this.door.api.get(path)).registrants, local: false };
       } catch (error) {
-        if (!(error instanceof Offline)) throw error;
-        this.door.setOnline(false);
+        // Past the server's search limit the kiosk is still online: this one search uses the local copy.
+        const limited = error instanceof Refused && error.status === 429;
+        if (!(error instanceof Offline) && !limited) throw error;
+        if (!limited) this.door.setOnline(false);
       }
     }
     return { registrants: this.door.local.search(query), local: true };

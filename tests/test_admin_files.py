@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import replace
 
 from starlette.testclient import TestClient
 
 from checkin.app import create_app
-from checkin.models import Event
+from checkin.models import Event, to_datetime
 from checkin.settings import Settings
 from tests.conftest import log_in, make_user
+from tests.report_files import csv_table, xlsx_as_csv_table
 from tests.test_admin import register, settings_form
 
 FILES = "/admin/events/sympo/files"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER = "受付番号,氏名,フリガナ,メールアドレス,所属,参加方法\r\n"
 GOOD = (
     HEADER
@@ -38,6 +41,15 @@ def test_import_then_reimport_updates_without_duplicates(client: TestClient, org
     listing = client.get("/admin/events/sympo/registrants").text
     assert listing.count("髙橋 﨑子") == 1 and "佐藤 健" in listing
     assert "registrants.import" in client.get("/admin/events/sympo/audit").text
+
+
+def test_cp932_reimport_keeps_what_the_encoding_lost_and_names_the_rows(client: TestClient, organiser: str) -> None:
+    """Re-importing a CP932 save with "?" for 𠮷 keeps the stored name; the result names the row in Japanese."""
+    assert _upload(client, organiser, (HEADER + "R1,𠮷田 太郎,,y@example.jp,,会場参加\r\n").encode()).startswith("200")
+    result = _upload(client, organiser, (HEADER + "R1,?田 太郎,,y@example.jp,,会場参加\r\n").encode("cp932"))
+    assert result.startswith("200") and "2行目: 氏名の「?」は" in result and "変更なし1件" in result
+    listing = client.get("/admin/events/sympo/registrants").text
+    assert "𠮷田 太郎" in listing and "?田" not in listing
 
 
 def test_cp932_file_with_a_bad_row_is_refused_whole(client: TestClient, organiser: str) -> None:
@@ -89,3 +101,20 @@ def test_export_downloads_the_report_for_excel(client: TestClient, organiser: st
     english = client.get("/admin/events/sympo/export.csv?headers=en").content.decode("utf-8-sig")
     assert english.startswith("ref_no,name")
     assert "registrants.export" in client.get("/admin/events/sympo/audit").text
+
+
+def test_excel_workbook_download_beside_the_csv(client: TestClient, organiser: str, event: Event) -> None:
+    """The files page offers the .xlsx beside the CSV; it holds the CSV's rows and both have clear names."""
+    register(client, event, 3)
+    page = client.get(FILES).text
+    assert 'href="/admin/events/sympo/export.xlsx"' in page and 'href="/admin/events/sympo/export.csv"' in page
+    workbook = client.get("/admin/events/sympo/export.xlsx")
+    assert workbook.status_code == 200
+    assert workbook.headers["content-type"] == XLSX
+    today = to_datetime(time.time()).strftime("%Y%m%d")
+    assert f'filename="sympo-attendance-{today}.xlsx"' in workbook.headers["content-disposition"]
+    report = client.get("/admin/events/sympo/export.csv")
+    assert f'filename="sympo-attendance-{today}.csv"' in report.headers["content-disposition"]
+    assert xlsx_as_csv_table(workbook.content) == csv_table(report.content)
+    english = client.get("/admin/events/sympo/export.xlsx?headers=en").content
+    assert xlsx_as_csv_table(english) == csv_table(client.get("/admin/events/sympo/export.csv?headers=en").content)

@@ -17,6 +17,7 @@ from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage import mail as mailstore
 from checkin.storage import registrants as store
+from tests.report_files import csv_table, xlsx_as_csv_table, xlsx_values
 from tests.smtp import SmtpSink
 
 HEADER = "受付番号,氏名,フリガナ,メールアドレス,所属,参加方法\r\n"
@@ -138,3 +139,38 @@ def test_import_and_export_commands(
     assert lines[0].startswith("ref_no,name") and lines[1].startswith("R1,髙橋")
     assert "https://checkin.example.jp/t/CK1-" in lines[1]
     assert main(["import", "nope", str(source)]) == 1
+
+
+def test_import_keeps_names_a_cp932_save_lost_and_says_which_rows(
+    db: Database, event: Event, env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CP932 file whose "?" stand for 𠮷 keeps the stored name; the output names the line, in Japanese."""
+    source = tmp_path / "in.csv"
+    source.write_bytes((HEADER + "R1,𠮷田 太郎,,y@example.jp,,会場参加\r\n").encode("utf-8"))
+    assert main(["import", event.slug, str(source)]) == 0
+    source.write_bytes((HEADER + "R1,?田 太郎,,y@example.jp,,会場参加\r\n").encode("cp932"))
+    assert main(["import", event.slug, str(source)]) == 0
+    out = capsys.readouterr().out
+    assert "2行目: 氏名の「?」は" in out and "登録済みの値を残しました" in out and "line 2:" in out
+    assert [person.name for person in db.read_sync(store.list_registrants, event.id)] == ["𠮷田 太郎"]
+
+
+def test_export_writes_an_excel_workbook_by_suffix_or_format(
+    event: Event, env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`export FILE.xlsx` (or `--format xlsx`) writes the workbook: the CSV's rows, read back with openpyxl."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(
+        (HEADER + "R1,=1+1,,a@example.jp,,会場参加\r\nR2,髙橋,,b@example.jp,,オンライン参加\r\n").encode()
+    )
+    assert main(["import", event.slug, str(source)]) == 0
+    assert main(["export", event.slug, str(tmp_path / "report.csv")]) == 0
+    assert main(["export", event.slug, str(tmp_path / "report.xlsx")]) == 0
+    assert "wrote 2 registrants" in capsys.readouterr().out
+    assert main(["export", event.slug, str(tmp_path / "report.bin"), "--format", "xlsx"]) == 0
+    expected = csv_table((tmp_path / "report.csv").read_bytes())
+    assert expected[1][1] == "'=1+1" and len(expected) == 3
+    assert xlsx_as_csv_table((tmp_path / "report.xlsx").read_bytes()) == expected
+    assert (tmp_path / "report.bin").read_bytes().startswith(b"PK")  # a zip: the workbook
+    assert main(["export", event.slug, str(tmp_path / "english.xlsx"), "--english-headers"]) == 0
+    assert xlsx_values((tmp_path / "english.xlsx").read_bytes())[0][:2] == ["ref_no", "name"]

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from checkin.csvio import ExportRow, FileProblem, decode, format_export, neutralise, parse
+from checkin.csvio import ExportRow, FileProblem, decode, format_export, lost_in_encoding, neutralise, parse
 from checkin.models import Mode, Registrant, Status
 
 HEADER = "受付番号,氏名,フリガナ,メールアドレス,所属,参加方法\r\n"
@@ -86,6 +86,19 @@ def test_bad_rows_are_named_by_line_with_reasons() -> None:
     assert "2行目" in bad[7].text("ja")
 
 
+def test_an_e_mail_cell_holds_one_address() -> None:
+    """An import row with an address list or a display name is bad, as on the form; a good one is normalised."""
+    text = (
+        HEADER
+        + 'R001,佐藤,サトウ,"sato@example.jp, boss@example.jp",,会場参加\r\n'
+        + "R002,鈴木,スズキ,Suzuki <suzuki@example.jp>,,会場参加\r\n"
+        + "R003,田中,タナカ,Tanaka@EXAMPLE.JP,,会場参加\r\n"
+    )
+    assert reasons(text.encode("utf-8")) == {2: [("email", "one_address")], 3: [("email", "one_address")]}
+    assert [row.app.email for row in parse(text.encode("utf-8")).rows] == ["Tanaka@example.jp"]
+    assert "1件だけ" in parse(text.encode("utf-8")).bad[0].text("ja")
+
+
 def test_kana_must_be_kana_and_lengths_are_bounded() -> None:
     """A reading in Latin letters, a name over 100 characters and a long reference number are bad."""
     long_name = "髙" * 101
@@ -93,6 +106,12 @@ def test_kana_must_be_kana_and_lengths_are_bounded() -> None:
         HEADER + f"R1,{long_name},Takahashi,t@example.jp,,会場参加\r\n" + f"{'R' * 41},山田,,y@example.jp,,会場参加\r\n"
     )
     assert reasons(text.encode()) == {2: [("name", "too_long"), ("kana", "not_kana")], 3: [("ref_no", "too_long")]}
+
+
+def test_reading_in_hiragana_is_imported_in_katakana() -> None:
+    """A CP932 file from Excel with readings in hiragana gives katakana readings."""
+    text = HEADER + "R1,山田 花子,やまだ はなこ,h@example.jp,,会場参加\r\n"
+    assert [row.app.kana for row in parse(text.encode("cp932")).rows] == ["ヤマダ ハナコ"]
 
 
 def test_blank_rows_and_short_rows() -> None:
@@ -137,3 +156,22 @@ def test_english_export_and_round_trip() -> None:
 def test_neutralise_tab_and_cr() -> None:
     """Tab and carriage return at the start are neutralised too; ordinary text is untouched."""
     assert neutralise("\tx") == "'\tx" and neutralise("\rx") == "'\rx" and neutralise("山田") == "山田"
+
+
+@pytest.mark.parametrize(
+    ("imported", "stored", "lost"),
+    [
+        ("?田 太郎", "𠮷田 太郎", True),  # 𠮷 outside CP932: one "?"
+        ("??田 太郎", "𠮷田 太郎", True),  # or two, one per UTF-16 half, as Windows may write it
+        ("山田 ????????", "山田 👨\u200d👩\u200d👧", True),  # three emoji (two halves each) and two joiners
+        ("髙橋 ?", "髙橋 😀", True),
+        ("???田 太郎", "𠮷田 太郎", False),  # more "?" than the lost character explains
+        ("?田 次郎", "𠮷田 太郎", False),  # edited elsewhere: taken as typed
+        ("吉田 太郎", "𠮷田 太郎", False),  # no "?": a real change
+        ("本当に?", "本当に?", False),  # a "?" that was there all along
+        ("?", "髙", False),  # 髙 is in CP932: a "?" there is typed
+    ],
+)
+def test_characters_lost_to_cp932_are_told_from_edits(imported: str, stored: str, lost: bool) -> None:
+    """A "?" counts as lost only where the stored value has a character CP932 cannot hold, and nothing else changed."""
+    assert lost_in_encoding(imported, stored) is lost

@@ -189,7 +189,7 @@ async def test_check_in_written_elsewhere_shows_within_a_tick(
     live: LiveServer, settings: Settings, event: Event
 ) -> None:
     """A change the hub was not told of (another process) still shows: the periodic tick re-reads."""
-    token = make_token(settings, event, Role.DASHBOARD)
+    token = make_token(settings, event, Role.ORGANISER)
     live.server.config.app.state.services.hub.tick = 0.2
     database = Database(settings.db_path, settings.sqlite_synchronous)
     database.open()

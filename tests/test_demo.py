@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from checkin.demo import SYMPOSIUM, sample_file, seed_registrants
+from checkin.demo import FAMILY_NAMES, GIVEN_NAMES, SYMPOSIUM, generated_applications, sample_file, seed_registrants
+from checkin.registration import validate
 from checkin.storage import Database
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event
@@ -33,3 +34,26 @@ def test_demo_falls_back_to_generated_registrants(db: Database, tmp_path: Path) 
     """Without the file, generated registrants fill the demo."""
     event = db.write_sync(create_event, SYMPOSIUM, time.time())
     assert seed_registrants(db, event, time.time(), tmp_path / "absent.csv") == 200
+    people = db.read_sync(store.list_registrants, event.id)
+    assert len({person.name for person in people}) == 200
+
+
+def test_generated_names_are_distinct_and_their_readings_match() -> None:
+    """No two demo people share a name, and each reading is the family name's and the given name's."""
+    apps = generated_applications(200)
+    assert len({app.name for app in apps}) == 200
+    for app in apps:
+        family, given = app.name.split(" ")
+        assert app.kana == f"{FAMILY_NAMES[family]} {GIVEN_NAMES[given]}"
+        as_typed = {"name": app.name, "kana": app.kana, "email": app.email, "mode": app.mode.value}
+        assert validate(as_typed).kana == app.kana  # katakana already, as the form would store it
+    assert len(FAMILY_NAMES) >= 100 and len(GIVEN_NAMES) >= 100
+
+
+def test_generated_organisations_are_varied() -> None:
+    """Companies, offices, universities and associations: many different ones, none taking over the list."""
+    organisations = [app.organisation for app in generated_applications(200)]
+    named = [organisation for organisation in organisations if organisation]
+    assert len(set(named)) >= 80
+    assert max(named.count(organisation) for organisation in set(named)) <= 10
+    assert 0 < organisations.count("") < 40

@@ -295,7 +295,7 @@ def test_offline_scans_are_kept_across_a_reload_and_sent_when_back(
     page.wait_for_selector("[data-offline] [data-queue]:has-text('未送信 3 件')")
     page.context.set_offline(False)
     page.wait_for_selector("#kiosk [data-offline]", state="hidden")
-    page.wait_for_function("!document.querySelector('.status [data-queue]').textContent")
+    page.wait_for_function("() => !document.querySelector('.status [data-queue]').textContent")
     assert counts(live, kiosk_token) == {"checked_in": 2, "in_hall": 2}
 
 
@@ -309,7 +309,7 @@ def test_unknown_ticket_offline_is_not_in_local_data_rather_than_invalid(
     wedge(page, code)
     wait_result(page, "not_in_local_data", "お名前で検索してください")
     page.context.set_offline(False)
-    page.wait_for_function("!document.querySelector('.status [data-queue]').textContent")
+    page.wait_for_function("() => !document.querySelector('.status [data-queue]').textContent")
     assert counts(live, kiosk_token)["checked_in"] == 0
 
 
@@ -372,3 +372,21 @@ def test_sha256_and_folding_in_the_browser_match_the_server(context: BrowserCont
     )
     expected = [tickets.classify(sample, "sympo").value for sample in samples]
     assert classified == expected
+
+
+def test_search_past_the_tokens_limit_uses_the_local_copy_and_stays_online(
+    context: BrowserContext, live: LiveServer, kiosk_token: str
+) -> None:
+    """When the server refuses a search (429: the token's limit), the kiosk answers from its own copy,
+    says so, and does not show itself offline."""
+    register(live, "佐藤 花子", "サトウ ハナコ", "sato@example.jp")
+    page = open_kiosk(context, live, kiosk_token, entries=1)
+    url = f"{live.url}/api/v1/events/sympo/registrants"
+    with httpx.Client(headers={"Authorization": f"Bearer {kiosk_token}"}) as http:
+        statuses = [http.get(url, params={"q": "x"}).status_code for _ in range(121)]
+    assert statuses[-1] == 429
+    page.click("[data-open-search]")
+    page.fill("#search input", "さとう")
+    page.wait_for_selector("#search li.registrant:has-text('佐藤 花子')")
+    assert page.locator("[data-search-note]").is_visible()
+    assert page.locator("[data-offline]").is_hidden()

@@ -208,7 +208,7 @@ async def test_unreachable_server_is_a_connection_failure(settings: Settings, ev
 class LostConnection:
     """A transport whose connection drops while the message is on its way."""
 
-    def send(self, message: Message, name: str) -> None:
+    def send(self, message: Message, name: str, recipient: str) -> None:
         raise DeliveryError("connection lost while sending", certain=False, connection=True)
 
     def close(self) -> None:
@@ -230,3 +230,18 @@ def test_unknown_security_setting_is_refused(settings: Settings) -> None:
     """CHECKIN_SMTP_SECURITY must be starttls, tls or none."""
     with pytest.raises(ValueError, match="CHECKIN_SMTP_SECURITY"):
         mailer.open_transport(replace(settings.smtp, host="127.0.0.1", security="ssl3"))
+
+
+async def test_mail_goes_only_to_the_one_validated_envelope_recipient(
+    smtp_services: Services, event: Event, smtp: SmtpSink
+) -> None:
+    """A stored address that is not exactly one address (an old row) is never sent to; a good one is the
+    only envelope recipient, with an IDN domain in its ASCII form."""
+    listed = await register(smtp_services, event, replace(SAKI, email="saki@example.jp, postmaster@example.jp"))
+    outcome = await mailer.send_ticket(smtp_services, event, listed)
+    assert outcome is not None and outcome.result is Result.FAILED and not outcome.connection
+    assert smtp.received == []
+    idn = await register(smtp_services, event, replace(SAKI, email="hanako@日本語.jp"))
+    outcome = await mailer.send_ticket(smtp_services, event, idn)
+    assert outcome is not None and outcome.result is Result.SENT
+    assert smtp.recipients() == ["hanako@xn--wgv71a119e.jp"]

@@ -9,7 +9,9 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from urllib.parse import urlsplit
 
+import icalendar
 import pytest
 import zxingcpp
 from PIL import Image
@@ -100,6 +102,14 @@ def test_english_is_available_with_lang_query(client: TestClient, event: Event) 
     assert '<html lang="en">' in html
     assert "Registration form" in html and 'action="/e/sympo/?lang=en"' in html
     assert f'<h1 lang="ja">{event.title}</h1>' in html
+
+
+def test_hiragana_reading_is_stored_in_katakana_as_the_hint_says(client: TestClient, event: Event) -> None:
+    """The hint says hiragana becomes katakana (in both languages), and the stored reading is katakana."""
+    assert "ひらがなで入力してもカタカナで登録します" in client.get(f"/e/{event.slug}/").text
+    assert "hiragana is accepted and stored in katakana" in client.get(f"/e/{event.slug}/?lang=en").text
+    register(client, kana="たかはし さきこ")
+    assert [person.kana for person in registrants(client, event)] == ["タカハシ サキコ"]
 
 
 def test_valid_form_redirects_to_the_ticket(client: TestClient, event: Event) -> None:
@@ -341,6 +351,24 @@ def test_registering_and_cancelling_tell_the_live_hub(client: TestClient, event:
         assert waiter.is_set()
     finally:
         hub.unwatch(event.slug, waiter)
+
+
+def test_ics_of_the_page_and_of_the_e_mail_are_one_calendar_entry(
+    client: TestClient, event: Event, settings: Settings
+) -> None:
+    """Both .ics files carry one UID (at the base URL's host, nothing personal in it): one entry, not two."""
+    code = code_of(register(client))
+    (mail,) = [email.message_from_bytes(path.read_bytes()) for path in settings.smtp.outbox.glob("*.eml")]
+    attached = next(part for part in mail.walk() if part.get_content_type() == "text/calendar")
+    from_mail = icalendar.Calendar.from_ical(attached.get_payload(decode=True))
+    from_page = icalendar.Calendar.from_ical(client.get(f"/t/{code}.ics").content)
+    (mailed,) = from_mail.walk("VEVENT")
+    (paged,) = from_page.walk("VEVENT")
+    uid = str(paged["UID"])
+    assert str(mailed["UID"]) == uid
+    assert uid.endswith(f"@{urlsplit(settings.base_url).hostname}")
+    assert code not in uid and "saki" not in uid and str(event.slug) not in uid
+    assert paged.decoded("DTSTART") == mailed.decoded("DTSTART")
 
 
 def test_registering_on_the_form_e_mails_the_ticket(client: TestClient, event: Event, settings: Settings) -> None:

@@ -33,7 +33,11 @@ def fill(db: Database, event: Event) -> list[store.Registration]:
     now = time.time()
     people = [
         db.write_sync(
-            store.register, event, Application("髙橋 﨑子", "タカハシ", f"{mode}@example.jp", "総務省", mode), now
+            store.register,
+            event,
+            Application("髙橋 﨑子", "タカハシ", f"{mode}@example.jp", "総務省", mode),
+            now,
+            address="203.0.113.5",
         )
         for mode in (Mode.VENUE, Mode.ONLINE)
     ]
@@ -64,7 +68,8 @@ def fill(db: Database, event: Event) -> list[store.Registration]:
 def test_purge_anonymises_and_keeps_the_figures(
     db: Database, past: Event, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Names, e-mails, organisations, reference numbers and codes are replaced; counts and records stay."""
+    """Names, e-mails, organisations, reference numbers and codes are replaced, the addresses registrations
+    came from forgotten; counts and records stay."""
     people = fill(db, past)
     settings.smtp.outbox.mkdir()
     (settings.smtp.outbox / "past-0000001-ticket.eml").write_text("To: saki@example.jp")
@@ -75,6 +80,7 @@ def test_purge_anonymises_and_keeps_the_figures(
     rows = db.read_sync(lambda c: c.execute("SELECT * FROM registrants ORDER BY id").fetchall())
     assert [r["name"] for r in rows] == [PURGED_NAME, PURGED_NAME]
     assert all(r["kana"] == r["organisation"] == r["search_key"] == "" for r in rows)
+    assert [r["client_address"] for r in rows] == [None, None]
     assert all(r["email"].endswith("@invalid") and r["ref_no"].startswith("P") for r in rows)
     assert [r["mode"] for r in rows] == ["venue", "online"]
     codes = db.read_sync(lambda c: c.execute("SELECT code, revoked_at FROM tickets").fetchall())

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import zxingcpp
 from PIL import Image
 
 from checkin import tickets
-from checkin.qrcache import QrCache
+from checkin.qrcache import QrCache, RenderPool, on
 
 
 async def test_concurrent_requests_share_one_rendering() -> None:
@@ -19,8 +22,8 @@ async def test_concurrent_requests_share_one_rendering() -> None:
     cache = QrCache()
     code = tickets.new_code("sympo")
     with ThreadPoolExecutor(2) as pool:
-        images = await asyncio.gather(*(cache.png(code, pool) for _ in range(10)))
-        assert await cache.png(code, pool) == images[0]
+        images = await asyncio.gather(*(cache.png(code, on(pool)) for _ in range(10)))
+        assert await cache.png(code, on(pool)) == images[0]
     assert cache.renders == 1 and len(set(images)) == 1
 
 
@@ -29,14 +32,14 @@ async def test_the_cache_is_bounded_least_recently_used_first() -> None:
     cache = QrCache(max_images=2)
     first, second, third = (tickets.new_code("sympo") for _ in range(3))
     with ThreadPoolExecutor(1) as pool:
-        await cache.png(first, pool)
-        await cache.png(second, pool)
-        await cache.png(first, pool)
-        await cache.png(third, pool)
+        await cache.png(first, on(pool))
+        await cache.png(second, on(pool))
+        await cache.png(first, on(pool))
+        await cache.png(third, on(pool))
         assert len(cache) == 2
-        await cache.png(first, pool)
+        await cache.png(first, on(pool))
         assert cache.renders == 3
-        await cache.png(second, pool)
+        await cache.png(second, on(pool))
         assert cache.renders == 4
         cache.forget(second)
         assert len(cache) == 1
@@ -48,15 +51,52 @@ async def test_a_failed_rendering_is_not_kept() -> None:
     with ThreadPoolExecutor(1) as pool:
         for _ in range(2):
             with pytest.raises(UnicodeEncodeError):
-                await cache.png("非ASCII", pool)
+                await cache.png("非ASCII", on(pool))
     assert cache.renders == 2 and len(cache) == 0
 
 
-async def test_process_pool_renders_a_decodable_png() -> None:
+async def test_worker_pool_renders_a_decodable_png() -> None:
     """Rendered in a worker process, the PNG still decodes to the code."""
     cache = QrCache()
     code = tickets.new_code("sympo")
-    with ProcessPoolExecutor(1) as pool:
-        png = await cache.png(code, pool)
+    with ThreadPoolExecutor(1) as fallback:
+        pool = RenderPool(1, fallback)
+        pool.start()
+        try:
+            png = await cache.png(code, pool.render)
+            assert worker_pids(pool)
+        finally:
+            pool.stop()
+    assert decoded(png) == code
+
+
+@pytest.mark.parametrize("fault", [signal.SIGSTOP, signal.SIGKILL])
+async def test_a_stuck_or_dead_worker_falls_back_to_a_thread_and_is_replaced(fault: signal.Signals) -> None:
+    """A worker that hangs (stopped) or died: the image is rendered in-process and fresh workers take over."""
+    code = tickets.new_code("sympo")
+    with ThreadPoolExecutor(1) as fallback:
+        pool = RenderPool(1, fallback)
+        pool.start()
+        try:
+            assert decoded(await pool.render(tickets.new_code("sympo"))) is not None
+            (old,) = worker_pids(pool)
+            pool.timeout = 1.0  # the worker is up: from now on a second is far more than a rendering takes
+            os.kill(old, fault)
+            assert decoded(await pool.render(code)) == code
+            assert old not in worker_pids(pool)
+            assert decoded(await pool.render(code)) == code
+            assert worker_pids(pool)
+        finally:
+            pool.stop()
+    with contextlib.suppress(OSError):
+        os.kill(old, signal.SIGKILL)
+
+
+def worker_pids(pool: RenderPool) -> list[int]:
+    assert pool._pool is not None
+    return [pid for pid, process in pool._pool._processes.items() if process.is_alive()]
+
+
+def decoded(png: bytes) -> str:
     (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    assert found.text == code
+    return str(found.text)

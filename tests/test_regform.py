@@ -27,7 +27,7 @@ def test_check_gives_an_application_and_the_waitlist_wish() -> None:
     """venue never waitlists unasked, waitlist is a venue application that may wait, online does not care."""
     venue = regform.check(VALID)
     assert venue.application is not None and venue.application.mode is Mode.VENUE
-    assert venue.application.kana == "やまだ たろう" and venue.waitlist is False
+    assert venue.application.kana == "ヤマダ タロウ" and venue.waitlist is False
     waiting = regform.check({**VALID, "mode": "waitlist"})
     assert waiting.application is not None and waiting.application.mode is Mode.VENUE and waiting.waitlist is True
     online = regform.check({**VALID, "mode": "online"})

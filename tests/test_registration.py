@@ -24,6 +24,12 @@ def test_validate_accepts_japanese_mode_words_and_hiragana_reading() -> None:
     assert app.name == "山﨑 花子"
 
 
+def test_reading_typed_in_hiragana_is_stored_in_katakana() -> None:
+    """The form, the API, walk-ins and imports all validate here: the reading comes out in katakana."""
+    assert validate(GOOD).kana == "ヤマサキ ハナコ"
+    assert validate({**GOOD, "kana": "ﾔﾏｻｷ ﾊﾅｺ"}).kana == "ヤマサキ ハナコ"
+
+
 def test_validate_reports_every_bad_field() -> None:
     """Each bad field gets its own code; nothing is guessed."""
     with pytest.raises(Invalid) as caught:

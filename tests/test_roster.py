@@ -12,13 +12,14 @@ import pytest
 from checkin.csvio import FileProblem
 from checkin.demo import sample_file
 from checkin.models import Event, Status
-from checkin.roster import export_csv, import_csv
+from checkin.roster import export_report, import_csv
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage import registrants as store
 from checkin.storage.roster import EventPurged
 from checkin.storage.viewing import WatchSummary
 from tests.conftest import seed_event
+from tests.report_files import csv_table, xlsx_as_csv_table
 from tests.utils import EVENT
 
 SAMPLES = sample_file().parent  # ../shared/data beside the repository, or where $CHECKIN_DEMO_CSV is
@@ -54,6 +55,27 @@ async def test_sample_files_import_whole(db: Database, hall: Event, name: str) -
     venue = [p for p in people if p.mode.value == "venue"]
     assert sum(p.status is Status.REGISTERED for p in venue) == 300
     assert len(report.waitlisted) == len(venue) - 300 > 0
+
+
+async def test_cp932_save_of_an_export_does_not_overwrite_names_it_could_not_hold(db: Database, hall: Event) -> None:
+    """Excel's CP932 "CSV" turns 𠮷 and emoji into "?": re-importing keeps the stored values and names the rows."""
+    people = (
+        "R1,𠮷田 太郎,ヨシダ タロウ,r1@example.jp,🍣研究所,会場参加\r\n"
+        "R2,山田 👨\u200d👩\u200d👧,ヤマダ,r2@example.jp,,会場参加\r\n"
+        "R3,髙橋 﨑子,タカハシ サキコ,r3@example.jp,,会場参加\r\n"
+    )
+    await import_csv(db, hall, (HEADER + people).encode("utf-8-sig"), now=NOW)
+    excel = people.replace("会場参加\r\nR3", "オンライン参加\r\nR3").replace("👨", "?").replace("🍣", "??")
+    saved = (HEADER + excel).encode("cp932", errors="replace")  # each other character CP932 lacks: "?"
+    report = await import_csv(db, hall, saved, now=NOW + 5)
+    assert report.encoding == "cp932" and report.written
+    assert [(kept.line, kept.fields) for kept in report.kept] == [(2, ("name", "organisation")), (3, ("name",))]
+    assert (report.updated, report.unchanged) == (1, 2)  # R2's mode changed; its name did not
+    found = {p.ref_no: p for p in everyone(db, hall)}
+    assert (found["R1"].name, found["R1"].organisation) == ("𠮷田 太郎", "🍣研究所")
+    assert (found["R2"].name, found["R2"].mode.value) == ("山田 👨\u200d👩\u200d👧", "online")
+    assert report.kept[0].text("ja").startswith("2行目: 氏名、所属の「?」は")
+    assert report.kept[1].text("en").startswith('line 3: the "?" in name stand for characters')
 
 
 async def test_reimport_updates_and_never_duplicates(db: Database, hall: Event) -> None:
@@ -148,7 +170,9 @@ async def test_export_report_of_an_event(db: Database, hall: Event, monkeypatch:
     )
     watched = {people["R2"].id: WatchSummary(seconds=95 * 60, first_join=0.0, last_leave=0.0)}
     monkeypatch.setattr("checkin.storage.roster.watch_summary", lambda conn, event_id: watched)
-    out = await export_csv(db, hall, base_url="https://x.example")
+    out = await export_report(db, hall, base_url="https://x.example")
+    workbook = await export_report(db, hall, base_url="https://x.example", file_format="xlsx")
+    assert xlsx_as_csv_table(workbook) == csv_table(out)
     assert out.startswith(b"\xef\xbb\xbf")
     table = list(csv.DictReader(io.StringIO(out.decode("utf-8-sig"), newline="")))
     assert [row["受付番号"] for row in table] == ["R1", "R2"]

@@ -1,4 +1,4 @@
-"""Staff rules: login names, password policy and hashing, the login throttle."""
+"""Staff rules: login names, password policy and hashing."""
 
 from __future__ import annotations
 
@@ -53,13 +53,3 @@ def test_hash_with_other_parameters_needs_rehash() -> None:
     other = PasswordHasher(time_cost=2, memory_cost=128, parallelism=1).hash("correct horse battery")
     assert staff.needs_rehash(other)
     assert staff.needs_rehash("garbage")
-
-
-def test_throttle_waits_after_five_failures_in_ten_minutes() -> None:
-    """Four failures leave the door open; the fifth closes it until the oldest is ten minutes old."""
-    now = 10_000.0
-    assert staff.throttle_wait([now - 60 * i for i in range(4)], now) == 0
-    five = [now - 60 * i for i in range(5)]  # the oldest 4 minutes ago
-    assert staff.throttle_wait(five, now) == pytest.approx(6 * 60)
-    assert staff.throttle_wait(five, now + 6 * 60) == 0
-    assert staff.throttle_wait([now - 700] * 5, now) == 0

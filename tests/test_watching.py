@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -16,8 +18,8 @@ from checkin.registration import Application
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.registrants import cancel, register
-from checkin.storage.viewing import online_figures, start_viewing, watch_summary
-from checkin.watching import NotAViewer, Watching, identify
+from checkin.storage.viewing import Server, online_figures, start_viewing, watch_summary
+from checkin.watching import NotAViewer, Watching, dead_servers, identify
 
 T0 = 1_700_000_000.0
 
@@ -41,7 +43,7 @@ async def registrant(db: Database, event: Event, email: str = "view@example.jp")
 @pytest.fixture
 async def watching(settings: Settings, db: Database) -> AsyncIterator[tuple[Watching, Clock]]:
     clock = Clock()
-    manager = Watching(replace(settings, watch_grace=10.0, watch_refresh=30.0), db, Hub(), clock)
+    manager = Watching(replace(settings, watch_grace=10.0, watch_heartbeat=5.0), db, Hub(), clock)
     await manager.start()
     yield manager, clock
     await manager.stop()
@@ -106,10 +108,10 @@ async def test_start_and_end_are_recorded_and_announced(
     assert (figures.now, figures.peak, figures.unique) == (0, 1, 1)
 
 
-async def test_last_signs_of_life_are_refreshed_in_one_write(
-    watching: tuple[Watching, Clock], db: Database, event: Event, monkeypatch: pytest.MonkeyPatch
+async def test_a_heartbeat_is_one_row_and_a_crash_closes_viewings_at_the_last_one(
+    watching: tuple[Watching, Clock], settings: Settings, db: Database, event: Event, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every watching viewer's last sign of life goes to the database in a single write per sweep."""
+    """Every heartbeat period: one write of one row, not one per viewer; after a crash the viewings end there."""
     manager, clock = watching
     for number in range(50):
         manager.state(manager.connect(Identity.anonymous(event.id, event.slug, f"{number:020d}")), True)
@@ -117,18 +119,32 @@ async def test_last_signs_of_life_are_refreshed_in_one_write(
     writes: list[Any] = []
     original = db.write
 
-    async def counting(fn: Any, *args: Any) -> Any:
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
         writes.append(fn)
-        return await original(fn, *args)
+        return await original(fn, *args, **kwargs)
 
     monkeypatch.setattr(db, "write", counting)
-    clock.now += 31
+    clock.now += 6
     await manager.flush()
     clock.now += 1
     await manager.flush()
     assert len(writes) == 1
-    last_seen = await db.read(lambda conn: conn.execute("SELECT MIN(last_seen_at) FROM viewing_intervals").fetchone())
-    assert last_seen[0] == T0 + 31
+    beats = await db.read(
+        lambda conn: conn.execute("SELECT COUNT(*), MAX(last_seen_at) FROM server_heartbeats").fetchone()
+    )
+    assert tuple(beats) == (1, T0 + 6)
+    own = await db.read(lambda conn: conn.execute("SELECT MAX(last_seen_at) FROM viewing_intervals").fetchone())
+    assert own[0] == T0  # no viewer's row was written
+    # The server dies here (no stop); the next one starts ten minutes later.
+    later = Clock()
+    later.now = T0 + 600
+    second = Watching(replace(settings, watch_grace=10.0), db, Hub(), later)
+    await second.start()
+    await second.stop()
+    figures = await db.read(online_figures, event.id, later.now)
+    assert (figures.now, figures.peak, figures.peak_at, figures.unique) == (0, 50, T0, 50)
+    ended = await db.read(lambda conn: conn.execute("SELECT DISTINCT ended_at FROM viewing_intervals").fetchall())
+    assert [row[0] for row in ended] == [T0 + 6]
 
 
 async def test_server_full_refuses_new_connections(settings: Settings, db: Database, event: Event) -> None:
@@ -210,3 +226,44 @@ async def test_failed_write_keeps_the_changes_for_the_next_sweep(
 
 def _set_last_seen(conn: Any, at: float) -> None:
     conn.execute("UPDATE viewing_intervals SET last_seen_at = ?", (at,))
+
+
+def test_dead_servers_are_silent_ones_or_gone_processes_of_this_host() -> None:
+    """Another host's server is dead once its heartbeat is stale; one of this host as soon as its pid is gone."""
+    me = Server("me", "here", os.getpid(), T0)
+    child = subprocess.Popen(["true"])
+    child.wait()
+    rows = [
+        me,
+        Server("fresh-elsewhere", "there", 1, T0, T0 + 99),
+        Server("stale-elsewhere", "there", 1, T0, T0 + 84),
+        Server("alive-here", "here", os.getppid(), T0, T0 + 99),
+        Server("gone-here", "here", child.pid, T0, T0 + 99),
+    ]
+    assert dead_servers(rows, me, T0 + 100, stale=15.0) == {"stale-elsewhere", "gone-here"}
+
+
+async def test_a_running_server_takes_over_the_viewings_of_one_that_went_silent(
+    settings: Settings, db: Database, event: Event
+) -> None:
+    """Two servers on one database: when one stops beating, the other closes its viewings at its last beat."""
+    clock = Clock()
+    config = replace(settings, watch_grace=10.0)
+    first, second = Watching(config, db, Hub(), clock), Watching(config, db, Hub(), clock)
+    first.server = replace(first.server, host="elsewhere")
+    await first.start()
+    await second.start()
+    first.state(first.connect(Identity.anonymous(event.id, event.slug, "m" * 20)), True)
+    await first.flush()
+    clock.now += 6
+    await first.flush()
+    assert first._task is not None
+    first._task.cancel()  # the first server dies: it never beats again
+    for _ in range(6):
+        clock.now += 5
+        await second.flush()
+    await second.stop()
+    rows = await db.read(lambda conn: conn.execute("SELECT ended_at FROM viewing_intervals").fetchall())
+    assert [row[0] for row in rows] == [T0 + 6]
+    beats = await db.read(lambda conn: conn.execute("SELECT server_id FROM server_heartbeats").fetchall())
+    assert [row[0] for row in beats] == []

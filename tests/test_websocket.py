@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket as net
 import struct
 import time
 from collections.abc import Iterator
@@ -18,10 +19,12 @@ from uvicorn.server import ServerState
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from checkin.web.websocket import WebSocketProtocol, frame, parse_close
+from checkin.web.websocket import FRAMES_AFTER_CLOSE, FRAMES_PER_TURN, MAX_FRAGMENTS, WebSocketProtocol
+from checkin.web.wsframes import TALLY, frame, parse_close
 from tests.utils import LiveServer, serve
 
 PING_INTERVAL, PING_TIMEOUT, MAX_SIZE = 0.2, 1.0, 1024
+LONG_REASON = "理由" * 50  # 300 bytes of UTF-8
 
 
 class EchoApp:
@@ -47,6 +50,8 @@ class EchoApp:
         await send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": [(b"x-served-by", b"test")]})
         if path == "/close":
             await send({"type": "websocket.close", "code": 4403, "reason": "revoked"})
+        if path == "/close-long":
+            await send({"type": "websocket.close", "code": 4400, "reason": LONG_REASON})
         if path == "/crash-open":
             raise RuntimeError("the application fails while open")
         while True:
@@ -187,6 +192,16 @@ async def test_without_a_ping_timeout_pings_go_on_unanswered(app: EchoApp) -> No
         assert received == (0x1, b"still open")
 
 
+async def test_after_the_application_closes_only_a_few_frames_are_read(live: LiveServer) -> None:
+    """Once closed by the application, a peer that floods instead of answering is cut off after a few frames."""
+    client = await RawClient.open(live, "/close")
+    assert await client.close_code() == 4403
+    before = TALLY.frames
+    client.writer.write(client_frame(0x1, b"more") * 1000)
+    assert await client.closed()
+    assert TALLY.frames - before <= FRAMES_AFTER_CLOSE + 1
+
+
 async def test_after_the_application_closes_only_the_peers_close_counts(live: LiveServer) -> None:
     """Messages (and pings) arriving after the application's close go unanswered; the peer's close ends it."""
     client = await RawClient.open(live, "/close")
@@ -210,6 +225,42 @@ async def test_oversize_messages_close_with_1009(live: LiveServer, app: EchoApp)
             await socket.recv()
         assert socket.close_code == 1009
     assert (await app.disconnect())["code"] == 1009
+
+
+async def test_a_flood_of_empty_fragments_is_cut_off(live: LiveServer, app: EchoApp) -> None:
+    """Twenty thousand empty continuation frames: the message is refused with 1009 after a few, the rest unread."""
+    client = await RawClient.open(live)
+    before = TALLY.frames
+    client.writer.write(bytes.fromhex("018100000000" + "61") + bytes.fromhex("008000000000") * 20_000)
+    assert await client.close_code() == 1009
+    assert (await app.disconnect())["code"] == 1009
+    assert TALLY.frames - before <= MAX_FRAGMENTS + FRAMES_PER_TURN
+
+
+async def test_a_long_close_reason_is_cut_to_fit_the_frame(live: LiveServer) -> None:
+    """RFC 6455 allows 123 bytes of close reason: a longer one is cut, on a character boundary."""
+    async with connect(f"{live.ws_url}/close-long") as socket:
+        with pytest.raises(websockets.ConnectionClosed):
+            await socket.recv()
+        assert socket.close_code == 4400
+        assert socket.close_reason == LONG_REASON[:41] and len(socket.close_reason.encode()) == 123
+
+
+async def test_pings_from_a_peer_that_does_not_read_drop_it(live: LiveServer, app: EchoApp) -> None:
+    """A peer sending pings without reading the pongs is dropped once the pongs back up, not buffered for."""
+    sock = net.socket()
+    sock.setsockopt(net.SOL_SOCKET, net.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", live.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(HANDSHAKE)
+    await reader.readuntil(b"\r\n\r\n")
+    pings = client_frame(0x9, b"p" * 125) * 500  # 65 KB of pings a write; 40 MB in all at most
+    with pytest.raises((ConnectionResetError, BrokenPipeError)):
+        for _ in range(600):
+            writer.write(pings)
+            await writer.drain()
+    assert (await app.disconnect())["code"] == 1006
+    writer.close()
 
 
 async def test_close_codes_and_reasons_go_both_ways(live: LiveServer, app: EchoApp) -> None:
@@ -334,6 +385,8 @@ class FakeTransport(asyncio.Transport):
         super().__init__()
         self.written = bytearray()
         self.closing = False
+        self.aborted = False
+        self.eof = False
         self.reading = True
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -341,6 +394,15 @@ class FakeTransport(asyncio.Transport):
 
     def close(self) -> None:
         self.closing = True
+
+    def abort(self) -> None:
+        self.closing = self.aborted = True
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.eof = True
 
     def is_closing(self) -> bool:
         return self.closing
@@ -366,9 +428,9 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
     return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-async def connection(app: Any) -> tuple[WebSocketProtocol, FakeTransport, ServerState]:
+async def connection(app: Any, **options: Any) -> tuple[WebSocketProtocol, FakeTransport, ServerState]:
     """A protocol on a fake transport that has received the handshake (the application is started)."""
-    config = Config(app, ws=WebSocketProtocol, lifespan="off", ws_ping_interval=None)
+    config = Config(app, ws=WebSocketProtocol, lifespan="off", ws_ping_interval=None, **options)
     config.load()
     state = ServerState()
     protocol = WebSocketProtocol(config, state, {})
@@ -509,3 +571,57 @@ async def test_sending_to_a_peer_that_closed_is_a_disconnect() -> None:
     protocol.data_received(client_frame(0x8, struct.pack("!H", 1000)))
     await asyncio.sleep(0.01)
     assert len(raised) == 1 and not state.tasks
+
+
+async def test_a_burst_of_small_frames_is_parsed_a_turn_at_a_time() -> None:
+    """Frames arriving in one read are parsed FRAMES_PER_TURN per turn of the loop, reading paused between."""
+    protocol, transport, _ = await connection(EchoApp())
+    await asyncio.sleep(0.01)
+    pong = frame(0xA, b"")
+    protocol.data_received(client_frame(0x9, b"") * (3 * FRAMES_PER_TURN))
+    assert transport.written.count(pong) == FRAMES_PER_TURN and not transport.reading
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert transport.written.count(pong) == 3 * FRAMES_PER_TURN and transport.reading
+
+
+async def test_frames_are_not_read_until_the_application_asks() -> None:
+    """Until the application has accepted and waits for a message, frames stay unread (reading paused)."""
+    checked = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await checked.wait()  # the application looks at the credential
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 4404, "reason": "event_not_found"})
+
+    before = TALLY.frames
+    protocol, transport, _ = await connection(app)
+    assert not transport.reading
+    protocol.data_received(client_frame(0x1, b"early"))
+    assert TALLY.frames == before
+    checked.set()
+    await asyncio.sleep(0.01)
+    assert transport.written.endswith(frame(0x8, struct.pack("!H", 4404) + b"event_not_found"))
+    protocol.data_received(client_frame(0x8, struct.pack("!H", 4404)))
+    assert transport.closing and TALLY.frames - before == 2  # the early message, skipped, then the answer
+
+
+async def test_a_peer_that_takes_nothing_sent_is_dropped() -> None:
+    """A send waiting on a full transport for a whole ping timeout drops the peer, and the send fails."""
+    raised: list[BaseException] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()
+        try:
+            await send({"type": "websocket.send", "text": "snapshot"})
+        except OSError as exc:
+            raised.append(exc)
+
+    protocol, transport, _ = await connection(app, ws_ping_timeout=0.05)
+    protocol.pause_writing()
+    protocol.data_received(client_frame(0x1, b"go"))
+    await asyncio.sleep(0.2)
+    assert transport.aborted and len(raised) == 1

@@ -33,6 +33,18 @@ class RegistrantFilter:
     mode: Mode | None = None
     status: Status | None = None
     checked_in: bool | None = None
+    address: str = ""  # the client address the registrations came from (exact)
+
+
+@dataclass(frozen=True)
+class AddressCount:
+    """Registrations made over the web from one client address: how many, how many still live, when."""
+
+    address: str
+    registrations: int
+    live: int
+    first_at: float
+    last_at: float
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,8 @@ def _where(event_id: int, filters: RegistrantFilter) -> tuple[str, list[object]]
     if pattern is not None:
         sql += " AND r.search_key LIKE ? ESCAPE '\\'"
         params.append(pattern)
+    elif filters.query.strip():  # a search of control characters alone is a search for no one
+        sql += " AND 0"
     if filters.mode is not None:
         sql += " AND r.mode = ?"
         params.append(filters.mode.value)
@@ -98,7 +112,25 @@ def _where(event_id: int, filters: RegistrantFilter) -> tuple[str, list[object]]
         params.append(filters.status.value)
     if filters.checked_in is not None:
         sql += " AND a.registrant_id IS NOT NULL" if filters.checked_in else " AND a.registrant_id IS NULL"
+    if filters.address:
+        sql += " AND r.client_address = ?"
+        params.append(filters.address)
     return sql, params
+
+
+def address_counts(conn: sqlite3.Connection, event_id: int, limit: int = 200) -> list[AddressCount]:
+    """The client addresses of the event's web registrations, most registrations first."""
+    rows = conn.execute(
+        "SELECT client_address, COUNT(*) AS registrations, SUM(status != 'cancelled') AS live,"
+        " MIN(created_at) AS first_at, MAX(created_at) AS last_at FROM registrants"
+        " WHERE event_id = ? AND client_address IS NOT NULL GROUP BY client_address"
+        " ORDER BY registrations DESC, last_at DESC LIMIT ?",
+        (event_id, limit),
+    ).fetchall()
+    return [
+        AddressCount(row["client_address"], row["registrations"], row["live"], row["first_at"], row["last_at"])
+        for row in rows
+    ]
 
 
 def registrant_page(
@@ -134,7 +166,8 @@ def registrant_record(conn: sqlite3.Connection, event_id: int, registrant_id: in
     registrant = get_registrant(conn, event_id, registrant_id)
     attendance = conn.execute("SELECT * FROM attendance WHERE registrant_id = ?", (registrant_id,)).fetchone()
     sends = conn.execute(
-        "SELECT sent_at FROM email_sends WHERE registrant_id = ? ORDER BY sent_at", (registrant_id,)
+        "SELECT sent_at FROM email_sends WHERE registrant_id = ? AND sent_at IS NOT NULL ORDER BY sent_at",
+        (registrant_id,),
     ).fetchall()
     return RegistrantRecord(
         registrant=registrant,

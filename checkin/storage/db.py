@@ -6,6 +6,10 @@ a rush of check-ins costs one disk sync per batch rather than one per scan, and 
 caller is answered only after COMMIT returned — an answered check-in is on disk. A write that raises
 rolls back to its savepoint and leaves the others in the batch untouched.
 Reads run on a small pool of read-only connections (WAL lets them proceed while the writer writes).
+
+A disk that is full, turned read-only or failing makes SQLite raise; such errors reach callers as
+`StorageUnavailable` (a 503 with Retry-After): nothing of that write was committed, the writer thread
+carries on, and writes succeed again once the disk does.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -22,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from checkin.errors import StorageUnavailable
 from checkin.storage.schema import migrate
 
 log = logging.getLogger("checkin")
@@ -38,6 +44,19 @@ MAX_BATCH = 512
 # only if the WAL grows past WRITER_CHECKPOINT_PAGES (the checkpointer fell behind).
 CHECKPOINT_EVERY = 1.0
 WRITER_CHECKPOINT_PAGES = 10_000
+# SQLite's primary result codes (sqlite3.h) of a disk that is read-only, failing, full, or gone.
+SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN = 8, 10, 13, 14
+STORAGE_FAULTS = frozenset({SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN})
+
+
+def storage_error(exc: BaseException) -> BaseException:
+    """A fault of the disk under the database as StorageUnavailable; any other error unchanged."""
+    code = getattr(exc, "sqlite_errorcode", None) if isinstance(exc, sqlite3.Error) else None
+    if code is None or code & 0xFF not in STORAGE_FAULTS:
+        return exc
+    unavailable = StorageUnavailable("the database cannot be written now; try again shortly")
+    unavailable.__cause__ = exc
+    return unavailable
 
 
 def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) -> sqlite3.Connection:
@@ -72,6 +91,7 @@ class Database:
         self._local = threading.local()
         self._read_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._failing = False  # the last batch failed on a disk fault (logged once, until a commit succeeds)
 
     def open(self) -> None:
         """Create or migrate the database and start the writer thread."""
@@ -146,12 +166,15 @@ class Database:
         return conn
 
     def _run_read(self, call: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._reader()
-        conn.execute("BEGIN")
         try:
-            return call(conn)
-        finally:
-            conn.execute("COMMIT")
+            conn = self._reader()
+            conn.execute("BEGIN")
+            try:
+                return call(conn)
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise storage_error(exc) from exc
 
     async def read(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(conn, *args)`` on a read-only connection, in one consistent snapshot."""
@@ -172,17 +195,24 @@ class Database:
         thread for the GIL. One statement needs no transaction to see one snapshot. Anything that
         runs several statements, scans, or may take longer goes through `read`.
         """
-        return fn(self._reader(), *args, **kwargs)
+        try:
+            return fn(self._reader(), *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise storage_error(exc) from exc
 
     def _checkpoint_loop(self) -> None:
         conn = connect(self.path, self.synchronous)
+        failing = False  # said once, not every second while the disk is full
         try:
             while not self._stop_checkpoints.wait(self._checkpoint_every):
                 try:
                     # PASSIVE: copies what no reader still needs, never waits for or blocks the writer.
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    failing = False
                 except sqlite3.Error as exc:  # the next round tries again; the writer's own limit is the backstop
-                    log.warning("checkpoint failed: %s", exc)
+                    if not failing:
+                        log.warning("checkpoint failed: %s", exc)
+                    failing = True
         finally:
             conn.close()
 
@@ -207,6 +237,7 @@ class Database:
         if not batch:
             return
         outcomes: list[Outcome] = []
+        fault: sqlite3.Error | None = None  # a disk fault met by one write (SQLite may have ended the transaction)
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, args, future in batch:
@@ -214,31 +245,77 @@ class Database:
                 try:
                     result = fn(conn, *args)
                 except BaseException as exc:  # reported to the caller, never lost in the thread
+                    error = storage_error(exc)
+                    if error is not exc and isinstance(exc, sqlite3.Error):
+                        fault = exc
+                    outcomes.append((future, False, error))
                     conn.execute("ROLLBACK TO one")
                     conn.execute("RELEASE one")
-                    outcomes.append((future, False, exc))
                 else:
                     conn.execute("RELEASE one")
                     outcomes.append((future, True, result))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            _settle([(future, False, exc) for _fn, _args, future in batch])
+            cause = exc if fault is None else fault
+            self._rollback(conn, cause)
+            _settle([(future, False, storage_error(cause)) for _fn, _args, future in batch])
             return
+        if self._failing:
+            log.warning("database writes succeed again")
+            self._failing = False
         _settle(outcomes)
 
-    def backup(self, target: Path) -> None:
-        """A consistent copy of the live database (SQLite's online backup)."""
-        source = connect(self.path, self.synchronous, readonly=True)
+    def _rollback(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> None:
+        """After a failed batch: roll back what SQLite has not already; the writer thread must live on."""
+        if storage_error(exc) is not exc and not self._failing:
+            log.error("database writes fail (%s): answering 503 until the disk recovers", exc)
+            self._failing = True
         try:
-            dest = sqlite3.connect(target)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as again:  # the disk refuses even this; SQLite rolls back on the next BEGIN
+            log.warning("rollback failed: %s", again)
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the live database (SQLite's online backup), checked, then put in place.
+
+        The copy is one moment of the database however busy the writer is (one step, in one read
+        transaction). It is written beside `target` under a temporary name, made a single file, checked
+        with integrity_check and synced, and only then renamed: a backup that fails (a full disk) leaves
+        nothing that looks like a backup, and raises StorageUnavailable for a disk fault.
+        """
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            source = connect(self.path, self.synchronous, readonly=True)
             try:
-                source.backup(dest)
+                dest = sqlite3.connect(partial, isolation_level=None)
+                try:
+                    source.backup(dest)
+                    dest.execute("PRAGMA journal_mode = DELETE")
+                    problems = dest.execute("PRAGMA integrity_check").fetchall()
+                finally:
+                    dest.close()
             finally:
-                dest.close()
-        finally:
-            source.close()
+                source.close()
+            if problems != [("ok",)]:
+                raise sqlite3.DatabaseError(f"the copy fails integrity_check: {problems[:3]}")
+            with partial.open("rb+") as copy:
+                os.fsync(copy.fileno())
+            partial.rename(target)
+        except sqlite3.Error as exc:
+            _remove(partial)
+            if storage_error(exc) is exc:
+                raise
+            raise StorageUnavailable(f"no backup made: {exc} (the copy was removed)") from exc
+        except BaseException:
+            _remove(partial)
+            raise
+
+
+def _remove(partial: Path) -> None:
+    """A failed copy and what SQLite left beside it."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
 
 
 def _settle(outcomes: list[Outcome]) -> None:

@@ -10,7 +10,7 @@ from checkin.errors import AlreadyExists, EventNotFound
 from checkin.models import Event
 
 _EVENT_COLUMNS = [f.name for f in fields(Event)]
-_BOOLS = {"registration_open", "waitlist_enabled", "anonymous_watch"}
+_BOOLS = {"registration_open", "waitlist_enabled", "anonymous_watch", "projector_names"}
 EDITABLE = (
     "title",
     "starts_at",
@@ -23,6 +23,7 @@ EDITABLE = (
     "registration_open",
     "waitlist_enabled",
     "anonymous_watch",
+    "projector_names",
 )
 
 

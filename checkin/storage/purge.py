@@ -62,7 +62,8 @@ def _scrub_scans(conn: sqlite3.Connection, event_id: int) -> None:
 
 
 def purge(conn: sqlite3.Connection, event_id: int, now: float, actor: str) -> PurgeCounts:
-    """Replace names, readings, e-mails, organisations, reference numbers and ticket codes; keep every count.
+    """Replace names, readings, e-mails, organisations, reference numbers and ticket codes, and forget the
+    addresses registrations came from; keep every count.
 
     Attendance, scans (codes only as hashes), viewing intervals and e-mail sends stay, so the
     figures of the event survive; reference numbers in the audit log follow their registrant.
@@ -80,7 +81,7 @@ def purge(conn: sqlite3.Connection, event_id: int, now: float, actor: str) -> Pu
     conn.execute(
         "UPDATE registrants SET ref_no = printf('P%07d', id), name = ?, kana = '', organisation = '',"
         " email = printf('purged-%d@invalid', id), email_key = printf('purged-%d@invalid', id), search_key = '',"
-        " updated_at = ? WHERE event_id = ?",
+        " client_address = NULL, updated_at = ? WHERE event_id = ?",
         (PURGED_NAME, now, event_id),
     )
     conn.execute(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from checkin import tickets
-from checkin.errors import Conflict, DuplicateEmail, NotFound, RegistrationClosed
+from checkin.errors import Conflict, DuplicateEmail, RegistrantNotFound, RegistrationClosed
 from checkin.models import Event, Mode, Registrant, Status, Ticket
 from checkin.registration import Application, decide_status
 from checkin.storage.events import audit, get_event_by_id
@@ -83,8 +83,11 @@ def register(
     waitlist: bool | None = None,
     new_code: NewCode = tickets.new_code,
     enforce_open: bool = True,
+    address: str | None = None,
 ) -> Registration:
-    """Register one person within capacity (the writer thread serialises this, so seats never oversell)."""
+    """Register one person within capacity (the writer thread serialises this, so seats never oversell).
+
+    `address`: the client address a web registration came from (kept for organisers only)."""
     current = get_event_by_id(conn, event.id)
     if enforce_open and not current.registration_open:
         raise RegistrationClosed("registration is closed")
@@ -94,7 +97,7 @@ def register(
     status = decide_status(app.mode, seats_taken(conn, event.id), current.capacity, allow_waitlist)
     cur = conn.execute(
         "INSERT INTO registrants (event_id, ref_no, name, kana, email, email_key, organisation, mode, status,"
-        " source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " source, created_at, updated_at, client_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             event.id,
             ref_no or f"tmp-{now}-{app.email_key}",
@@ -108,6 +111,7 @@ def register(
             source,
             now,
             now,
+            address,
         ),
     )
     registrant_id = int(cur.lastrowid or 0)
@@ -189,7 +193,7 @@ def reissue_ticket(conn: sqlite3.Connection, event: Event, registrant_id: int, n
 def get_registrant(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> Registrant:
     row = conn.execute("SELECT * FROM registrants WHERE id = ? AND event_id = ?", (registrant_id, event_id)).fetchone()
     if row is None:
-        raise NotFound("no such registrant")
+        raise RegistrantNotFound("no such registrant in this event")
     return registrant_from_row(row)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 
-from checkin.csvio import BadRow, ExportRow, ImportReport, ImportRow, ParsedFile, Problem
+from checkin.csvio import BadRow, ExportRow, ImportReport, ImportRow, KeptRow, ParsedFile, Problem, keep_lost_characters
 from checkin.errors import CheckinError, Conflict
 from checkin.models import Event, Registrant, Status
 from checkin.storage.events import audit, get_event_by_id
@@ -57,8 +57,11 @@ def _unchanged(registrant: Registrant, row: ImportRow) -> bool:
     )
 
 
-def _apply_row(conn: sqlite3.Connection, event: Event, row: ImportRow, now: float, actor: str) -> tuple[str, str]:
-    """Create or update one registrant: (created, waitlisted, updated or unchanged; its reference number)."""
+def _apply_row(
+    conn: sqlite3.Connection, event: Event, row: ImportRow, now: float, actor: str
+) -> tuple[str, str, tuple[str, ...]]:
+    """Create or update one registrant: (created, waitlisted, updated or unchanged; its reference number;
+    the fields whose stored values were kept because the file's encoding had lost characters of them)."""
     by_ref = find_by_ref(conn, event.id, row.ref_no) if row.ref_no else None
     by_email = find_by_email(conn, event.id, row.app.email_key)
     if by_ref is not None and by_email is not None and by_ref.id != by_email.id:
@@ -67,11 +70,13 @@ def _apply_row(conn: sqlite3.Connection, event: Event, row: ImportRow, now: floa
     if existing is None:
         created = register(conn, event, row.app, now, source="import", ref_no=row.ref_no or None, enforce_open=False)
         waiting = created.registrant.status is Status.WAITLISTED
-        return "waitlisted" if waiting else "created", created.registrant.ref_no
+        return "waitlisted" if waiting else "created", created.registrant.ref_no, ()
+    app, kept = keep_lost_characters(existing, row.app)
+    row = replace(row, app=app)
     if _unchanged(existing, row):
-        return "unchanged", existing.ref_no
+        return "unchanged", existing.ref_no, kept
     update_registrant(conn, event, existing.id, row.app, now, actor)
-    return "updated", existing.ref_no
+    return "updated", existing.ref_no, kept
 
 
 def apply_import(
@@ -84,10 +89,11 @@ def apply_import(
     tally = {"created": 0, "waitlisted": 0, "updated": 0, "unchanged": 0}
     waitlisted: list[str] = []
     bad: list[BadRow] = list(parsed.bad)
+    kept: list[KeptRow] = []
     for row in parsed.rows:
         conn.execute("SAVEPOINT import_row")
         try:
-            outcome, ref_no = _apply_row(conn, current, row, now, actor)
+            outcome, ref_no, kept_fields = _apply_row(conn, current, row, now, actor)
         except CheckinError as exc:  # a plain Conflict is update_registrant's "no seat left"
             conn.execute("ROLLBACK TO import_row")
             conn.execute("RELEASE import_row")
@@ -95,6 +101,8 @@ def apply_import(
             continue
         conn.execute("RELEASE import_row")
         tally[outcome] += 1
+        if kept_fields:
+            kept.append(KeptRow(row.line, kept_fields))
         if outcome == "waitlisted":
             waitlisted.append(ref_no)
     report = ImportReport(
@@ -106,9 +114,11 @@ def apply_import(
         waitlisted=tuple(waitlisted),
         bad=tuple(sorted(bad, key=lambda b: b.line)),
         ignored_columns=parsed.ignored_columns,
+        kept=tuple(kept),
     )
     if report.bad and not skip_bad_rows:
-        raise ImportRejected(replace(report, written=False, created=0, updated=0, unchanged=0, waitlisted=()))
+        rejected = replace(report, written=False, created=0, updated=0, unchanged=0, waitlisted=(), kept=())
+        raise ImportRejected(rejected)
     promoted = promote_waitlist(conn, current, now)
     audit(
         conn, event.id, now, actor, "registrants.import", "", dict(tally, bad=len(report.bad), promoted=len(promoted))

@@ -302,7 +302,45 @@ CREATE TRIGGER kiosk_scan_totals_insert AFTER INSERT ON scans WHEN NEW.kiosk_id 
 END;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)]
+# Hostile clients: the address each web registration came from (staff-only, emptied by purge), so
+# organisers can see a burst from one address; failed logins are counted by the request limits
+# (checkin.ratelimit) and kept in the audit log, so their table goes.
+V8 = """
+ALTER TABLE registrants ADD COLUMN client_address TEXT;
+CREATE INDEX registrants_address ON registrants(event_id, client_address) WHERE client_address IS NOT NULL;
+DROP TABLE IF EXISTS login_failures;
+"""
+
+# Online viewing across crashes: each server process writes one heartbeat row every few seconds (not
+# a write per viewer), and each open viewing names the server that watches it; a viewing left open by
+# a server that died is closed at that server's last heartbeat.
+V10 = """
+CREATE TABLE server_heartbeats (
+    server_id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    last_seen_at REAL NOT NULL
+);
+ALTER TABLE viewing_intervals ADD COLUMN server_id TEXT;
+"""
+
+# The projector (a dashboard token) shows the names of the latest check-ins only where the event allows it.
+V9 = """
+ALTER TABLE events ADD COLUMN projector_names INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, V1),
+    (3, V3),
+    (4, V4),
+    (5, V5),
+    (6, V6),
+    (7, V7),
+    (8, V8),
+    (9, V9),
+    (10, V10),
+]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -1,4 +1,4 @@
-"""Staff logins: users, their sessions (only the hash of a session id is stored) and failed logins."""
+"""Staff logins: users, their sessions (only the hash of a session id is stored) and failed logins (audit log)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from checkin.errors import AlreadyExists, NotFound
 from checkin.models import Role
-from checkin.staff import THROTTLE_WINDOW, throttle_wait
 from checkin.storage.events import audit
 from checkin.storage.staff import hash_secret
 
@@ -94,9 +93,8 @@ def disable_user(conn: sqlite3.Connection, login: str, now: float, actor: str = 
 def create_session(
     conn: sqlite3.Connection, user: User, session_id: str, csrf: str, now: float, expires_at: float
 ) -> None:
-    """Open a session after a good password; forget the login's failures and any expired sessions."""
+    """Open a session after a good password; forget any expired sessions."""
     conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
-    conn.execute("DELETE FROM login_failures WHERE login_key = ?", (user.login,))
     conn.execute(
         "INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
         (hash_secret(session_id), user.id, csrf, now, expires_at),
@@ -120,12 +118,6 @@ def end_session(conn: sqlite3.Connection, session_id: str) -> None:
     conn.execute("DELETE FROM sessions WHERE id_hash = ?", (hash_secret(session_id),))
 
 
-def begin_attempt(conn: sqlite3.Connection, login_key: str, now: float) -> float:
-    """Seconds to wait when this login is throttled; else count the attempt as a failure until it
-    succeeds (a good password clears the count), so parallel guesses cannot slip past the limit."""
-    conn.execute("DELETE FROM login_failures WHERE login_key = ? AND at <= ?", (login_key, now - THROTTLE_WINDOW))
-    rows = conn.execute("SELECT at FROM login_failures WHERE login_key = ?", (login_key,)).fetchall()
-    wait = throttle_wait([float(row["at"]) for row in rows], now)
-    if wait <= 0:
-        conn.execute("INSERT INTO login_failures (login_key, at) VALUES (?, ?)", (login_key, now))
-    return wait
+def login_failed(conn: sqlite3.Connection, login: str, address: str, now: float) -> None:
+    """Keep a failed login in the audit log: the login as typed and the client address, never the password."""
+    audit(conn, None, now, f"address:{address}", "user.login_failed", login, {"address": address})

@@ -1,13 +1,17 @@
-"""Online viewing records: the figures computed from viewing_intervals.
+"""Online viewing records: the figures computed from viewing_intervals, and the servers' heartbeats.
 
 Interface shared by the dashboard, the CSV export and the admin: `online_figures` and `watch_summary`.
 The computations themselves are the pure functions of `checkin.viewing`.
+
+The last sign of life of an open viewing is the later of its own `last_seen_at` (written when it
+starts, and by a clean stop) and the last heartbeat of the server that watches it (`server_id`).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from checkin.presence import Change, Identity, Kind
@@ -16,17 +20,24 @@ from checkin.viewing import Interval, OnlineFigures, WatchSummary, figures, summ
 __all__ = [
     "OnlineFigures",
     "OpenViewing",
+    "Server",
     "WatchSummary",
+    "beat",
     "end_viewing",
+    "leave",
     "online_figures",
     "record",
-    "recover",
+    "servers",
     "start_viewing",
+    "take_over",
     "watch_summary",
 ]
 
+# An open viewing's last sign of life: its own, or its server's heartbeat if that is later.
+_LAST_SEEN = "MAX(v.last_seen_at, COALESCE(h.last_seen_at, v.last_seen_at))"
 _SELECT = (
-    "SELECT viewer_key, registrant_id, started_at, last_seen_at, ended_at FROM viewing_intervals WHERE event_id = ?"
+    f"SELECT v.viewer_key, v.registrant_id, v.started_at, {_LAST_SEEN} AS last_seen_at, v.ended_at"
+    " FROM viewing_intervals v LEFT JOIN server_heartbeats h ON h.server_id = v.server_id WHERE v.event_id = ?"
 )
 
 
@@ -51,17 +62,23 @@ def online_figures(conn: sqlite3.Connection, event_id: int, now: float) -> Onlin
 
 def watch_summary(conn: sqlite3.Connection, event_id: int) -> dict[int, WatchSummary]:
     """Per registrant id: seconds watched, first join, last leave."""
-    return summaries(_intervals(conn, _SELECT + " AND registrant_id IS NOT NULL", (event_id,), None))
+    return summaries(_intervals(conn, _SELECT + " AND v.registrant_id IS NOT NULL", (event_id,), None))
 
 
 def start_viewing(
-    conn: sqlite3.Connection, event_id: int, viewer_key: str, registrant_id: int | None, at: float
+    conn: sqlite3.Connection,
+    event_id: int,
+    viewer_key: str,
+    registrant_id: int | None,
+    at: float,
+    server_id: str | None = None,
 ) -> None:
-    """Open an interval: the viewer starts counting."""
+    """Open an interval (the viewer starts counting); one still open continues, watched by this server now."""
     conn.execute(
-        "INSERT INTO viewing_intervals (event_id, viewer_key, registrant_id, started_at, last_seen_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id, viewer_key) WHERE ended_at IS NULL DO NOTHING",
-        (event_id, viewer_key, registrant_id, at, at),
+        "INSERT INTO viewing_intervals (event_id, viewer_key, registrant_id, started_at, last_seen_at, server_id)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, viewer_key) WHERE ended_at IS NULL"
+        " DO UPDATE SET server_id = excluded.server_id",
+        (event_id, viewer_key, registrant_id, at, at, server_id),
     )
 
 
@@ -74,12 +91,17 @@ def end_viewing(conn: sqlite3.Connection, event_id: int, viewer_key: str, last_s
     )
 
 
-def record(conn: sqlite3.Connection, changes: Sequence[Change], seen: Sequence[tuple[Identity, float]]) -> None:
-    """Apply starts and ends in order, then refresh the last sign of life of open viewings (one batch)."""
+def record(
+    conn: sqlite3.Connection,
+    changes: Sequence[Change],
+    seen: Sequence[tuple[Identity, float]],
+    server_id: str | None = None,
+) -> None:
+    """Apply starts (watched by `server_id`) and ends in order, then write the last sign of life of `seen`."""
     for change in changes:
         identity = change.identity
         if change.kind is Kind.START:
-            start_viewing(conn, identity.event_id, identity.viewer_key, identity.registrant_id, change.at)
+            start_viewing(conn, identity.event_id, identity.viewer_key, identity.registrant_id, change.at, server_id)
         else:
             end_viewing(conn, identity.event_id, identity.viewer_key, change.at)
     conn.executemany(
@@ -91,25 +113,72 @@ def record(conn: sqlite3.Connection, changes: Sequence[Change], seen: Sequence[t
 
 @dataclass(frozen=True)
 class OpenViewing:
-    """A viewing left open by a previous process, recent enough that its viewer may still come back."""
+    """A viewing left open by a server that is gone, recent enough that its viewer may still come back."""
 
     identity: Identity
     last_seen_at: float
 
 
-def recover(conn: sqlite3.Connection, now: float, grace: float) -> list[OpenViewing]:
-    """At start-up: close viewings silent for longer than the grace at their last sign of life; return the rest."""
+@dataclass(frozen=True)
+class Server:
+    """One running server process, as its heartbeat row names it."""
+
+    server_id: str
+    host: str
+    pid: int
+    started_at: float
+    last_seen_at: float = 0.0
+
+
+def servers(conn: sqlite3.Connection) -> list[Server]:
+    """Every server's heartbeat row (running ones, and dead ones not yet noticed)."""
+    rows = conn.execute("SELECT server_id, host, pid, started_at, last_seen_at FROM server_heartbeats")
+    return [Server(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+
+def beat(conn: sqlite3.Connection, server: Server, now: float) -> None:
+    """This server is alive at `now` (one row per server, however many viewers it watches)."""
     conn.execute(
-        "UPDATE viewing_intervals SET ended_at = last_seen_at WHERE ended_at IS NULL AND last_seen_at <= ?",
-        (now - grace,),
+        "INSERT INTO server_heartbeats (server_id, host, pid, started_at, last_seen_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (server_id) DO UPDATE SET last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
+        (server.server_id, server.host, server.pid, server.started_at, now),
     )
+
+
+def take_over(
+    conn: sqlite3.Connection, server_id: str, dead: Collection[str], now: float, grace: float, *, ownerless: bool
+) -> list[OpenViewing]:
+    """Open viewings of `dead` servers (and, if `ownerless`, of no running server): each is closed at its last
+    sign of life if that is older than the grace, else it becomes this server's; those are returned.
+    The dead servers' rows go."""
+    dead_json = json.dumps(sorted(dead))
+    owner = "v.server_id IN (SELECT value FROM json_each(?))"
+    if ownerless:
+        owner += " OR v.server_id IS NULL OR h.server_id IS NULL"
     rows = conn.execute(
-        "SELECT v.event_id, e.slug, v.viewer_key, v.registrant_id, v.last_seen_at FROM viewing_intervals v"
-        " JOIN events e ON e.id = v.event_id WHERE v.ended_at IS NULL"
+        f"SELECT v.id, v.event_id, e.slug, v.viewer_key, v.registrant_id, {_LAST_SEEN} AS last"
+        " FROM viewing_intervals v JOIN events e ON e.id = v.event_id"
+        " LEFT JOIN server_heartbeats h ON h.server_id = v.server_id"
+        f" WHERE v.ended_at IS NULL AND ({owner})",
+        (dead_json,),
     ).fetchall()
+    stale = [row for row in rows if row["last"] <= now - grace]
+    recent = [row for row in rows if row["last"] > now - grace]
+    conn.executemany(
+        "UPDATE viewing_intervals SET last_seen_at = ?, ended_at = ? WHERE id = ?",
+        [(row["last"], row["last"], row["id"]) for row in stale],
+    )
+    conn.executemany(
+        "UPDATE viewing_intervals SET last_seen_at = ?, server_id = ? WHERE id = ?",
+        [(row["last"], server_id, row["id"]) for row in recent],
+    )
+    conn.execute("DELETE FROM server_heartbeats WHERE server_id IN (SELECT value FROM json_each(?))", (dead_json,))
     return [
-        OpenViewing(
-            Identity(row["event_id"], row["slug"], row["viewer_key"], row["registrant_id"]), row["last_seen_at"]
-        )
-        for row in rows
+        OpenViewing(Identity(row["event_id"], row["slug"], row["viewer_key"], row["registrant_id"]), row["last"])
+        for row in recent
     ]
+
+
+def leave(conn: sqlite3.Connection, server_id: str) -> None:
+    """A clean stop: the server's row goes; its open viewings keep the last signs of life it just wrote."""
+    conn.execute("DELETE FROM server_heartbeats WHERE server_id = ?", (server_id,))

@@ -86,5 +86,5 @@ async def token_revoke(request: Request, principal: Principal, event: Event) -> 
 
 routes: list[BaseRoute] = [
     Route("/admin/events/{slug}/tokens", tokens, methods=["GET", "POST"]),
-    Route("/admin/events/{slug}/tokens/{token_id:int}/revoke", token_revoke, methods=["GET", "POST"]),
+    Route("/admin/events/{slug}/tokens/{token_id:rowid}/revoke", token_revoke, methods=["GET", "POST"]),
 ]

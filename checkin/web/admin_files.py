@@ -1,5 +1,5 @@
 """The organisers' import and export page: a registrant CSV upload (all or nothing unless bad rows are
-skipped) and the attendance report download (UTF-8 with BOM, for Japanese Excel)."""
+skipped) and the attendance report download, as an Excel workbook (.xlsx) or CSV (UTF-8 with BOM)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 from checkin.csvio import FileProblem
 from checkin.i18n import language
 from checkin.models import Event
-from checkin.roster import export_csv, import_csv
+from checkin.roster import REPORT_FORMATS, export_report, import_csv, report_filename
 from checkin.storage import admin as store
 from checkin.storage.events import audit
 from checkin.web.adminkit import event_page, page
@@ -50,19 +50,23 @@ async def files(request: Request, principal: Principal, event: Event) -> Respons
 
 @event_page
 async def export(request: Request, principal: Principal, event: Event) -> Response:
-    """GET: the attendance report as a CSV download (English headers with ?headers=en)."""
+    """GET: the attendance report as a .xlsx or .csv download (English headers with ?headers=en)."""
     svc = services(request)
+    file_format = request.url.path.rpartition(".")[2]  # one route per format: always one of REPORT_FORMATS
     english = request.query_params.get("headers") == "en"
-    data = await export_csv(svc.db, event, base_url=svc.settings.base_url, english_headers=english)
+    data = await export_report(
+        svc.db, event, base_url=svc.settings.base_url, file_format=file_format, english_headers=english,
+        executor=svc.blocking,
+    )  # fmt: skip
     await svc.db.write(audit, event.id, svc.now(), principal.actor, "registrants.export", event.slug)
     headers = {
-        "content-disposition": f'attachment; filename="{event.slug}-registrants.csv"',
+        "content-disposition": f'attachment; filename="{report_filename(event, file_format, svc.now())}"',
         "cache-control": "no-store",
     }
-    return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(data, media_type=REPORT_FORMATS[file_format][1], headers=headers)
 
 
 routes: list[BaseRoute] = [
     Route("/admin/events/{slug}/files", files, methods=["GET", "POST"]),
-    Route("/admin/events/{slug}/export.csv", export, methods=["GET"]),
+    *(Route(f"/admin/events/{{slug}}/export.{ext}", export, methods=["GET"]) for ext in REPORT_FORMATS),
 ]

@@ -97,7 +97,7 @@ async def kiosk_revoke(request: Request, principal: Principal, event: Event) -> 
     return see_other(back, done="kiosk_revoked")
 
 
-_ONE = "/admin/events/{slug}/kiosks/{kiosk_id:int}"
+_ONE = "/admin/events/{slug}/kiosks/{kiosk_id:rowid}"
 routes: list[BaseRoute] = [
     Route("/admin/events/{slug}/kiosks", kiosks, methods=["GET", "POST"]),
     Route(_ONE + "/pairing", kiosk_pairing, methods=["GET", "POST"]),

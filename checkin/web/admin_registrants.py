@@ -1,5 +1,6 @@
-"""The organisers' registrant pages: list with search and filters, one registrant, and its actions
-(edit, re-issue, cancel, re-send). Destructive actions ask first; all of them are POST forms."""
+"""The organisers' registrant pages: list with search and filters, registrations per client address, one
+registrant, and its actions (edit, re-issue, cancel, re-send). Destructive actions ask first; all of them
+are POST forms."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def filters_of(request: Request) -> store.RegistrantFilter:
         mode=_choice(Mode, params.get("mode")),
         status=_choice(Status, params.get("status")),
         checked_in={"yes": True, "no": False}.get(params.get("checked", "")),
+        address=params.get("address", "")[:MAX_QUERY],
     )
 
 
@@ -66,7 +68,7 @@ async def registrant_list(request: Request, principal: Principal, event: Event) 
     db = services(request).db
     found = await db.read(store.registrant_page, event.id, filters, page_number(request))
     counts = (await db.read(store.event_counts, event.id)).get(event.id, store.Counts())
-    kept = {k: v for k, v in request.query_params.items() if k in {"q", "mode", "status", "checked"} and v}
+    kept = {k: v for k, v in request.query_params.items() if k in {"q", "mode", "status", "checked", "address"} and v}
     return page(
         request,
         principal,
@@ -77,6 +79,16 @@ async def registrant_list(request: Request, principal: Principal, event: Event) 
         counts=counts,
         query=urlencode(kept),
         tab="registrants",
+    )
+
+
+@event_page
+async def address_list(request: Request, principal: Principal, event: Event) -> Response:
+    """GET /admin/events/{slug}/addresses: web registrations per client address, to spot a scripted burst."""
+    addresses = await services(request).db.read(store.address_counts, event.id)
+    links = {item.address: f"{base_path(event)}?{urlencode({'address': item.address})}" for item in addresses}
+    return page(
+        request, principal, "admin/addresses.html", event=event, addresses=addresses, links=links, tab="addresses"
     )
 
 
@@ -185,10 +197,11 @@ async def registrant_resend(request: Request, principal: Principal, event: Event
     return see_other(base_path(event, registrant.id), done=f"resend_{result}")
 
 
-_ONE = "/admin/events/{slug}/registrants/{registrant_id:int}"
+_ONE = "/admin/events/{slug}/registrants/{registrant_id:rowid}"
 routes: list[BaseRoute] = [
     Route("/admin/events/{slug}/", registrant_list, methods=["GET"]),
     Route("/admin/events/{slug}/registrants", registrant_list, methods=["GET"]),
+    Route("/admin/events/{slug}/addresses", address_list, methods=["GET"]),
     Route(_ONE, registrant_view, methods=["GET"]),
     Route(_ONE + "/edit", registrant_edit, methods=["GET", "POST"]),
     Route(_ONE + "/reissue", registrant_reissue, methods=["GET", "POST"]),

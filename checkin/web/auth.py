@@ -83,6 +83,14 @@ async def check_csrf(request: Request, expected: str) -> None:
         raise CsrfFailed("the form is out of date or did not come from this site")
 
 
+def secure_cookies(conn: HTTPConnection) -> bool:
+    """Whether cookies set on this request are Secure: it came over HTTPS (to us, or to a proxy named in
+    CHECKIN_TRUSTED_PROXIES, whose X-Forwarded-Proto uvicorn applied), the site's address is https, or
+    CHECKIN_SECURE_COOKIES forces it."""
+    settings = services(conn).settings
+    return settings.secure_cookies or conn.url.scheme == "https" or settings.base_url.startswith("https://")
+
+
 def bearer_secret(conn: HTTPConnection) -> str | None:
     """The API token a request carries, or None (an over-long one is none of ours)."""
     secret = _bearer(conn)

@@ -9,6 +9,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from starlette.background import BackgroundTask
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -22,6 +23,24 @@ from checkin.storage.events import get_event
 from checkin.storage.registrants import Registration
 
 log = logging.getLogger("checkin")
+
+
+class RowIdConvertor(Convertor[int]):
+    """A row id in a path (`{name:rowid}`): up to 18 digits, so it always fits SQLite's integer.
+
+    A longer number matches no route (404) instead of overflowing in the database (a 500).
+    """
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("rowid", RowIdConvertor())
 
 
 def services(conn: HTTPConnection) -> Services:
@@ -62,6 +81,8 @@ async def read_json(request: Request) -> dict[str, Any]:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest("the body is not valid JSON") from exc
+    except RecursionError as exc:  # nested thousands deep: the parser gives up, and so do we
+        raise BadRequest("the body is nested too deeply") from exc
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     return data
@@ -75,7 +96,7 @@ async def event_of(conn: HTTPConnection) -> Event:
 def error_response(request: Request, exc: Exception) -> Response:
     """JSON errors of the contract; never a traceback."""
     if isinstance(exc, CheckinError):
-        return JSONResponse(exc.as_json(), status_code=exc.status)
+        return JSONResponse(exc.as_json(), status_code=exc.status, headers=exc.headers)
     if isinstance(exc, HTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(

@@ -16,8 +16,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from checkin.errors import CheckinError, EventNotFound, Forbidden, Unauthorized
 from checkin.hub import Subscription
 from checkin.models import Event, Role
+from checkin.stats import for_projector
 from checkin.storage.stats import no_shows
-from checkin.web.auth import require, same_origin
+from checkin.web.auth import authenticate, require, same_origin
 from checkin.web.common import event_of, services
 
 PAGES = Path(__file__).resolve().parent.parent.parent / "static" / "dashboard"
@@ -26,11 +27,7 @@ VIEWERS = frozenset({Role.DASHBOARD, Role.ORGANISER})
 CLOSE_CODES: dict[type[CheckinError], int] = {Unauthorized: 4401, Forbidden: 4403, EventNotFound: 4404}
 GOING_AWAY = 1001
 RECHECK_SECONDS = 30.0
-PAGE_HEADERS = {
-    "cache-control": "no-cache",
-    "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
-    " connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
-}
+PAGE_HEADERS = {"cache-control": "no-cache"}  # the policy is every page's: checkin.web.security
 
 
 async def authorised_event(conn: HTTPConnection, roles: frozenset[Role] = VIEWERS) -> Event:
@@ -42,6 +39,12 @@ async def authorised_event(conn: HTTPConnection, roles: frozenset[Role] = VIEWER
     return event
 
 
+async def names_hidden(conn: HTTPConnection, event: Event) -> bool:
+    """Whether this caller is a projector (a dashboard token) of an event that keeps names off it."""
+    principal = await authenticate(conn)
+    return principal is not None and principal.role is Role.DASHBOARD and not event.projector_names
+
+
 async def dashboard_socket(websocket: WebSocket) -> None:
     """Snapshots of one event: the current one at once, then a fresh one after changes."""
     try:
@@ -51,6 +54,7 @@ async def dashboard_socket(websocket: WebSocket) -> None:
         await _refuse(websocket, exc)
         return
     await websocket.accept()
+    hide_names = await names_hidden(websocket, event)
     loop = asyncio.get_running_loop()
     async with services(websocket).hub.subscribe(event.slug) as subscription:
         listener = asyncio.create_task(_until_disconnect(websocket, subscription))
@@ -58,9 +62,10 @@ async def dashboard_socket(websocket: WebSocket) -> None:
         try:
             async for message in subscription:
                 if loop.time() >= recheck_at:  # a revoked token or an ended login stops the feed
-                    await authorised_event(websocket)
+                    event = await authorised_event(websocket)
+                    hide_names = await names_hidden(websocket, event)  # the setting may have changed
                     recheck_at = loop.time() + RECHECK_SECONDS
-                await websocket.send_text(message)
+                await websocket.send_text(for_projector(message) if hide_names else message)
         except CheckinError as exc:
             await _refuse(websocket, exc)
         except WebSocketDisconnect:
@@ -90,6 +95,8 @@ async def stats(request: Request) -> Response:
     """The snapshot the dashboard socket sends, computed now (dashboard, organiser)."""
     event = await authorised_event(request)
     text = await services(request).hub.snapshot(event.slug)
+    if await names_hidden(request, event):
+        text = for_projector(text)
     return Response(text, media_type="application/json", headers={"cache-control": "no-store"})
 
 
@@ -103,6 +110,8 @@ async def report(request: Request) -> JSONResponse:
         "snapshot": json.loads(snapshot),
         "no_shows": [asdict(row) for row in missing],
         "export_url": export_url(event),
+        # Anonymous viewers turned away by the per-address cap (kept in memory: since this process started).
+        "anonymous_refused": svc.watching.presence.refused_anonymous(event.id),
     }
     return JSONResponse(body, headers={"cache-control": "no-store"})
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import gzip
 import sqlite3
-import time
-from collections import defaultdict, deque
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from checkin import ratelimit
 from checkin import scans as rules
-from checkin.errors import BadRequest, NotCheckedIn, TooManyRequests
+from checkin.errors import BadRequest, NotCheckedIn
 from checkin.models import Event, Role, iso
+from checkin.ratelimit import address_key
 from checkin.storage import kiosks
 from checkin.storage.events import get_event
 from checkin.storage.kiosk_sync import kiosk_sync
@@ -24,29 +24,6 @@ from checkin.web.auth import Principal, authorise, bearer_secret, require, token
 from checkin.web.common import client_address, event_of, read_json, services
 
 DOOR_ROLES = {Role.KIOSK, Role.ORGANISER}
-MAX_CLIENTS = 10_000
-
-
-class Throttle:
-    """At most `limit` attempts per client address in a sliding window of `window` seconds."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._attempts: dict[str, deque[float]] = defaultdict(deque)
-
-    def check(self, client: str, now: float) -> None:
-        """Count one attempt; TooManyRequests past the limit."""
-        if len(self._attempts) > MAX_CLIENTS:  # forget addresses that went quiet, so memory stays bounded
-            self._attempts = defaultdict(
-                deque, {k: v for k, v in self._attempts.items() if v and v[-1] > now - self.window}
-            )
-        attempts = self._attempts[client]
-        while attempts and attempts[0] <= now - self.window:
-            attempts.popleft()
-        if len(attempts) >= self.limit:
-            raise TooManyRequests("too many attempts; wait a minute")
-        attempts.append(now)
 
 
 def _caller(principal: Principal) -> Caller:
@@ -138,15 +115,12 @@ async def heartbeat(request: Request) -> JSONResponse:
 
 
 async def pair(request: Request) -> JSONResponse:
-    """Spend a one-time pairing code for a kiosk token (public, throttled per address)."""
-    throttle = getattr(request.app.state, "pairing_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.pairing_throttle = Throttle(limit=10, window=60.0)
-    throttle.check(client_address(request.scope), time.monotonic())
+    """Spend a one-time pairing code for a kiosk token (public, limited per address)."""
+    svc = services(request)
+    await svc.limits.hit(ratelimit.PAIR, address_key(client_address(request.scope)))
     code = (await read_json(request)).get("code")
     if not isinstance(code, str) or not 0 < len(code) <= 40:
         raise BadRequest("a pairing code is required")
-    svc = services(request)
     pairing = await svc.db.write(kiosks.pair_kiosk, code, svc.now())
     return JSONResponse({"token": pairing.token, "event": pairing.slug, "kiosk": pairing.kiosk.name})
 

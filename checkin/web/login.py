@@ -1,4 +1,4 @@
-"""Organisers' login and logout: password check off the loop, throttle, the session cookie.
+"""Organisers' login and logout: password check off the loop, limits per address and login, the session cookie.
 
 The login form has no session yet, so its CSRF token is a double-submit cookie: the page sets a
 random cookie and puts the same value in the form; a cross-site form cannot read it to copy it.
@@ -7,6 +7,7 @@ random cookie and puts the same value in the form; a cross-site form cannot read
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,12 +16,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from checkin import staff
+from checkin import ratelimit, staff
+from checkin.errors import RateLimited
 from checkin.i18n import language
+from checkin.ratelimit import RateLimits, address_key
 from checkin.storage import users
 from checkin.web.adminkit import admin_page, page
-from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, Principal, authenticate
-from checkin.web.common import services
+from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, Principal, authenticate, secure_cookies
+from checkin.web.common import client_address, services
 from checkin.web.forms import read_form, text_field
 
 LOGIN_CSRF_COOKIE = "checkin_login_csrf"
@@ -52,7 +55,7 @@ def _cookie(response: Response, request: Request, name: str, value: str, max_age
         path=path,
         httponly=True,
         samesite="lax",
-        secure=services(request).settings.secure_cookies,
+        secure=secure_cookies(request),
     )
 
 
@@ -92,6 +95,26 @@ async def _verify(request: Request, attempt: Attempt) -> users.User | None:
     return user
 
 
+def failures_key(login_key: str, address: str) -> str:
+    """The key of one login's failures from one client address."""
+    return f"{address} {login_key}"
+
+
+async def throttle(limits: RateLimits, login_key: str, address: str) -> None:
+    """Count a login attempt, or refuse it (RateLimited) before the password is checked.
+
+    Each try counts against its address (any login) and, until the password proves right, as a failure
+    of this login from this address, so parallel guesses cannot slip past. A login guessed at from many
+    addresses keeps out only the addresses that failed on it: its owner, from a clean address, gets in.
+    """
+    await limits.hit(ratelimit.LOGIN_ADDRESS, address)
+    mine = failures_key(login_key, address)
+    wait = await limits.wait(ratelimit.LOGIN_ANYWHERE, login_key)
+    if wait > 0 and await limits.used(ratelimit.LOGIN_FAILURES, mine):
+        limits.refuse(ratelimit.LOGIN_ANYWHERE, mine, wait, who=address)
+    await limits.hit(ratelimit.LOGIN_FAILURES, mine, who=address)
+
+
 async def do_login(request: Request) -> Response:
     """POST /admin/login: check the form token, the throttle and the password; then open a session."""
     form = await read_form(request)
@@ -100,13 +123,21 @@ async def do_login(request: Request) -> Response:
     if not expected or not secrets.compare_digest(text_field(form, CSRF_FIELD).encode(), expected.encode()):
         return login_page(request, 403, "admin.login.stale", attempt.login, attempt.target)
     svc = services(request)
-    wait = await svc.db.write(users.begin_attempt, staff.login_key(attempt.login), svc.now())
-    if wait > 0:
-        minutes = max(1, round(wait / 60))
-        return login_page(request, 429, "admin.login.throttled", attempt.login, attempt.target, minutes)
+    address = client_address(request.scope)
+    key = staff.login_key(attempt.login)
+    try:
+        await throttle(svc.limits, key, address_key(address))
+    except RateLimited as exc:
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        response = login_page(request, 429, "admin.login.throttled", attempt.login, attempt.target, minutes)
+        response.headers.update(exc.headers)
+        return response
     user = await _verify(request, attempt)
     if user is None:
+        await svc.limits.count(ratelimit.LOGIN_ANYWHERE, key)
+        await svc.db.write(users.login_failed, attempt.login, address, svc.now())
         return login_page(request, 401, "admin.login.failed", attempt.login, attempt.target)
+    await svc.limits.clear(ratelimit.LOGIN_FAILURES, failures_key(key, address_key(address)))
     session_id, now = staff.new_secret(), svc.now()
     await svc.db.write(users.create_session, user, session_id, staff.new_secret(), now, now + staff.SESSION_SECONDS)
     response = RedirectResponse(safe_target(attempt.target), status_code=303)

@@ -13,22 +13,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from checkin import mailer
-from checkin.errors import Invalid
+from checkin import mailer, ratelimit
+from checkin.errors import Invalid, RateLimited
 from checkin.models import Event
-from checkin.registration import MAX_EMAIL
-from checkin.text import nfkc
-from checkin.web.common import event_of, read_body, read_json, services
+from checkin.ratelimit import address_key
+from checkin.registration import MAX_EMAIL, normal_email
+from checkin.web.common import client_address, event_of, read_body, read_json, services
 from checkin.web.templating import render
 
 
-def plausible_email(value: object) -> str | None:
-    """The address, tidied, if it could be one; None otherwise (the real check is the lookup)."""
-    if not isinstance(value, str):
+def one_email(value: object) -> str | None:
+    """The one address typed, normalised as registration stores it; None when it is not one address."""
+    if not isinstance(value, str) or len(value) > MAX_EMAIL:
         return None
-    email = nfkc(value)
-    local, at, domain = email.partition("@")
-    return email if at and local and "." in domain and len(email) <= MAX_EMAIL and " " not in email else None
+    return normal_email(value)
+
+
+async def _limit(request: Request) -> None:
+    """Count a re-send request of this client address (RateLimited past the limit)."""
+    await services(request).limits.hit(ratelimit.RESEND, address_key(client_address(request.scope)))
 
 
 def _resend_later(request: Request, event: Event, email: str) -> BackgroundTask:
@@ -50,7 +53,14 @@ async def resend_page(request: Request) -> Response:
     except ValueError:
         fields = {}
     raw = (fields.get("email") or [""])[0]
-    email = plausible_email(raw)
+    try:
+        await _limit(request)
+    except RateLimited as exc:
+        context = {"event": event, "email": raw[:MAX_EMAIL], "invalid": False, "done": False, "wait": exc.retry_after}
+        response = render(request, "mail_resend.html", context, status_code=exc.status)
+        response.headers.update(exc.headers)
+        return response
+    email = one_email(raw)
     if email is None:
         context = {"event": event, "email": raw[:MAX_EMAIL], "invalid": True, "done": False}
         return render(request, "mail_resend.html", context, status_code=422)
@@ -62,7 +72,8 @@ async def resend_page(request: Request) -> Response:
 async def resend_api(request: Request) -> JSONResponse:
     """JSON: `{"email": ...}` → 202 whether or not the address is registered."""
     event = await event_of(request)
-    email = plausible_email((await read_json(request)).get("email"))
+    await _limit(request)
+    email = one_email((await read_json(request)).get("email"))
     if email is None:
         raise Invalid("not an e-mail address", fields={"email": "format"})
     return JSONResponse({"status": "accepted"}, status_code=202, background=_resend_later(request, event, email))

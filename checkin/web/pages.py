@@ -18,22 +18,24 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from checkin import ics, mailer, tickets
+from checkin import ics, mailer, ratelimit, tickets
 from checkin.errors import (
     CheckinError,
     DuplicateEmail,
     EventNotFound,
     NotFound,
+    RateLimited,
     RegistrationClosed,
     TicketRevoked,
     VenueFull,
 )
 from checkin.i18n import language
 from checkin.models import Event, Mode, iso, to_datetime
+from checkin.ratelimit import address_key
 from checkin.storage import registrants as store
 from checkin.storage.events import get_event
 from checkin.web import regform
-from checkin.web.common import log, mail_promoted, read_body, see_other, services
+from checkin.web.common import client_address, log, mail_promoted, read_body, see_other, services
 from checkin.web.templating import format_datetime, render
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -106,9 +108,14 @@ def event_and_seats(conn: sqlite3.Connection, slug: str) -> tuple[Event, int]:
 
 
 async def form_page(
-    request: Request, values: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200
+    request: Request,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    retry_after: int = 0,
 ) -> Response:
-    """The event page: facts, seats left, and the form (with the values and errors of a failed post)."""
+    """The event page: facts, seats left, and the form (with the values and errors of a failed post, or
+    how long to wait before sending again)."""
     event, seats_left = await services(request).db.read(event_and_seats, str(request.path_params["slug"]))
     lang = language(request)
     context = {
@@ -121,6 +128,7 @@ async def form_page(
         "duplicate": (errors or {}).get("email") == DuplicateEmail.code,
         "consent_value": regform.CONSENT_VALUE,
         "action": f"/e/{event.slug}/" + ("?lang=en" if lang == "en" else ""),
+        "retry_after": retry_after,
     }
     return page(request, "pages/event.html", context, status)
 
@@ -136,12 +144,20 @@ async def register(request: Request) -> Response:
     """A submitted form: on success 303 to the ticket (or the waiting-list notice), else the form again."""
     svc = services(request)
     event = await svc.db.read(get_event, str(request.path_params["slug"]))
-    submission = regform.check(regform.parse(await read_body(request, svc.settings.max_body_bytes)))
+    values = regform.parse(await read_body(request, svc.settings.max_body_bytes))
+    address = client_address(request.scope)
+    try:
+        await svc.limits.hit(ratelimit.REGISTER, address_key(address))
+    except RateLimited as exc:
+        response = await form_page(request, values, status=exc.status, retry_after=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    submission = regform.check(values)
     if submission.application is None:
         return await form_page(request, submission.values, submission.errors, 422)
     try:
         result = await svc.db.write(
-            store.register, event, submission.application, svc.now(), waitlist=submission.waitlist
+            store.register, event, submission.application, svc.now(), waitlist=submission.waitlist, address=address
         )
     except (DuplicateEmail, VenueFull) as exc:
         field = "email" if isinstance(exc, DuplicateEmail) else "mode"
@@ -222,8 +238,7 @@ async def ticket_ics(request: Request) -> Response:
     found = await _ticket(request)
     svc = services(request)
     url = f"{svc.settings.base_url}/t/{found.ticket.code}"
-    uid = f"{found.event.slug}-{found.registrant.id}@checkin"
-    body = ics.event_ics(found.event, url, uid, svc.now())
+    body = ics.event_ics(found.event, found.registrant.id, base_url=svc.settings.base_url, url=url, now=svc.now())
     headers = {**PRIVATE, "Content-Disposition": f'attachment; filename="{found.event.slug}.ics"'}
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
 

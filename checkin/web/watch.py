@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
@@ -20,19 +21,28 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from checkin.errors import EventNotFound
+from checkin.eventform import is_web_url
 from checkin.models import Event, Status
-from checkin.presence import RateLimit, Refused
+from checkin.presence import Identity, RateLimit, Refusal, Refused
 from checkin.services import Services
 from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
 from checkin.watching import NotAViewer, identify
-from checkin.web.common import services
+from checkin.web.common import client_address, services
+from checkin.web.connections import AddressCounts, address_cap
+from checkin.web.security import watch_policy
 from checkin.web.templating import render
 
 MAX_MESSAGE = 512
 RATE_PER_SECOND, RATE_BURST = 2.0, 10.0
 CLEAN_CLOSE = {1000, 1001, 1012}
-CLOSE_CODES = {"event_not_found": 4404, "too_many_connections": 4429, "rate_limited": 4408, "server_full": 1013}
+CLOSE_CODES = {
+    "event_not_found": 4404,
+    "too_many_connections": 4429,
+    "too_many_anonymous": 4429,
+    "rate_limited": 4408,
+    "server_full": 1013,
+}
 WATCH_PATH = re.compile(r"/ws/events/(?P<slug>[^/]+)/watch")
 PAGE_HEADERS = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
 
@@ -56,17 +66,25 @@ class WatchSocket:
             await self.send_json({"type": "error", "error": code})
             await self.send({"type": "websocket.close", "code": CLOSE_CODES.get(code, 4403), "reason": code})
 
+    async def accept_to_refuse(self, code: str) -> None:
+        """Refuse a socket not accepted yet: it is accepted only to carry the reason and the close code."""
+        with contextlib.suppress(OSError):
+            await self.send({"type": "websocket.accept"})
+        await self.refuse(code)
+
 
 async def watch_socket(scope: Scope, receive: Receive, send: Send, slug: str) -> None:
     """Presence of one viewer's connection: identify, then follow its state until it goes."""
     socket = WatchSocket(receive, send)
     await receive()  # websocket.connect
-    await send({"type": "websocket.accept"})
     svc: Services = scope["app"].state.services
-    joined = await _join(socket, svc, slug, scope["query_string"])
+    # The event and the credential are checked before the socket is accepted and before anything the
+    # peer sent is read; a refusal is accepted only to carry its close code.
+    joined = await _join(socket, svc, slug, scope)
     if joined is None:
         return
     connection, viewer = joined
+    await send({"type": "websocket.accept"})
     last_heard = svc.now()
     close_code = 1006
     try:
@@ -83,21 +101,35 @@ async def watch_socket(scope: Scope, receive: Receive, send: Send, slug: str) ->
         svc.watching.disconnect(connection, last_alive)
 
 
-async def _join(socket: WatchSocket, svc: Services, slug: str, query_string: bytes) -> tuple[int, str] | None:
+async def _join(socket: WatchSocket, svc: Services, slug: str, scope: Scope) -> tuple[int, str] | None:
     """Identify the viewer and register the connection: its id and the kind of viewer; None once refused.
 
     A function of its own so that what only the join needs (the query, the event) is let go once joined.
     """
-    query = parse_qs(query_string.decode("latin-1"))
+    query = parse_qs(scope["query_string"].decode("latin-1"))
     try:
         event = await svc.watching.event(slug)
         ticket, anon = query.get("ticket", [None])[0], query.get("anon", [None])[0]
-        identity = await identify(svc.db, event, ticket, anon)
+        identity = _anonymous_within_cap(svc, await identify(svc.db, event, ticket, anon), client_address(scope))
         connection = svc.watching.connect(identity)
     except (EventNotFound, NotAViewer, Refused) as exc:
-        await socket.refuse(_refusal(exc))
+        await socket.accept_to_refuse(_refusal(exc))
         return None
     return connection, "anonymous" if identity.registrant_id is None else "registrant"
+
+
+def _anonymous_within_cap(svc: Services, identity: Identity, address: str) -> Identity:
+    """An anonymous viewer with the address it comes from; Refused if that address already has its fill.
+
+    Anyone can make up anonymous ids: without a cap, one machine could raise the figures at will.
+    """
+    if identity.registrant_id is not None:
+        return identity
+    identity = replace(identity, address=address)
+    cap = svc.settings.max_anonymous_per_address
+    if svc.settings.rate_limits and not svc.watching.presence.admits_anonymous(identity, cap):
+        raise Refused(Refusal.TOO_MANY_ANONYMOUS)
+    return identity
 
 
 def _refusal(exc: EventNotFound | NotAViewer | Refused) -> str:
@@ -142,7 +174,7 @@ def parse_state(text: object) -> bool | None:
 
 def stream_of(url: str) -> tuple[str, str]:
     """How to play a stream URL: ("hls" | "video" | "embed" | "none", the URL to use)."""
-    if not url:
+    if not is_web_url(url):  # checked again here: an old database may hold a javascript: or data: URL
         return "none", ""
     parts = urlsplit(url)
     path = parts.path.lower()
@@ -172,6 +204,7 @@ def _page(request: Request, event: Event, ticket: str | None) -> Response:
     context = {"event": event, "ticket": ticket, "stream_kind": kind, "stream_src": src}
     response = render(request, "watch.html", context)
     response.headers.update(PAGE_HEADERS)
+    response.headers["content-security-policy"] = watch_policy(kind, src)
     return response
 
 
@@ -207,22 +240,38 @@ class WatchSockets:
 
     Each of those layers keeps a coroutine frame and closures alive for as long as its connection is
     open — a few KiB per viewer, tens of MiB for an event's worth of them — so the socket skips them.
+    It also counts every open websocket (watch and dashboard) by client address, as forwarded by a
+    trusted proxy, and refuses one past `max_connections_per_address` with 4429 before reading it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.sockets: AddressCounts | None = None  # made with the first socket, from the server's settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        slug = _watch_slug(scope)
-        if slug is None:
+        if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        await watch_socket(scope, receive, send, slug)
+        if self.sockets is None:
+            self.sockets = AddressCounts(address_cap(scope["app"].state.services.settings))
+        address = client_address(scope)
+        if not self.sockets.take(address):
+            await receive()  # websocket.connect
+            await WatchSocket(receive, send).accept_to_refuse("too_many_connections")
+            return
+        try:
+            slug = _watch_slug(scope)
+            if slug is None:
+                await self.app(scope, receive, send)
+            else:
+                await watch_socket(scope, receive, send, slug)
+        finally:
+            self.sockets.release(address)
 
 
 def _watch_slug(scope: Scope) -> str | None:
     """The event slug of a watch socket's path; None for anything else."""
-    match = WATCH_PATH.fullmatch(scope["path"]) if scope["type"] == "websocket" else None
+    match = WATCH_PATH.fullmatch(scope["path"])
     return None if match is None else match["slug"]
 
 

@@ -9,9 +9,15 @@ the websockets library for the opening handshake only, then drops it: frames are
 the class has slots. uvicorn runs it for every websocket (`uvicorn.run(..., ws=WebSocketProtocol)`).
 
 Kept from uvicorn: the ASGI websocket scope and messages, keepalive pings (a peer that does not
-answer within the timeout is closed with 1011), the message size limit (1009), reading paused while
-the application has not taken the last message, writing paused while the transport's buffer is full,
-a 403 when the application closes before accepting, and 1012 to every open socket at shutdown.
+answer within the timeout is closed with 1011), the message size limit (1009), writing paused while
+the transport's buffer is full, a 403 when the application closes before accepting, and 1012 to every
+open socket at shutdown.
+
+Hostile peers: frames are read only while the application waits for a message (so nothing of a socket
+is parsed before the application has checked its credential and accepted it), at most
+FRAMES_PER_TURN per turn of the event loop, and after our close frame only a few, looking for the
+answer. A message may come in at most MAX_FRAGMENTS fragments. A peer that does not read what we send
+is dropped (pongs to a full buffer at once, application messages after a ping timeout), not buffered for.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import struct
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -30,6 +35,23 @@ from uvicorn.server import ServerState
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
+from checkin.web.wsframes import (
+    BINARY,
+    CLOSE,
+    CONT,
+    DATA_OPCODES,
+    PING,
+    PONG,
+    TALLY,
+    TEXT,
+    ProtocolError,
+    close_payload,
+    frame,
+    frame_header,
+    parse_close,
+    shared_header,
+)
+
 try:
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - the C extension is missing on some platforms
@@ -37,80 +59,17 @@ except ImportError:  # pragma: no cover - the C extension is missing on some pla
 
 log = logging.getLogger("uvicorn.error")
 
-CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-DATA_OPCODES = {CONT, TEXT, BINARY}
-CONTROL_OPCODES = {CLOSE, PING, PONG}
-# Close codes a peer may send (RFC 6455 §7.4; 1005, 1006 and 1015 never go on the wire).
-VALID_CLOSE_CODES = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
 CLOSE_TIMEOUT = 10.0
-# Headers whose values most handshakes share (one browser build sends the same User-Agent from every
-# tab): their (name, value) pairs are kept once, in a bounded table, rather than once per socket.
-SHARED_HEADERS = {
-    "host",
-    "origin",
-    "upgrade",
-    "connection",
-    "sec-websocket-version",
-    "sec-websocket-extensions",
-    "user-agent",
-    "accept-language",
-    "accept-encoding",
-    "cache-control",
-    "pragma",
-}
-SHARED_HEADERS_MAX = 4096
+# Fragments of one message: browsers send whole messages, so a handful is generous; a flood of empty
+# continuations is cut off here rather than read for as long as the peer likes.
+MAX_FRAGMENTS = 64
+# Frames parsed per turn of the event loop before the socket yields to the others (reading paused).
+FRAMES_PER_TURN = 64
+# Frames still read after our close frame, looking for the peer's answer, before we stop reading (the
+# close timeout then ends the connection, if the peer has not).
+FRAMES_AFTER_CLOSE = 8
 
 Message = dict[str, Any]
-
-
-_shared_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-
-
-def _header(name: str, value: str) -> tuple[bytes, bytes]:
-    """A handshake header as the ASGI scope has it (lowercased name, bytes), shared where values repeat."""
-    header = _shared_headers.get((name, value))
-    if header is None:
-        lowered = name.lower()
-        header = (lowered.encode("ascii"), value.encode("latin-1"))
-        if lowered in SHARED_HEADERS and len(_shared_headers) < SHARED_HEADERS_MAX:
-            _shared_headers[name, value] = header
-    return header
-
-
-class ProtocolError(Exception):
-    """The peer broke the protocol: the connection fails with `code`."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-def frame(opcode: int, payload: bytes) -> bytes:
-    """One unfragmented, unmasked server frame."""
-    size = len(payload)
-    if size < 126:
-        return bytes((0x80 | opcode, size)) + payload
-    if size < 65536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, size) + payload
-    return struct.pack("!BBQ", 0x80 | opcode, 127, size) + payload
-
-
-def close_payload(code: int, reason: str = "") -> bytes:
-    return code.to_bytes(2, "big") + reason.encode()
-
-
-def parse_close(payload: bytes) -> tuple[int, str]:
-    """The code and reason of a close frame (1005 when it has none)."""
-    if not payload:
-        return 1005, ""
-    code = int.from_bytes(payload[:2], "big")
-    if len(payload) < 2 or not (code in VALID_CLOSE_CODES or 3000 <= code < 5000):
-        raise ProtocolError(1002, "invalid close frame")
-    try:
-        return code, payload[2:].decode()
-    except UnicodeDecodeError:
-        raise ProtocolError(1007, "invalid UTF-8 in close reason") from None
 
 
 class WebSocketProtocol(asyncio.Protocol):
@@ -125,9 +84,11 @@ class WebSocketProtocol(asyncio.Protocol):
         "drained",
         "fragments",
         "fragments_opcode",
+        "frame_count",
         "handshake",
         "inbox",
         "loop",
+        "offset",
         "open",
         "ping_payload",
         "read_paused",
@@ -159,12 +120,15 @@ class WebSocketProtocol(asyncio.Protocol):
         self.open = False  # the handshake is over, accepted or not
         self.close_sent = False
         self.disconnected = False
-        self.buffer = b""
-        self.fragments: list[bytes] | None = None
+        self.buffer: bytes | bytearray = b""
+        self.offset = 0  # where the next frame starts in the buffer: parsed frames are not copied away one by one
+        self.fragments: bytearray | None = None
         self.fragments_opcode = TEXT
+        # Frames of the message being put together or, once our close frame is out, frames read since.
+        self.frame_count = 0
         self.inbox: list[Message] = []
-        self.waiter: asyncio.Future[None] | None = None
-        self.read_paused = False
+        self.waiter: asyncio.Future[None] | None = None  # set while the application waits for a message
+        self.read_paused = False  # the transport's reading, paused while nobody wants frames
         self.drained: asyncio.Future[None] | None = None  # set while the transport's buffer is full
         self.timer: asyncio.TimerHandle | None = None  # the next ping, the pong deadline or the close deadline
         self.ping_payload: bytes | None = None
@@ -181,7 +145,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.server_state.connections.discard(self)
         self.open = self.disconnected = True
         self.handshake = self.response = None
-        self.buffer = b""
+        self.buffer, self.offset = b"", 0
         self.fragments = None
         if self.drained is not None and not self.drained.done():
             self.drained.set_result(None)
@@ -203,9 +167,18 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.handshake is not None and self.scope is None:
             self._handshake(data)
             return
-        self.buffer = self.buffer + data if self.buffer else data
-        if self.open:
-            self._read_frames()
+        if self.close_sent and self.frame_count >= FRAMES_AFTER_CLOSE:
+            return  # past the frames read after our close: dropped unparsed until the peer goes
+        if not self.buffer:
+            self.buffer = data
+        else:  # a frame arriving in pieces: appended in place, not copied whole for every piece
+            if isinstance(self.buffer, bytes):
+                self.buffer = bytearray(self.buffer[self.offset :])
+            else:
+                del self.buffer[: self.offset]
+            self.offset = 0
+            self.buffer += data
+        self._read_frames()
 
     def shutdown(self) -> None:
         """The server stops: open sockets are closed with 1012, unanswered handshakes get a 500."""
@@ -257,11 +230,14 @@ class WebSocketProtocol(asyncio.Protocol):
             "path": root_path + unquote(raw_path),
             "raw_path": (root_path + raw_path).encode("ascii"),
             "query_string": query_string.encode("ascii"),
-            "headers": [_header(name, value) for name, value in request.headers.raw_items()],
+            "headers": [shared_header(name, value) for name, value in request.headers.raw_items()],
             "subprotocols": subprotocols,
             "state": self.app_state.copy(),
         }
         self._put({"type": "websocket.connect"})
+        # Nothing more from the peer is read until the application, having checked the credential and
+        # accepted, asks for a message: a refused socket is closed with nothing of it parsed.
+        self._pause_reading()
         task = self.loop.create_task(self._run_asgi())
         self.server_state.tasks.add(task)
         task.add_done_callback(self.server_state.tasks.discard)
@@ -285,8 +261,6 @@ class WebSocketProtocol(asyncio.Protocol):
         self.handshake.send_response(self.response)
         self._finish_handshake()
         self._schedule_ping()
-        if self.buffer:
-            self._read_frames()
 
     def _log(self, outcome: str) -> None:
         """uvicorn's line for a websocket, without the query string (tickets and tokens are credentials)."""
@@ -305,46 +279,80 @@ class WebSocketProtocol(asyncio.Protocol):
 
     # -- frames
 
+    def _wants_frames(self) -> bool:
+        """Whether frames are read now: the application waits for a message, or our close awaits its answer."""
+        if not self.open or self.disconnected or self.transport.is_closing():
+            return False
+        if self.close_sent:
+            return self.frame_count < FRAMES_AFTER_CLOSE
+        return self.waiter is not None and not self.inbox
+
     def _read_frames(self) -> None:
+        """Parse buffered frames while they are wanted, at most FRAMES_PER_TURN before yielding the loop."""
         try:
-            while not self.transport.is_closing() and (parsed := self._next_frame()) is not None:
+            for _ in range(FRAMES_PER_TURN):
+                if not self._wants_frames():
+                    if self.close_sent:  # read on only to see the peer go; what it sends is dropped
+                        self.buffer, self.offset = b"", 0
+                        self._resume_reading()
+                    else:
+                        self._pause_reading()  # the rest waits in the kernel; TCP slows the peer down
+                    return
+                parsed = self._next_frame()
+                if parsed is None:
+                    self._resume_reading()
+                    return
+                TALLY.frames += 1
                 self._on_frame(*parsed)
         except ProtocolError as exc:
             self._fail(exc.code, exc.reason)
+            return
+        # A peer sending many small frames: let the other connections have the loop, then go on.
+        self._pause_reading()
+        self.loop.call_soon(self._read_frames)
+
+    def _pause_reading(self) -> None:
+        if not self.read_paused and not self.transport.is_closing():
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.read_paused and not self.transport.is_closing():
+            self.read_paused = False
+            self.transport.resume_reading()
 
     def _next_frame(self) -> tuple[bool, int, bytes] | None:
         """The next complete frame in the buffer (fin, opcode, unmasked payload), or None for more bytes."""
         buffer = self.buffer
-        if len(buffer) < 2:
+        header = frame_header(buffer, self.offset)
+        if header is None:
             return None
-        first, second = buffer[0], buffer[1]
-        fin, opcode, length, offset = bool(first & 0x80), first & 0x0F, second & 0x7F, 2
-        if first & 0x70 or not second & 0x80:
-            raise ProtocolError(1002, "reserved bits set" if first & 0x70 else "unmasked frame")
-        if opcode not in DATA_OPCODES and opcode not in CONTROL_OPCODES:
-            raise ProtocolError(1002, "invalid opcode")
-        if opcode in CONTROL_OPCODES and (not fin or length > 125):
-            raise ProtocolError(1002, "invalid control frame")
-        if length >= 126:
-            offset = 4 if length == 126 else 10
-            if len(buffer) < offset:
-                return None
-            length = int.from_bytes(buffer[2:offset], "big")
-        if opcode in DATA_OPCODES:
-            size = length + sum(len(part) for part in self.fragments or ())
+        fin, opcode, length, offset = header
+        if opcode in DATA_OPCODES and not self.close_sent:
+            size = length + (len(self.fragments) if self.fragments is not None else 0)
             if self.config.ws_max_size and size > self.config.ws_max_size:
                 raise ProtocolError(1009, f"message over {self.config.ws_max_size} bytes")
         end = offset + 4 + length
         if len(buffer) < end:
             return None
         payload = apply_mask(buffer[offset + 4 : end], buffer[offset : offset + 4])
-        self.buffer = buffer[end:]
+        if end == len(buffer):
+            self.buffer, self.offset = b"", 0
+        else:
+            self.offset = end
         return fin, opcode, payload
 
     def _on_frame(self, fin: bool, opcode: int, payload: bytes) -> None:
-        if opcode == PING:
-            if not self.close_sent:  # after our close frame, nothing more is sent
-                self.transport.write(frame(PONG, payload))
+        if self.close_sent:  # our close is out: only the peer's answer matters, and only for a few frames
+            self.frame_count += 1
+            if opcode == CLOSE:
+                self._cancel_timer()
+                self.transport.close()
+        elif opcode == PING:
+            if self.drained is not None:  # the peer does not read what we send: drop it rather than buffer
+                self._drop()
+                return
+            self.transport.write(frame(PONG, payload))
         elif opcode == PONG:
             self._on_pong(payload)
         elif opcode == CLOSE:
@@ -353,16 +361,18 @@ class WebSocketProtocol(asyncio.Protocol):
             raise ProtocolError(1002, "unexpected continuation frame" if opcode == CONT else "expected continuation")
         elif not fin:
             if self.fragments is None:
-                self.fragments, self.fragments_opcode = [], opcode
-            self.fragments.append(payload)
+                self.fragments, self.fragments_opcode, self.frame_count = bytearray(), opcode, 0
+            self.frame_count += 1
+            if self.frame_count > MAX_FRAGMENTS:
+                raise ProtocolError(1009, f"message in over {MAX_FRAGMENTS} fragments")
+            self.fragments += payload
         else:
             if self.fragments is not None:
-                payload, opcode, self.fragments = b"".join([*self.fragments, payload]), self.fragments_opcode, None
+                self.fragments += payload
+                payload, opcode, self.fragments = bytes(self.fragments), self.fragments_opcode, None
             self._on_message(opcode, payload)
 
     def _on_message(self, opcode: int, payload: bytes) -> None:
-        if self.close_sent:  # the application has closed: only the peer's answering close matters now
-            return
         if opcode == TEXT:
             try:
                 self._put({"type": "websocket.receive", "text": payload.decode()})
@@ -370,29 +380,53 @@ class WebSocketProtocol(asyncio.Protocol):
                 raise ProtocolError(1007, "invalid UTF-8") from None
         else:
             self._put({"type": "websocket.receive", "bytes": payload})
-        if not self.read_paused:  # until the application takes it
-            self.read_paused = True
-            self.transport.pause_reading()
 
     def _on_close(self, payload: bytes) -> None:
-        if self.close_sent:  # the peer answered our close: the closing handshake is over
-            self._cancel_timer()
-            self.transport.close()
-            return
         code, reason = parse_close(payload)
         self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self._closing()
         self.transport.write(frame(CLOSE, payload if code != 1005 else b""))
-        self.close_sent = True
         self._cancel_timer()
         self.transport.close()
 
     def _fail(self, code: int, reason: str) -> None:
         """Close at once after a protocol error or a lost peer: the application sees the code."""
         self._cancel_timer()
+        if self.close_sent:  # a broken frame where only the answer to our close was awaited
+            self.transport.close()
+            return
         self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self._closing()
+        self.frame_count = FRAMES_AFTER_CLOSE  # the stream is broken: nothing more of it is parsed
         self.transport.write(frame(CLOSE, close_payload(code, reason)))
+        if not self._end_our_side():
+            self.transport.close()
+
+    def _end_our_side(self) -> bool:
+        """After our close frame: end our side of the TCP connection if the transport can (False if not).
+
+        Closing at once, with the peer's frames unread, would reset the connection and could lose the
+        close frame on its way; with our side ended the peer reads it, then ends its own. The close
+        timeout aborts a peer that does not.
+        """
+        self._cancel_timer()
+        self.timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.abort)
+        if not self.transport.can_write_eof():
+            return False
+        self.transport.write_eof()
+        return True
+
+    def _drop(self) -> None:
+        """Drop a peer that does not read: what is waiting for it is thrown away, not kept in memory."""
+        self._cancel_timer()
+        self._put({"type": "websocket.disconnect", "code": 1006})
+        self._closing()
+        self.transport.abort()
+
+    def _closing(self) -> None:
+        """Our close frame is going out: whatever message was being put together is dropped."""
         self.close_sent = True
-        self.transport.close()
+        self.fragments, self.frame_count = None, 0
 
     # -- keepalive
 
@@ -455,20 +489,22 @@ class WebSocketProtocol(asyncio.Protocol):
         """The next ASGI event for the application."""
         while not self.inbox:
             self.waiter = self.loop.create_future()
+            self._read_frames()  # the application wants a message: parse what is buffered, read on
             try:
                 await self.waiter
             finally:
                 self.waiter = None
-        message = self.inbox.pop(0)
-        if self.read_paused and not self.inbox:
-            self.read_paused = False
-            self.transport.resume_reading()
-        return message
+        return self.inbox.pop(0)
 
     async def send(self, message: Message) -> None:
         """An ASGI message from the application."""
         if self.drained is not None:
-            await asyncio.shield(self.drained)
+            # A peer that takes nothing of what we send for a whole ping timeout is as gone as one that
+            # does not answer pings: it is dropped, and what waits for it is not kept.
+            try:
+                await asyncio.wait_for(asyncio.shield(self.drained), self.config.ws_ping_timeout or CLOSE_TIMEOUT)
+            except TimeoutError:
+                self._drop()
         if self.disconnected or self.transport.is_closing():
             raise ClientDisconnected()
         kind = message["type"]
@@ -489,12 +525,9 @@ class WebSocketProtocol(asyncio.Protocol):
         elif kind == "websocket.close":
             code, reason = message.get("code", 1000), message.get("reason") or ""
             self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+            self._closing()
             self.transport.write(frame(CLOSE, close_payload(code, reason)))
-            self.close_sent = True
-            self._cancel_timer()
-            if self.read_paused:  # to read the peer's answering close
-                self.read_paused = False
-                self.transport.resume_reading()
-            self.timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.close)
+            self._end_our_side()
+            self._read_frames()  # only to find the peer's answering close, a few frames at most
         else:
             raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got '{kind}'.")

@@ -61,6 +61,10 @@ const MESSAGES = {
   no_shows_none: { ja: "未来場者はいません", en: "Everyone registered for the venue came" },
   watched: { ja: "オンライン視聴", en: "Watched online" },
   watched_yes: { ja: "あり", en: "yes" },
+  anonymous_refused: {
+    ja: "同じ接続元からの匿名視聴が上限を超えたため、お断りした視聴者: {count} 名",
+    en: "Anonymous viewers turned away (too many from one address): {count}",
+  },
   export_csv: { ja: "参加記録をCSVでダウンロード", en: "Download the attendance CSV" },
   print: { ja: "印刷", en: "Print" },
   loading: { ja: "読み込んでいます…", en: "Loading…" },

@@ -64,6 +64,8 @@ function render() {
   renderKiosks(byId("kiosks"), snapshot.kiosks, lang);
   renderNoShows(report.no_shows);
   for (const [chart, , key] of charts) chart.update(snapshot.series[key]);
+  byId("anonymous-refused").textContent = t(lang, "anonymous_refused", { count: report.anonymous_refused });
+  byId("anonymous-refused").hidden = false;
   byId("csv").href = report.export_url;
   byId("csv").hidden = false;
 }

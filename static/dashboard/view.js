@@ -90,8 +90,8 @@ export function renderKiosks(tbody, kiosks, lang) {
 export function renderLatest(tbody, checkins, lang) {
   fillRows(tbody, checkins, 4, t(lang, "no_checkins"), (row, checkin) => {
     cell(row, formatTime(lang, checkin.at, true), "time");
-    cell(row, checkin.ref_no, "ref");
-    cell(row, checkin.name, "name");
+    cell(row, checkin.ref_no ?? "", "ref"); // a projector of an event that keeps names off gets neither
+    cell(row, checkin.name ?? "", "name");
     cell(row, checkin.kiosk, "kiosk");
   });
 }

@@ -1,0 +1,208 @@
+"""Request limits per client address, per staff token and per login, over a `limits` storage.
+
+Counting uses the moving-window strategy: a request counts for exactly its window after it (no
+doubled burst at a fixed window's edge), and the oldest counted request tells the client when it may
+try again (`Retry-After`). The storage is named by a URI: memory today (one process), a Redis URI
+when several processes must share one count.
+
+Default numbers, and why (a ministry office reaches us through ONE address, its NAT):
+- register 30/minute and 300/hour per address: a person needs a minute to fill the form, so 30 a
+  minute is thirty colleagues pressing "send" in the same minute, and 300 an hour more than an office
+  registers in a morning; a refused person keeps what they typed and sends again seconds later.
+  A script that sent 330 ticket e-mails in 3 s now sends 30, then 300 an hour.
+- resend 5/minute and 30/hour per address: one person needs one, twice when they mistype; each
+  registrant already gets at most one re-sent ticket every 10 minutes.
+- pair 10/minute and 100/hour per address: a venue sets up a few dozen kiosks in a morning; a
+  pairing code is short-lived, and guessing one takes far more tries than this allows.
+- search 120/minute per staff token: the kiosk searches 200 ms after the last keystroke, so one
+  look-up by name is a handful of requests; a busy door does a few look-ups a minute.
+- login, never lifted: 30 tries per address per 15 minutes (any login); 5 failures per login from
+  one address per 15 minutes; and once a login has failed 30 times in 15 minutes from anywhere,
+  only addresses that failed on it wait: the right password from a clean address still gets in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from checkin.errors import RateLimited
+
+log = logging.getLogger("checkin.limits")
+MEMORY = "memory://"
+# Keys blocked right now, so each refusal is logged once per block, not once per request of a flood.
+MAX_REMEMBERED = 10_000
+SWEEP_EVERY = 10.0  # seconds between two sweeps of expired counts out of memory
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named set of limits; `liftable` ones are switched off by CHECKIN_RATE_LIMITS=off."""
+
+    name: str
+    limits: tuple[RateLimitItem, ...]
+    liftable: bool = True
+
+
+REGISTER = Rule("register", (RateLimitItemPerMinute(30), RateLimitItemPerHour(300)))
+RESEND = Rule("resend", (RateLimitItemPerMinute(5), RateLimitItemPerHour(30)))
+PAIR = Rule("pair", (RateLimitItemPerMinute(10), RateLimitItemPerHour(100)))
+SEARCH = Rule("search", (RateLimitItemPerMinute(120),))
+LOGIN_ADDRESS = Rule("login-address", (RateLimitItemPerMinute(30, 15),), liftable=False)
+LOGIN_FAILURES = Rule("login-failures", (RateLimitItemPerMinute(5, 15),), liftable=False)
+LOGIN_ANYWHERE = Rule("login-anywhere", (RateLimitItemPerMinute(30, 15),), liftable=False)
+
+
+def address_key(address: str) -> str:
+    """The key of a client address: IPv6 by its /64 (one household or office), anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """limits' memory storage, sweeping out expired counts every SWEEP_EVERY seconds instead of after each hit.
+
+    The library starts a sweep of every key 10 ms after each hit: with 10,000 client addresses counted
+    that cost ~2.5 ms of CPU per request (bench/bench_limits.py), and it keeps every key ever seen.
+    Counting never depends on the sweep (each entry carries its own time); the sweep only frees memory,
+    so every few seconds is enough.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer.cancel()  # the library's first sweep, 10 ms from now: the first hit schedules ours
+        self.timer = self._sweep()
+
+    def _sweep(self) -> threading.Timer:
+        timer = threading.Timer(SWEEP_EVERY, self.sweep)
+        timer.daemon = True  # never holds up the process's exit
+        return timer
+
+    def sweep(self) -> None:
+        """Drop expired counts, and the keys left with none (the library's sweep keeps empty keys)."""
+        now = time.time()
+        for key in list(self.events):
+            with self.locks[key]:
+                kept = [entry for entry in self.events.get(key, []) if entry.expiry > now]
+                if kept:
+                    self.events[key] = kept
+                else:
+                    self.events.pop(key, None)
+            if key not in self.events:
+                self.locks.pop(key, None)
+        for key, expires in list(self.expirations.items()):
+            if expires <= now:
+                self.storage.pop(key, None)
+                self.expirations.pop(key, None)
+
+    # Replaces the library's private scheduler (its name as Python mangles it); tests check it is still
+    # the one the library calls, so an upgrade that renames it fails loudly instead of slowing down.
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        if not self.timer.is_alive():
+            self.timer = self._sweep()
+            self.timer.start()
+
+
+class RateLimits:
+    """The server's counters: `hit` counts a request or refuses it with RateLimited."""
+
+    def __init__(self, storage_uri: str = MEMORY, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.storage = SweptMemoryStorage() if storage_uri == MEMORY else storage_from_string(storage_uri)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self._inline = isinstance(self.storage, MemoryStorage)
+        self._blocked: set[tuple[str, str]] = set()
+
+    def active(self, rule: Rule) -> bool:
+        """Whether this rule counts at all (the switch lifts the liftable ones)."""
+        return self.enabled or not rule.liftable
+
+    async def hit(self, rule: Rule, key: str, *, who: str = "") -> None:
+        """Count one request of `key` under every limit of the rule, or raise RateLimited (counting nothing).
+
+        `who` is what the log names for a refusal (default: the key): a client address, never a login.
+        """
+        wait = await self.count(rule, key)
+        if wait > 0:
+            self.refuse(rule, key, wait, who=who)
+
+    async def count(self, rule: Rule, key: str) -> float:
+        """Count one request of `key` if every limit has room; else count nothing and return the wait."""
+        if not self.active(rule):
+            return 0.0
+        wait = await self._run(self._hit, rule, key)
+        if wait <= 0:
+            self._blocked.discard((rule.name, key))
+        return wait
+
+    async def wait(self, rule: Rule, key: str) -> float:
+        """Seconds until `key` may be counted again under the rule (0: now), counting nothing."""
+        if not self.active(rule):
+            return 0.0
+        return await self._run(self._wait, rule, key)
+
+    async def used(self, rule: Rule, key: str) -> bool:
+        """Whether `key` has anything counted under the rule's first limit."""
+        if not self.active(rule):
+            return False
+        return await self._run(self._used, rule, key)
+
+    async def clear(self, rule: Rule, key: str) -> None:
+        """Forget what `key` has counted under the rule (a good password clears its failures)."""
+        await self._run(self._clear, rule, key)
+
+    def refuse(self, rule: Rule, key: str, wait: float, *, who: str = "") -> None:
+        """Raise RateLimited, logging the block once (not once per request of a flood)."""
+        if (rule.name, key) not in self._blocked:
+            if len(self._blocked) >= MAX_REMEMBERED:
+                self._blocked.clear()
+            self._blocked.add((rule.name, key))
+            log.warning("rate limit %s reached by %s; refused for %.0f s", rule.name, who or key, wait)
+        raise RateLimited(wait)
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        # Memory answers at once, on the loop; a network storage is asked from a thread.
+        if self._inline:
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
+
+    def _wait(self, rule: Rule, key: str) -> float:
+        now = time.time()
+        waits = [
+            self.limiter.get_window_stats(item, rule.name, key).reset_time - now
+            for item in rule.limits
+            if not self.limiter.test(item, rule.name, key)
+        ]
+        return max(waits, default=0.0)
+
+    def _hit(self, rule: Rule, key: str) -> float:
+        wait = self._wait(rule, key)
+        if wait > 0:
+            return wait
+        for item in rule.limits:
+            self.limiter.hit(item, rule.name, key)
+        return 0.0
+
+    def _used(self, rule: Rule, key: str) -> bool:
+        item = rule.limits[0]
+        return self.limiter.get_window_stats(item, rule.name, key).remaining < item.amount
+
+    def _clear(self, rule: Rule, key: str) -> None:
+        for item in rule.limits:
+            self.limiter.clear(item, rule.name, key)
