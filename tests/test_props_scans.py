@@ -21,7 +21,7 @@ presences = st.none() | st.builds(
     st.integers(0, 600),
     st.booleans(),
 )
-offline = st.sampled_from([None, None, "ok", "already_checked_in", "venue_full", "revoked", "nonsense"])
+offline = st.sampled_from([None, None, "ok", "already_checked_in", "venue_full", "revoked", "duplicate", "nonsense"])
 
 
 def model(
@@ -46,7 +46,9 @@ def model(
         result, action = Result.OK, (Action.ADMIT if presence is None else Action.REENTER)
     if shown is not None and not went_in and action is not Action.NONE:
         # The offline kiosk turned the person away: that stands, and nothing changes.
-        return (Result(shown) if shown in set(Result) else result), Action.NONE
+        # A word the contract does not answer with (`duplicate` only names a log row) is not repeated.
+        known = shown in set(Result) and shown != Result.DUPLICATE
+        return (Result(shown) if known else result), Action.NONE
     return result, action
 
 
