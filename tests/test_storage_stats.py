@@ -191,6 +191,7 @@ def test_kiosk_totals_count_the_scans_logged_before_and_after(settings: Settings
 
         conn.execute("DROP TRIGGER kiosk_scan_totals_insert")
         conn.execute("DROP TABLE kiosk_scan_totals")
+        conn.execute("ALTER TABLE kiosks DROP COLUMN decode_fps")  # added by a later version
         conn.execute("PRAGMA user_version = 6")
         log(T0 + 2)
         log(T0 + 1)
