@@ -21,6 +21,7 @@ const OPTIONS = {
   tryRotate: true,
   tryInvert: false, // tickets are dark on light; the inverted pass would cost time on every frame
   tryDownscale: true,
+  tryDenoise: true, // a closing filter: reads 2 more of the 42 corpus frames for ~1 ms
   maxNumberOfSymbols: 1,
   returnErrors: true, // symbols found but not decodable come back with isValid false
 };
