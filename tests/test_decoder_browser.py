@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, Route
 
 from tests.browser import chromium
 from tests.qr_corpus import Look, corpus, frame
@@ -47,3 +47,32 @@ def test_a_code_in_view_but_unreadable_is_reported_with_its_size(page: Page) -> 
     assert far["text"] is None and far["seen"] is not None and far["seen"] < 0.55
     assert near["text"] is None and near["seen"] is not None and near["seen"] > 0.55
     assert blank == {**blank, "text": None, "seen": None}
+
+
+# The kiosk page's planned policy; every response gets it, the worker script's included (a worker obeys its own).
+KIOSK_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; img-src 'self' data:"
+
+
+WITHOUT_WASM = KIOSK_CSP.replace(" 'wasm-unsafe-eval'", "")
+
+
+@pytest.mark.parametrize(("policy", "reads"), [(KIOSK_CSP, True), (WITHOUT_WASM, False)])
+def test_the_decoder_works_under_the_kiosk_content_security_policy(live: LiveServer, policy: str, reads: bool) -> None:
+    """With script-src 'self' 'wasm-unsafe-eval' and worker-src 'self' it reads (nothing from a CDN, no eval, no
+    blob: worker); without 'wasm-unsafe-eval' it cannot, which shows the policy was in force."""
+    hard, _ = corpus()
+    code, image = hard[0]
+    with chromium() as browser:
+        page = browser.new_page()
+        requested: list[str] = []
+
+        def with_policy(route: Route) -> None:
+            requested.append(route.request.url)
+            response = route.fetch()
+            route.fulfill(response=response, headers={**response.headers, "content-security-policy": policy})
+
+        page.route("**/*", with_policy)
+        page.goto(f"{live.url}/kiosk/")
+        start_worker(page)
+        assert (decode(page, image)["text"] == code) is reads
+    assert all(url.startswith(live.url) for url in requested), requested
