@@ -83,6 +83,7 @@ export class Camera {
     this.decoder = null;
     this.busy = false;
     this.timer = null;
+    this.frameWaiting = false;
     this.lastTaken = 0;
     this.startedAt = 0;
     this.decodedAt = []; // when each recent answer came, for the decode rate
@@ -110,7 +111,7 @@ export class Camera {
     this.startedAt = performance.now();
     const all = await navigator.mediaDevices.enumerateDevices();
     this.devices = all.filter((device) => device.kind === "videoinput");
-    this.scheduleFrame();
+    this.watchFrames(this.stream);
   }
 
   stop() {
@@ -118,6 +119,8 @@ export class Camera {
     this.stream = null;
     this.torchOn = false;
     clearTimeout(this.timer);
+    this.timer = null;
+    this.frameWaiting = false;
     this.decodedAt = [];
     this.setHint(null);
   }
@@ -136,25 +139,37 @@ export class Camera {
     return Math.round((10_000 * (this.decodedAt.length - 1)) / span) / 10;
   }
 
-  /** The next frame once the worker is free and MIN_INTERVAL_MS has passed since the last one. */
-  scheduleFrame() {
-    if (!this.stream || this.busy) return;
-    clearTimeout(this.timer);
-    const wait = Math.max(0, this.lastTaken + MIN_INTERVAL_MS - performance.now());
-    this.timer = setTimeout(() => {
-      if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(() => this.onFrame());
-      else requestAnimationFrame(() => this.onFrame());
-    }, wait);
+  /**
+   * Notes every new video frame for as long as `stream` plays, and decodes it when the worker is free.
+   * A frame that arrives while the worker is busy is taken as soon as it answers, so a code waits for
+   * the decoder, never for yet another camera frame.
+   */
+  watchFrames(stream) {
+    if (this.stream !== stream) return;
+    const next = () => {
+      this.frameWaiting = true;
+      this.decodeWhenFree();
+      this.watchFrames(stream);
+    };
+    if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(next);
+    else requestAnimationFrame(next);
   }
 
-  onFrame() {
-    const stream = this.stream;
-    if (!stream || this.busy) return;
-    if (this.video.readyState < 2 || !this.video.videoWidth) {
-      this.scheduleFrame();
+  /** Decode the newest frame if one is waiting, the worker is free and MIN_INTERVAL_MS has passed. */
+  decodeWhenFree() {
+    if (!this.stream || this.busy || !this.frameWaiting || this.timer !== null) return;
+    const wait = this.lastTaken + MIN_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.decodeWhenFree();
+      }, wait);
       return;
     }
+    if (this.video.readyState < 2 || !this.video.videoWidth) return;
+    const stream = this.stream;
     this.busy = true;
+    this.frameWaiting = false;
     this.lastTaken = performance.now();
     this.decoder
       .decode(this.video)
@@ -168,7 +183,7 @@ export class Camera {
       .catch(() => {})
       .finally(() => {
         this.busy = false;
-        this.scheduleFrame();
+        this.decodeWhenFree();
       });
   }
 
