@@ -13,22 +13,42 @@ const HINT_AFTER_MS = 2500; // a code seen but not read for this long: tell the 
 const HINT_GONE_MS = 1500; // no code seen for this long: the person has gone, so has the hint
 const CLOSE_SHARE = 0.55; // a symbol wider than this share of the frame's short side is too close to focus
 const FPS_WINDOW_MS = 10_000;
+const WORKER_RETRY_MS = 5_000; // a worker that failed to load (server away, nothing cached) is tried again after this
+const NOTHING = { text: null, seen: null };
 
 class WorkerDecoder {
   constructor() {
-    this.worker = new Worker(new URL("./qrworker.js", import.meta.url), { type: "module" });
+    this.worker = null;
+    this.failedAt = -Infinity;
     this.canvas = document.createElement("canvas");
     this.context = this.canvas.getContext("2d", { willReadFrequently: true });
     this.nextId = 0;
     this.pending = new Map();
+  }
+
+  /** The worker, started (again) when needed; null for a while after it failed to load. */
+  ready() {
+    if (this.worker || performance.now() - this.failedAt < WORKER_RETRY_MS) return this.worker;
+    this.worker = new Worker(new URL("./qrworker.js", import.meta.url), { type: "module" });
     this.worker.onmessage = (event) => {
       this.pending.get(event.data.id)?.(event.data);
       this.pending.delete(event.data.id);
     };
+    this.worker.onerror = () => {
+      // Its script or the library did not load: answer what was asked, and start afresh later.
+      for (const resolve of this.pending.values()) resolve(NOTHING);
+      this.pending.clear();
+      this.worker.terminate();
+      this.worker = null;
+      this.failedAt = performance.now();
+    };
+    return this.worker;
   }
 
   /** The worker's answer for the video's current frame: {text, seen}. */
   decode(video) {
+    const worker = this.ready();
+    if (!worker) return Promise.resolve(NOTHING);
     const scale = Math.min(1, MAX_SIDE / Math.max(video.videoWidth, video.videoHeight));
     const width = Math.round(video.videoWidth * scale);
     const height = Math.round(video.videoHeight * scale);
@@ -41,7 +61,7 @@ class WorkerDecoder {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.worker.postMessage({ id, width, height, buffer: data.buffer }, [data.buffer]);
+      worker.postMessage({ id, width, height, buffer: data.buffer }, [data.buffer]);
     });
   }
 }

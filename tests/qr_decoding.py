@@ -13,9 +13,16 @@ HARNESS = """() => {
   const worker = new Worker("/kiosk/qrworker.js", { type: "module" });
   const waiting = new Map();
   let next = 0;
+  let failed = false;
+  const broken = { text: null, seen: null, ms: 0, failed: true };
   worker.onmessage = (event) => {
     waiting.get(event.data.id)(event.data);
     waiting.delete(event.data.id);
+  };
+  worker.onerror = () => {  // the worker's script (or what it imports) did not load
+    failed = true;
+    for (const resolve of waiting.values()) resolve(broken);
+    waiting.clear();
   };
   window.__rgba = (grey) => {
     const bytes = Uint8Array.from(atob(grey), (c) => c.charCodeAt(0));
@@ -27,6 +34,7 @@ HARNESS = """() => {
     return rgba;
   };
   window.__decode = (grey, width, height) => {
+    if (failed) return Promise.resolve({ ...broken, roundTrip: 0 });
     const pixels = window.__rgba(grey);
     const id = next++;
     const started = performance.now();

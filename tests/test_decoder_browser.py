@@ -76,3 +76,19 @@ def test_the_decoder_works_under_the_kiosk_content_security_policy(live: LiveSer
         start_worker(page)
         assert (decode(page, image)["text"] == code) is reads
     assert all(url.startswith(live.url) for url in requested), requested
+
+
+def test_the_decoder_reads_offline_from_the_service_worker_cache(live: LiveServer) -> None:
+    """Once the kiosk page has been opened, its worker, the library and the .wasm come from the cache offline."""
+    hard, _ = corpus()
+    code, image = hard[0]
+    with chromium() as browser:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{live.url}/kiosk/")
+        page.evaluate("navigator.serviceWorker.ready")
+        context.set_offline(True)
+        page.reload()
+        assert page.evaluate("Boolean(navigator.serviceWorker.controller)")
+        start_worker(page)
+        assert decode(page, image)["text"] == code
