@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from starlette.testclient import TestClient
+
 ROOT = Path(__file__).resolve().parent.parent
 # npm pointed at a closed port: if the check touched the network, it would fail.
 OFFLINE = {**os.environ, "npm_config_registry": "http://127.0.0.1:9/", "npm_config_offline": "true"}
@@ -48,3 +50,13 @@ def test_a_changed_missing_or_extra_file_fails_the_check(tmp_path: Path) -> None
     (vendor / "hls" / "extra.js").write_text("alert(1)", encoding="utf-8")
     extra = check(copy)
     assert extra.returncode == 1 and "extra.js" in extra.stderr
+
+
+def test_the_decoder_files_are_served_with_types_a_browser_accepts(client: TestClient) -> None:
+    """The .wasm as application/wasm (streaming compilation needs it), the library as JavaScript."""
+    wasm = client.get("/static/vendor/zxing-wasm/zxing_reader.wasm")
+    assert wasm.status_code == 200 and wasm.headers["content-type"] == "application/wasm"
+    assert wasm.content == (ROOT / "static" / "vendor" / "zxing-wasm" / "zxing_reader.wasm").read_bytes()
+    for path in ("reader/index.js", "share.js"):
+        assert "javascript" in client.get(f"/static/vendor/zxing-wasm/{path}").headers["content-type"]
+    assert client.get("/static/vendor/jsqr/jsQR.js").status_code == 404
