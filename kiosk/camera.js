@@ -8,7 +8,7 @@
 // but unreadable", and one decoder everywhere reads the same as the tests measure.
 
 const MAX_SIDE = 640; // enough pixels for a version-4 code held up to the camera; decode time grows with area
-const MIN_INTERVAL_MS = 50; // at most 20 frames a second: more only warms the tablet
+const MIN_INTERVAL_MS = 40; // at most 25 frames a second: a new code waits about a frame at most
 const HINT_AFTER_MS = 2500; // a code seen but not read for this long: tell the person what to do
 const HINT_GONE_MS = 1500; // no code seen for this long: the person has gone, so has the hint
 const CLOSE_SHARE = 0.55; // a symbol wider than this share of the frame's short side is too close to focus
