@@ -67,7 +67,7 @@ class WorkerDecoder {
 }
 
 /** "A code is in view but not read": which hint to give, from what the decoder saw, over time. */
-export class HintWatch {
+class HintWatch {
   constructor() {
     this.since = 0; // when the current run of unread sightings began
     this.lastSeen = 0;
@@ -196,7 +196,7 @@ export class Camera {
       .then((answer) => {
         if (this.stream !== stream) return;
         const now = performance.now();
-        this.decodedAt.push(now);
+        if (answer !== NOTHING) this.decodedAt.push(now); // a worker that failed to load decodes nothing
         this.setHint(this.hints.update(answer, now));
         if (answer.text) this.onCode(answer.text);
       })
