@@ -330,6 +330,12 @@ V9 = """
 ALTER TABLE events ADD COLUMN projector_names INTEGER NOT NULL DEFAULT 0;
 """
 
+# Kiosks: the camera frames each decoded per second at its last heartbeat (NULL: it did not say),
+# so the dashboard shows a tablet too slow to read codes quickly.
+V11 = """
+ALTER TABLE kiosks ADD COLUMN decode_fps REAL;
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (3, V3),
@@ -340,6 +346,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (8, V8),
     (9, V9),
     (10, V10),
+    (11, V11),
 ]
 
 
