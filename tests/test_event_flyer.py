@@ -77,7 +77,8 @@ def test_the_event_page_says_what_the_flyer_says(demo_client: TestClient) -> Non
 def test_attendee_pages_name_the_event_and_organisers_not_the_product(demo_client: TestClient) -> None:
     """The header of the event, ticket, cancel and watch pages shows the event and its organisers."""
     code = register(demo_client, "online").split("/t/")[1].split("?")[0]
-    for path in ("/e/telework2023/", f"/t/{code}", f"/t/{code}/cancel", f"/w/{code}", "/e/telework2023/cancelled"):
+    pages = ("/e/telework2023/", f"/t/{code}", f"/t/{code}/cancel", f"/w/{code}", "/e/telework2023/cancelled")
+    for path in (*pages, "/e/telework2023/resend"):
         html = demo_client.get(path).text
         header = html[html.index('<header class="site">') : html.index("</header>")]
         assert "checkin" not in html.split("<main", 1)[0], path
