@@ -21,7 +21,7 @@ from checkin.eventform import parse_settings
 from checkin.models import Mode
 from checkin.registration import Application
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import Database, schema
 from checkin.storage import registrants as store
 from checkin.storage.events import get_event
 from checkin.storage.schema import MIGRATIONS, migrate
@@ -139,18 +139,24 @@ def test_flyer_fields_are_validated(settings: Settings) -> None:
     assert query.value.fields == {"base_url": "url"}
 
 
-def test_migration_13_adds_plain_columns(tmp_path: Path) -> None:
-    """Version 13 adds one plain column per field (no JSON), and a database at 12 upgrades."""
+def test_migration_13_adds_plain_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 13 adds one plain column per field (no JSON); an existing event gets empty values."""
     conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
     try:
-        migrate_to = [version for version, _ in MIGRATIONS]
-        assert 13 in migrate_to and migrate(conn) >= 13
+        monkeypatch.setattr(schema, "MIGRATIONS", [step for step in MIGRATIONS if step[0] < 13])
+        assert migrate(conn) < 13
+        conn.execute(
+            "INSERT INTO events (slug, title, starts_at, ends_at, capacity, created_at) VALUES ('old', 'x', 0, 1, 5, 0)"
+        )
+        monkeypatch.undo()
+        assert migrate(conn) >= 13
         columns = {row[1]: row[2] for row in conn.execute("PRAGMA table_info(events)")}
+        old = conn.execute("SELECT fee, programme, base_url, doors_open_at FROM events WHERE slug = 'old'").fetchone()
     finally:
         conn.close()
     for name in ("title_en", "fee", "organisers", "programme", "deadline", "access", "contact", "base_url"):
         assert columns[name] == "TEXT", name
-    assert columns["doors_open_at"] == "REAL"
+    assert columns["doors_open_at"] == "REAL" and old == ("", "", "", None)
 
 
 def test_admin_edits_the_flyer_and_the_base_url(client: TestClient, organiser: str, settings: Settings) -> None:
