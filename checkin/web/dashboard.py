@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 from dataclasses import asdict
 from pathlib import Path
 
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from checkin.errors import CheckinError, EventNotFound, Forbidden, Unauthorized
 from checkin.hub import Subscription
-from checkin.models import Event, Role
+from checkin.models import Event, Role, iso
 from checkin.stats import for_projector
 from checkin.storage.stats import no_shows
 from checkin.web.auth import authenticate, require, same_origin
@@ -27,6 +28,7 @@ VIEWERS = frozenset({Role.DASHBOARD, Role.ORGANISER})
 CLOSE_CODES: dict[type[CheckinError], int] = {Unauthorized: 4401, Forbidden: 4403, EventNotFound: 4404}
 GOING_AWAY = 1001
 RECHECK_SECONDS = 30.0
+IDENTITY_MARK = "<!-- event identity -->"
 PAGE_HEADERS = {"cache-control": "no-cache"}  # the policy is every page's: checkin.web.security
 
 
@@ -121,10 +123,22 @@ def export_url(event: Event) -> str:
     return f"/admin/events/{event.slug}/export.csv"
 
 
+def with_identity(page: str, event: Event) -> HTMLResponse:
+    """A dashboard page with the event's public identity (title, times) in its head, for its header."""
+    tz = event.tz
+    meta = {
+        "event-title": event.title,
+        "event-starts": iso(event.starts_at, tz),
+        "event-ends": iso(event.ends_at, tz),
+    }
+    tags = "\n".join(f'<meta name="{name}" content="{html.escape(value or "")}">' for name, value in meta.items())
+    text = (PAGES / page).read_text(encoding="utf-8").replace(IDENTITY_MARK, tags, 1)
+    return HTMLResponse(text, headers=PAGE_HEADERS)
+
+
 async def dashboard_page(request: Request) -> Response:
     """The live dashboard (data comes over the socket, with the visitor's own credential)."""
-    await event_of(request)
-    return FileResponse(PAGES / "index.html", headers=PAGE_HEADERS)
+    return with_identity("index.html", await event_of(request))
 
 
 async def report_page(request: Request) -> Response:

@@ -68,6 +68,8 @@ const MESSAGES = {
   export_csv: { ja: "参加記録をCSVでダウンロード", en: "Download the attendance CSV" },
   print: { ja: "印刷", en: "Print" },
   loading: { ja: "読み込んでいます…", en: "Loading…" },
+  no_arrivals: { ja: "まだ来場者はいません", en: "No arrivals yet" },
+  no_viewers: { ja: "まだ視聴者はいません", en: "Nobody has watched yet" },
   load_failed: { ja: "読み込めませんでした。再読み込みしてください", en: "Could not load. Please reload" },
 };
 
@@ -136,6 +138,26 @@ export function formatDateTime(lang, iso) {
     dateStyle: "medium",
     timeStyle: "short",
   }).format(new Date(iso));
+}
+
+/** The event's title and times, as the server wrote them into the page's head. */
+export function eventIdentity() {
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || "";
+  return { title: meta("event-title"), starts: meta("event-starts"), ends: meta("event-ends") };
+}
+
+/** The event's day and hours in its zone: 2026年12月4日(金) 13:00–17:00 / Fri 4 Dec 2026 13:00–17:00. */
+export function formatEventDate(lang, starts, ends) {
+  if (!starts) return "";
+  const day = new Intl.DateTimeFormat(lang === "ja" ? "ja-JP" : "en-GB", {
+    timeZone: "Asia/Tokyo",
+    year: "numeric",
+    month: lang === "ja" ? "numeric" : "short",
+    day: "numeric",
+    weekday: "short",
+  }).format(new Date(starts));
+  const hours = ends ? `${formatTime(lang, starts)}–${formatTime(lang, ends)}` : formatTime(lang, starts);
+  return `${day} ${hours}`;
 }
 
 export function formatNumber(lang, value) {
