@@ -22,7 +22,7 @@ const MIN_BUCKETS = 6;
 
 /** The x range: the buckets shown with one bucket's room either side, never narrower than MIN_BUCKETS. */
 export function timeRange(min, max, step) {
-  if (min == null || max == null) return [0, step * MIN_BUCKETS];
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return [0, step * MIN_BUCKETS];
   let low = min - step;
   let high = max + step;
   const missing = step * MIN_BUCKETS - (high - low);
@@ -37,6 +37,7 @@ export function timeRange(min, max, step) {
 export function timeTicks(low, high, most) {
   const step = TICK_STEPS.find((candidate) => (high - low) / candidate <= most) ?? TICK_STEPS[TICK_STEPS.length - 1];
   const ticks = [];
+  if (!Number.isFinite(low) || !Number.isFinite(high)) return ticks;
   for (let tick = Math.ceil(low / step) * step; tick <= high; tick += step) ticks.push(tick);
   return ticks;
 }
@@ -78,12 +79,16 @@ export class TimeChart {
       tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), TIME_ZONE),
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true, range: (_u, min, max) => timeRange(min, max, this.step) }, y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil(max * 1.15))] } },
+      scales: { x: { time: true, range: () => this.range() }, y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil(max * 1.15))] } },
       axes: [
         {
           ...axis,
           splits: (_u, _axis, low, high) => timeTicks(low, high, projector ? MAX_TICKS.projector : MAX_TICKS.normal),
-          values: (_u, ticks) => ticks.map((tick) => HOURS.format(new Date(tick * 1000))),
+          values: (_u, ticks) => {
+            const labels = ticks.map((tick) => HOURS.format(new Date(tick * 1000)));
+            this.element.dataset.ticks = labels.join(" "); // the canvas' words, readable by tests and tools
+            return labels;
+          },
         },
         { ...axis, values: (_u, ticks) => ticks.map((tick) => (Number.isInteger(tick) ? tick : "")) },
       ],
@@ -102,6 +107,12 @@ export class TimeChart {
     this.plot?.destroy();
     this.plot = new uPlot(options, columns(this.points), this.element);
     this.showEmpty();
+  }
+
+  /** The x range from the points themselves (uPlot's own guess for one point is a day either side). */
+  range() {
+    const [times] = columns(this.points);
+    return timeRange(times[0], times[times.length - 1], this.step);
   }
 
   update(points) {

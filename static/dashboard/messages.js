@@ -152,7 +152,7 @@ export function formatEventDate(lang, starts, ends) {
   const day = new Intl.DateTimeFormat(lang === "ja" ? "ja-JP" : "en-GB", {
     timeZone: "Asia/Tokyo",
     year: "numeric",
-    month: lang === "ja" ? "numeric" : "short",
+    month: lang === "ja" ? "long" : "short",
     day: "numeric",
     weekday: "short",
   }).format(new Date(starts));
