@@ -81,7 +81,8 @@ def test_the_projector_fits_one_screen_with_title_and_date_and_no_buttons(
           scrollHeight: document.documentElement.scrollHeight, scrollWidth: document.documentElement.scrollWidth,
           bottoms: [...document.querySelectorAll(".figure, .charts figure, .tables h2")]
             .map((e) => e.getBoundingClientRect().bottom),
-          rows: [...document.querySelectorAll("#latest tr")].filter((r) => r.getBoundingClientRect().bottom <= innerHeight).length,
+          rows: [...document.querySelectorAll("#latest tr")]
+            .filter((r) => r.getBoundingClientRect().bottom <= innerHeight).length,
         })"""
     )
     assert sizes["scrollHeight"] <= sizes["height"] and sizes["scrollWidth"] <= sizes["width"]
