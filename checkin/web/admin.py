@@ -15,7 +15,7 @@ from checkin.errors import AlreadyExists, Forbidden, Invalid
 from checkin.models import Event
 from checkin.storage import admin as store
 from checkin.storage.events import create_event, list_events
-from checkin.web import admin_access, admin_files, admin_kiosks, admin_registrants, login
+from checkin.web import admin_access, admin_door, admin_files, admin_kiosks, admin_registrants, login
 from checkin.web.adminkit import admin_page, event_page, page
 from checkin.web.auth import Principal
 from checkin.web.common import mail_promoted, see_other, services
@@ -97,6 +97,7 @@ routes: list[BaseRoute] = [
     Route("/admin/events/{slug}/settings", event_settings, methods=["GET", "POST"]),
     Route("/admin/events/{slug}/audit", audit_view, methods=["GET"]),
     *admin_registrants.routes,
+    *admin_door.routes,
     *admin_access.routes,
     *admin_files.routes,
     *admin_kiosks.routes,
