@@ -2,6 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
+PORT ?= 8000
 
 .PHONY: run test lint typecheck bench vendor clean system-deps check-uvicorn
 
@@ -16,7 +17,7 @@ $(TESTSTAMP): $(STAMP)
 	touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/checkin serve --demo
+	$(VENV)/bin/checkin serve --demo --port $(PORT)
 
 lint: $(TESTSTAMP)
 	$(VENV)/bin/ruff check checkin tests bench

@@ -156,3 +156,44 @@ def snapshot(counts: Counts, seq: int) -> dict[str, Any]:
             {"ref_no": row.ref_no, "name": row.name, "at": at(row.at), "kiosk": row.kiosk} for row in counts.latest
         ],
     }
+
+
+@dataclass(frozen=True)
+class ReportCounts:
+    """The after-event report's counts: the final snapshot's, and how the venue's people came."""
+
+    snapshot: Counts
+    pre_registered: int  # venue registrants registered beforehand (walk-ins not included)
+    pre_registered_arrived: int  # of those, checked in
+    online_registrants_at_venue: int  # registered to watch online, checked in at the door instead
+    walk_ins: int  # registered at the door (当日参加), checked in
+    watched_seconds: float  # every viewer's time watched, each viewer's tabs and devices counted once
+
+
+def report_figures(counts: ReportCounts) -> dict[str, Any]:
+    """The report's figures: attendance rate, the venue's and the online breakdowns, both ways, no-shows."""
+    snap, online = counts.snapshot, counts.snapshot.online
+    minutes = counts.watched_seconds / 60
+    return {
+        "venue": {
+            "registered": counts.pre_registered,
+            "arrived": counts.pre_registered_arrived,
+            "rate": counts.pre_registered_arrived / counts.pre_registered if counts.pre_registered else None,
+            "no_shows": counts.pre_registered - counts.pre_registered_arrived,
+            "walk_ins": counts.walk_ins,
+            "online_registrants": counts.online_registrants_at_venue,
+            "checked_in": snap.checked_in,
+            "capacity": snap.capacity,
+        },
+        "online": {
+            "unique": online.unique,
+            "registrants": len(online.unique_registrants),
+            "anonymous": online.unique_anonymous,
+            "peak": online.peak,
+            "peak_at": _iso(online.peak_at, snap.timezone),
+            "minutes": round(minutes),
+            "minutes_per_viewer": round(minutes / online.unique, 1) if online.unique else None,
+        },
+        "both": snap.watched_and_checked_in,
+        "total": total_attended(snap),
+    }

@@ -159,8 +159,8 @@ def test_junk_requests_never_give_a_500(settings: Settings, client: TestClient, 
 
 
 def test_audit_page_lists_the_latest_entries(client: TestClient, organiser: str, event: Event) -> None:
-    """The audit page shows the event's entries, newest first."""
+    """The audit page shows the event's entries, newest first, each action in words."""
     register(client, event, 2)
     page = client.get("/admin/events/sympo/audit").text
-    rows = re.findall(r"<td>registrant\.create</td><td>(W\d+)</td>", page)
+    rows = re.findall(r'<td data-action="registrant\.create">申込を登録</td><td>(W\d+)</td>', page)
     assert rows == sorted(rows, reverse=True) and len(rows) == 2

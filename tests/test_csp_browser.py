@@ -209,14 +209,15 @@ def test_dashboard_projector_and_report(
     """The dashboard with its charts over the socket, the projector view, then the report as an organiser."""
     token = make_token(settings, event, Role.DASHBOARD)
     page.goto(f"{live.url}/dashboard/sympo#token={token}")
-    page.wait_for_selector("#chart-arrivals canvas")
-    page.click("#projector")
+    page.wait_for_selector("#chart-arrivals canvas", state="attached")  # drawn, and hidden until a first arrival
+    expect(page.locator("#chart-arrivals-empty")).to_be_visible()
     page.click("#lang")
+    page.click("#projector")  # the projector has no buttons: the language first
     make_user(settings)
     log_in(page, live)
     page.goto(f"{live.url}/dashboard/sympo/report")
     expect(page.locator("#csv")).to_be_visible()
-    page.wait_for_selector("#chart-online canvas")
+    page.wait_for_selector("#chart-online canvas", state="attached")
     watch.assert_clean(page)
     assert page.evaluate(COMPILE_WASM) == "CompileError"  # only the kiosk may compile WebAssembly
 

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from checkin.presence import Change, Identity, Kind
-from checkin.viewing import Interval, OnlineFigures, WatchSummary, figures, summaries
+from checkin.viewing import Interval, OnlineFigures, WatchSummary, figures, merged_by, summaries
 
 __all__ = [
     "OnlineFigures",
@@ -31,6 +31,7 @@ __all__ = [
     "start_viewing",
     "take_over",
     "watch_summary",
+    "watched_seconds",
 ]
 
 # An open viewing's last sign of life: its own, or its server's heartbeat if that is later.
@@ -63,6 +64,12 @@ def online_figures(conn: sqlite3.Connection, event_id: int, now: float) -> Onlin
 def watch_summary(conn: sqlite3.Connection, event_id: int) -> dict[int, WatchSummary]:
     """Per registrant id: seconds watched, first join, last leave."""
     return summaries(_intervals(conn, _SELECT + " AND v.registrant_id IS NOT NULL", (event_id,), None))
+
+
+def watched_seconds(conn: sqlite3.Connection, event_id: int, now: float) -> float:
+    """Seconds watched by all of an event's viewers, each viewer's intervals merged (tabs and devices once)."""
+    spans = merged_by(_intervals(conn, _SELECT, (event_id,), now), lambda interval: interval.viewer_key)
+    return sum(end - start for viewer in spans.values() for start, end in viewer)
 
 
 def start_viewing(

@@ -15,7 +15,8 @@ from checkin.errors import AlreadyExists, Forbidden, Invalid
 from checkin.models import Event
 from checkin.storage import admin as store
 from checkin.storage.events import create_event, list_events
-from checkin.web import admin_access, admin_files, admin_kiosks, admin_registrants, login
+from checkin.web import admin_access, admin_door, admin_files, admin_kiosks, admin_registrants, admin_tickets, login
+from checkin.web.admin_tickets import sender_is_default
 from checkin.web.adminkit import admin_page, event_page, page
 from checkin.web.auth import Principal
 from checkin.web.common import mail_promoted, see_other, services
@@ -28,7 +29,11 @@ async def event_list(request: Request, principal: Principal) -> Response:
     db = services(request).db
     events = [e for e in await db.read(list_events) if principal.event_id in (None, e.id)]
     counts = await db.read(store.event_counts)
-    return page(request, principal, "admin/events.html", events=events, counts=counts, empty=store.Counts())
+    svc = services(request)
+    return page(
+        request, principal, "admin/events.html", events=events, counts=counts, empty=store.Counts(),
+        sender=svc.settings.smtp.sender, sender_default=sender_is_default(svc),
+    )  # fmt: skip
 
 
 @admin_page
@@ -98,7 +103,9 @@ routes: list[BaseRoute] = [
     Route("/admin/events/{slug}/settings", event_settings, methods=["GET", "POST"]),
     Route("/admin/events/{slug}/audit", audit_view, methods=["GET"]),
     *admin_registrants.routes,
+    *admin_door.routes,
     *admin_access.routes,
     *admin_files.routes,
+    *admin_tickets.routes,
     *admin_kiosks.routes,
 ]

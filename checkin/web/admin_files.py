@@ -13,37 +13,46 @@ from checkin.models import Event
 from checkin.roster import REPORT_FORMATS, export_report, import_csv, report_filename
 from checkin.storage import admin as store
 from checkin.storage.events import audit
+from checkin.web.admin_tickets import sender_is_default, unsent_count
 from checkin.web.adminkit import event_page, page
 from checkin.web.auth import Principal
 from checkin.web.common import mail_promoted, services
 from checkin.web.forms import file_field, read_form, text_field
 
 
-def files_page(request: Request, principal: Principal, event: Event, status: int = 200, **context: object) -> Response:
-    return page(request, principal, "admin/files.html", status, event=event, tab="files", **context)
+async def files_page(
+    request: Request, principal: Principal, event: Event, status: int = 200, **context: object
+) -> Response:
+    """The page, saying how many tickets were never sent (an import e-mails nobody)."""
+    svc = services(request)
+    unsent = await unsent_count(svc, event)
+    sender = {"sender": svc.settings.smtp.sender, "sender_default": sender_is_default(svc)}
+    return page(
+        request, principal, "admin/files.html", status, event=event, tab="files", unsent=unsent, **sender, **context
+    )
 
 
 @event_page
 async def files(request: Request, principal: Principal, event: Event) -> Response:
     """GET: the import form and the export links. POST: import the uploaded file."""
     if request.method == "GET":
-        return files_page(request, principal, event)
+        return await files_page(request, principal, event)
     form = await read_form(request)
     upload = file_field(form, "file")
     if upload is None or not upload.filename:
-        return files_page(request, principal, event, 422, problem="admin.files.no_file")
+        return await files_page(request, principal, event, 422, problem="admin.files.no_file")
     svc = services(request)
     skip = text_field(form, "skip_bad_rows") == "on"
     try:
         data = await upload.read()
         report = await import_csv(svc.db, event, data, now=svc.now(), skip_bad_rows=skip, actor=principal.actor)
     except FileProblem as exc:
-        return files_page(request, principal, event, 422, problem_text=exc.text(language(request)))
+        return await files_page(request, principal, event, 422, problem_text=exc.text(language(request)))
     if not report.written:
-        return files_page(request, principal, event, 422, report=report)
+        return await files_page(request, principal, event, 422, report=report)
     svc.hub.changed(event.slug)
     promoted = await svc.db.read(store.registrations_by_ref, event.id, report.promoted)
-    response = files_page(request, principal, event, report=report)
+    response = await files_page(request, principal, event, report=report)
     response.background = mail_promoted(request, event, promoted)
     return response
 

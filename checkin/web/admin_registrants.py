@@ -197,14 +197,14 @@ async def registrant_resend(request: Request, principal: Principal, event: Event
     return see_other(base_path(event, registrant.id), done=f"resend_{result}")
 
 
-_ONE = "/admin/events/{slug}/registrants/{registrant_id:rowid}"
+ONE = "/admin/events/{slug}/registrants/{registrant_id:rowid}"
 routes: list[BaseRoute] = [
     Route("/admin/events/{slug}/", registrant_list, methods=["GET"]),
     Route("/admin/events/{slug}/registrants", registrant_list, methods=["GET"]),
     Route("/admin/events/{slug}/addresses", address_list, methods=["GET"]),
-    Route(_ONE, registrant_view, methods=["GET"]),
-    Route(_ONE + "/edit", registrant_edit, methods=["GET", "POST"]),
-    Route(_ONE + "/reissue", registrant_reissue, methods=["GET", "POST"]),
-    Route(_ONE + "/cancel", registrant_cancel, methods=["GET", "POST"]),
-    Route(_ONE + "/resend", registrant_resend, methods=["POST"]),
+    Route(ONE, registrant_view, methods=["GET"]),
+    Route(ONE + "/edit", registrant_edit, methods=["GET", "POST"]),
+    Route(ONE + "/reissue", registrant_reissue, methods=["GET", "POST"]),
+    Route(ONE + "/cancel", registrant_cancel, methods=["GET", "POST"]),
+    Route(ONE + "/resend", registrant_resend, methods=["POST"]),
 ]

@@ -15,7 +15,7 @@ from checkin.web.auth import Principal, require_page
 from checkin.web.common import event_of
 from checkin.web.templating import render
 
-TABS = ("registrants", "addresses", "settings", "files", "kiosks", "tokens", "audit")
+TABS = ("registrants", "addresses", "settings", "files", "tickets", "kiosks", "tokens", "audit")
 PageHandler = Callable[[Request, Principal], Awaitable[Response]]
 EventHandler = Callable[[Request, Principal, Event], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]

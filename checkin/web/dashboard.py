@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import html
 import json
 from dataclasses import asdict
 from pathlib import Path
 
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from checkin.errors import CheckinError, EventNotFound, Forbidden, Unauthorized
 from checkin.hub import Subscription
-from checkin.models import Event, Role
-from checkin.stats import for_projector
-from checkin.storage.stats import no_shows
+from checkin.models import Event, Role, iso
+from checkin.stats import for_projector, report_figures
+from checkin.storage.report import report_data
 from checkin.web.auth import authenticate, require, same_origin
 from checkin.web.common import event_of, services
 
@@ -27,6 +29,7 @@ VIEWERS = frozenset({Role.DASHBOARD, Role.ORGANISER})
 CLOSE_CODES: dict[type[CheckinError], int] = {Unauthorized: 4401, Forbidden: 4403, EventNotFound: 4404}
 GOING_AWAY = 1001
 RECHECK_SECONDS = 30.0
+IDENTITY_MARK = "<!-- event identity -->"
 PAGE_HEADERS = {"cache-control": "no-cache"}  # the policy is every page's: checkin.web.security
 
 
@@ -101,19 +104,38 @@ async def stats(request: Request) -> Response:
 
 
 async def report(request: Request) -> JSONResponse:
-    """After the event: the final snapshot and the no-show list (organisers only: it holds names)."""
+    """After the event: the event, the final figures, no-shows and walk-ins (organisers only: it holds names)."""
     event = await authorised_event(request, frozenset({Role.ORGANISER}))
     svc = services(request)
     snapshot = await svc.hub.snapshot(event.slug)
-    missing = await svc.db.read(no_shows, event.id)
+    data = await svc.db.read(report_data, event.slug, svc.now())
+    at = functools.partial(iso, tz=event.tz)
     body = {
+        "event": identity(event),
+        "as_of": at(svc.now()),
+        "figures": report_figures(data.counts),
         "snapshot": json.loads(snapshot),
-        "no_shows": [asdict(row) for row in missing],
+        "no_shows": [asdict(row) for row in data.no_shows],
+        "walk_ins": [{**asdict(row), "checked_in_at": at(row.checked_in_at)} for row in data.walk_ins],
         "export_url": export_url(event),
+        "exports": {"xlsx": f"/admin/events/{event.slug}/export.xlsx", "csv": export_url(event)},
         # Anonymous viewers turned away by the per-address cap (kept in memory: since this process started).
         "anonymous_refused": svc.watching.presence.refused_anonymous(event.id),
     }
     return JSONResponse(body, headers={"cache-control": "no-store"})
+
+
+def identity(event: Event) -> dict[str, str | None]:
+    """Who and what the event is: title, times, venue, and its organisers where it names them."""
+    return {
+        "slug": event.slug,
+        "title": event.title,
+        "starts_at": iso(event.starts_at, event.tz),
+        "ends_at": iso(event.ends_at, event.tz),
+        "venue_name": event.venue_name,
+        "venue_address": event.venue_address,
+        "organisers": event.organisers,
+    }
 
 
 def export_url(event: Event) -> str:
@@ -121,10 +143,18 @@ def export_url(event: Event) -> str:
     return f"/admin/events/{event.slug}/export.csv"
 
 
+def with_identity(page: str, event: Event) -> HTMLResponse:
+    """A dashboard page with the event's public identity (title, times) in its head, for its header."""
+    about = identity(event)
+    meta = {"event-title": about["title"], "event-starts": about["starts_at"], "event-ends": about["ends_at"]}
+    tags = "\n".join(f'<meta name="{name}" content="{html.escape(value or "")}">' for name, value in meta.items())
+    text = (PAGES / page).read_text(encoding="utf-8").replace(IDENTITY_MARK, tags, 1)
+    return HTMLResponse(text, headers=PAGE_HEADERS)
+
+
 async def dashboard_page(request: Request) -> Response:
     """The live dashboard (data comes over the socket, with the visitor's own credential)."""
-    await event_of(request)
-    return FileResponse(PAGES / "index.html", headers=PAGE_HEADERS)
+    return with_identity("index.html", await event_of(request))
 
 
 async def report_page(request: Request) -> Response:

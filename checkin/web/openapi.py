@@ -280,8 +280,46 @@ NO_SHOW: Schema = _obj(
         "watched_online": {"type": "boolean"},
     }
 )
+_TEXT: Schema = {"type": "string"}
+_COUNT: Schema = {"type": "integer", "minimum": 0}
+_MAYBE_NUMBER: Schema = {"type": ["number", "null"]}
+REPORT_FIGURES: Schema = _obj(
+    {
+        "venue": _obj(
+            {
+                **{name: _COUNT for name in ("registered", "arrived", "no_shows", "walk_ins", "checked_in")},
+                **{"online_registrants": _COUNT, "capacity": _COUNT, "rate": _MAYBE_NUMBER},
+            }
+        ),
+        "online": _obj(
+            {
+                **{name: _COUNT for name in ("unique", "registrants", "anonymous", "peak", "minutes")},
+                **{"peak_at": {"type": ["string", "null"]}, "minutes_per_viewer": _MAYBE_NUMBER},
+            }
+        ),
+        "both": _COUNT,
+        "total": _COUNT,
+    }
+)
 REPORT: Schema = _obj(
-    {"snapshot": SNAPSHOT, "no_shows": {"type": "array", "items": NO_SHOW}, "export_url": {"type": "string"}}
+    {
+        "event": _obj(
+            {name: _TEXT for name in ("slug", "title", "starts_at", "ends_at", "venue_name", "venue_address")},
+            {"organisers": _TEXT},
+        ),
+        "as_of": _TEXT,
+        "figures": REPORT_FIGURES,
+        "snapshot": SNAPSHOT,
+        "no_shows": {"type": "array", "items": NO_SHOW},
+        "walk_ins": {
+            "type": "array",
+            "items": _obj(
+                {"ref_no": _TEXT, "name": _TEXT, "organisation": _TEXT, "checked_in_at": {"type": ["string", "null"]}}
+            ),
+        },
+        "export_url": _TEXT,
+        "exports": _obj({"xlsx": _TEXT, "csv": _TEXT}),
+    }
 )
 SECURITY_SCHEMES: Schema = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "an API token (checkin token create)"},
@@ -379,7 +417,9 @@ def _paths() -> dict[str, Schema]:
             get=_operation("the dashboard snapshot (dashboard, organiser)", ("200", SNAPSHOT), "401 403 404")
         ),
         "/api/v1/events/{slug}/report": _event_path(
-            get=_operation("after the event: final snapshot and no-shows (organiser)", ("200", REPORT), "401 403 404")
+            get=_operation(
+                "after the event: the attendance report's figures and lists (organiser)", ("200", REPORT), "401 403 404"
+            )
         ),
     }
 

@@ -1,9 +1,9 @@
 // The live dashboard page: follows the event's snapshots and says plainly when they are stale.
 
-import { TimeChart } from "./charts.js";
+import { makeCharts } from "./charts.js";
 import { eventSlug, forgetToken, socketUrl, takeToken } from "./credential.js";
 import { LiveFeed } from "./live.js";
-import { applyLanguage, currentLanguage, formatTime, rememberLanguage, t } from "./messages.js";
+import { applyLanguage, currentLanguage, eventIdentity, formatEventDate, formatTime, rememberLanguage, t } from "./messages.js";
 import { buildFigures, renderFigures, renderKiosks, renderLatest } from "./view.js";
 
 // The server sends a snapshot at least every ~5 s: twice that without one means the figures are old.
@@ -20,10 +20,8 @@ let receivedAt = 0;
 let connection = "connecting";
 let refusedCode = null;
 
-const charts = [
-  [new TimeChart(byId("chart-arrivals"), "bars"), "arrivals_series", "arrivals"],
-  [new TimeChart(byId("chart-online"), "line"), "online_series", "online"],
-];
+const charts = makeCharts(byId);
+const identity = eventIdentity();
 
 function buildCharts() {
   for (const [chart, label] of charts) chart.build(t(lang, label));
@@ -63,7 +61,9 @@ function showFreshness() {
 function setLanguage(next) {
   lang = next;
   applyLanguage(lang);
-  document.title = `${t(lang, "title")} – ${slug}`;
+  document.title = `${t(lang, "title")} – ${identity.title || slug}`;
+  byId("event-title").textContent = identity.title || slug;
+  byId("event-date").textContent = formatEventDate(lang, identity.starts, identity.ends);
   buildCharts();
   if (latest) show(latest);
   showFreshness();
@@ -95,7 +95,6 @@ const feed = new LiveFeed(() => socketUrl(slug, token), {
 });
 
 buildFigures(byId("figures"));
-byId("slug").textContent = slug;
 byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 byId("report-link").href = `/dashboard/${encodeURIComponent(slug)}/report`;
 byId("lang").addEventListener("click", () => {
@@ -103,6 +102,9 @@ byId("lang").addEventListener("click", () => {
   setLanguage(currentLanguage());
 });
 byId("projector").addEventListener("click", () => setProjector(!document.body.classList.contains("projector")));
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && document.body.classList.contains("projector")) setProjector(false);
+});
 document.body.classList.toggle("projector", new URLSearchParams(location.search).get("projector") === "1");
 byId("projector").setAttribute("aria-pressed", String(document.body.classList.contains("projector")));
 setLanguage(lang);

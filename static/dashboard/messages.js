@@ -61,9 +61,7 @@ const MESSAGES = {
   denied_4403: { ja: "この資格情報では表示できません。事務局にお問い合わせください", en: "This credential may not see these figures. Ask the organisers" },
   denied_4404: { ja: "イベントが見つかりません。アドレスをご確認ください", en: "Event not found. Check the address" },
   login: { ja: "ログイン", en: "Log in" },
-  report_as_of: { ja: "{time} 時点の集計", en: "Figures as of {time}" },
   no_shows: { ja: "未来場者（会場参加で申込・受付なし）", en: "No-shows (registered for the venue, never checked in)" },
-  no_shows_count: { ja: "{count} 名", en: "{count} people" },
   no_shows_none: { ja: "未来場者はいません", en: "Everyone registered for the venue came" },
   watched: { ja: "オンライン視聴", en: "Watched online" },
   watched_yes: { ja: "あり", en: "yes" },
@@ -72,8 +70,35 @@ const MESSAGES = {
     en: "Anonymous viewers turned away (too many from one address): {count}",
   },
   export_csv: { ja: "参加記録をCSVでダウンロード", en: "Download the attendance CSV" },
+  export_xlsx: { ja: "参加記録をExcel（.xlsx）でダウンロード", en: "Download the attendance workbook (.xlsx)" },
+  as_of: { ja: "{time} 現在", en: "As of {time}" },
+  event_heading: { ja: "イベント", en: "Event" },
+  event_name: { ja: "イベント名", en: "Title" },
+  event_date: { ja: "日時", en: "Date" },
+  event_venue: { ja: "会場", en: "Venue" },
+  event_organisers: { ja: "主催", en: "Organisers" },
+  venue_heading: { ja: "会場参加", en: "At the venue" },
+  online_heading: { ja: "オンライン視聴", en: "Watching online" },
+  overall_heading: { ja: "全体", en: "Overall" },
+  attendance_rate: { ja: "来場率", en: "Attendance rate" },
+  rate_note: { ja: "事前申込 {registered} 名のうち {arrived} 名が来場", en: "{arrived} of {registered} registered came" },
+  pre_registered: { ja: "会場参加の申込（事前）", en: "Venue registrations (in advance)" },
+  pre_registered_arrived: { ja: "来場（事前申込の方）", en: "Attended (registered in advance)" },
+  no_shows_short: { ja: "未来場者", en: "No-shows" },
+  walk_ins: { ja: "当日参加", en: "Walk-ins" },
+  walk_ins_none: { ja: "当日参加の方はいません", en: "No walk-ins" },
+  online_at_venue: { ja: "オンライン参加で申込・会場に来場", en: "Registered online, came to the venue" },
+  checked_in_total: { ja: "来場者数（合計）", en: "Attended (venue), in all" },
+  unique_note: { ja: "申込者 {registrants} 名・匿名 {anonymous} 名", en: "{registrants} registrants, {anonymous} anonymous" },
+  minutes_total: { ja: "総視聴時間", en: "Minutes watched in total" },
+  minutes_per_viewer: { ja: "1人あたりの視聴時間", en: "Minutes watched per viewer" },
+  both_ways: { ja: "会場とオンラインの両方で参加", en: "Attended both ways" },
+  people: { ja: "{count} 名", en: "{count}" },
+  minutes: { ja: "{count} 分", en: "{count} min" },
   print: { ja: "印刷", en: "Print" },
   loading: { ja: "読み込んでいます…", en: "Loading…" },
+  no_arrivals: { ja: "まだ来場者はいません", en: "No arrivals yet" },
+  no_viewers: { ja: "まだ視聴者はいません", en: "Nobody has watched yet" },
   load_failed: { ja: "読み込めませんでした。再読み込みしてください", en: "Could not load. Please reload" },
 };
 
@@ -135,13 +160,47 @@ export function formatTime(lang, iso, withSeconds = false) {
   return clock[key].format(new Date(iso));
 }
 
-/** Date and time in the event's time zone (the report's "as of"). */
-export function formatDateTime(lang, iso) {
-  return new Intl.DateTimeFormat(lang === "ja" ? "ja-JP" : "en-GB", {
+/** When the report's figures were taken, in the event's zone: 2026年12月4日 17時05分 現在 / As of 4 Dec 2026 17:05. */
+export function formatAsOf(lang, iso) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: "Asia/Tokyo",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(new Date(iso))
+      .map((part) => [part.type, part.value]),
+  );
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const time =
+    lang === "ja"
+      ? `${parts.year}年${Number(parts.month)}月${Number(parts.day)}日 ${Number(parts.hour)}時${parts.minute}分`
+      : `${Number(parts.day)} ${months[Number(parts.month) - 1]} ${parts.year} ${parts.hour}:${parts.minute}`;
+  return t(lang, "as_of", { time });
+}
+
+/** The event's title and times, as the server wrote them into the page's head. */
+export function eventIdentity() {
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || "";
+  return { title: meta("event-title"), starts: meta("event-starts"), ends: meta("event-ends") };
+}
+
+/** The event's day and hours in its zone: 2026年12月4日(金) 13:00–17:00 / Fri 4 Dec 2026 13:00–17:00. */
+export function formatEventDate(lang, starts, ends) {
+  if (!starts) return "";
+  const day = new Intl.DateTimeFormat(lang === "ja" ? "ja-JP" : "en-GB", {
     timeZone: "Asia/Tokyo",
-    dateStyle: "medium",
-    timeStyle: "short",
-  }).format(new Date(iso));
+    year: "numeric",
+    month: lang === "ja" ? "long" : "short",
+    day: "numeric",
+    weekday: "short",
+  }).format(new Date(starts));
+  const hours = ends ? `${formatTime(lang, starts)}–${formatTime(lang, ends)}` : formatTime(lang, starts);
+  return `${day} ${hours}`;
 }
 
 export function formatNumber(lang, value) {

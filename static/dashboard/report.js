@@ -1,9 +1,18 @@
-// The after-event report: the final figures and charts, the kiosks' totals and the no-show list.
+// The after-event report (参加報告): who the event was, how many came and how, who did not, and when
+// these figures were taken (printed with them).
 
-import { TimeChart } from "./charts.js";
+import { makeCharts } from "./charts.js";
 import { eventSlug, getJson, takeToken } from "./credential.js";
-import { applyLanguage, currentLanguage, formatDateTime, rememberLanguage, t } from "./messages.js";
-import { buildFigures, renderFigures, renderKiosks } from "./view.js";
+import {
+  applyLanguage,
+  currentLanguage,
+  formatAsOf,
+  formatEventDate,
+  formatNumber,
+  formatTime,
+  rememberLanguage,
+  t,
+} from "./messages.js";
 
 const byId = (id) => document.getElementById(id);
 const slug = eventSlug();
@@ -12,10 +21,7 @@ let lang = currentLanguage();
 let report = null;
 let problem = "loading";
 
-const charts = [
-  [new TimeChart(byId("chart-arrivals"), "bars"), "arrivals_series", "arrivals"],
-  [new TimeChart(byId("chart-online"), "line"), "online_series", "online"],
-];
+const charts = makeCharts(byId);
 
 /** The report with the login cookie first (organisers), then with the tab's token if it has one. */
 async function load() {
@@ -31,47 +37,118 @@ async function load() {
   }
 }
 
-function renderNoShows(rows) {
-  const tbody = byId("no-shows");
+/** A <dl> of [label key, value text, note, field] rows; the field names the figure for tools and tests. */
+function fillList(list, rows) {
+  list.replaceChildren();
+  for (const [label, value, note, field] of rows) {
+    const item = document.createElement("div");
+    const term = document.createElement("dt");
+    term.textContent = t(lang, label);
+    const detail = document.createElement("dd");
+    const number = document.createElement("span");
+    number.className = "value";
+    number.textContent = value;
+    if (field) number.dataset.figure = field;
+    detail.append(number);
+    if (note) {
+      const small = document.createElement("span");
+      small.className = "note";
+      small.textContent = note;
+      detail.append(" ", small);
+    }
+    item.append(term, detail);
+    list.append(item);
+  }
+}
+
+const people = (count) => t(lang, "people", { count: formatNumber(lang, count) });
+const minutes = (count) => (count == null ? "–" : t(lang, "minutes", { count: formatNumber(lang, count) }));
+
+function percent(rate) {
+  if (rate == null) return "–";
+  return new Intl.NumberFormat(lang === "ja" ? "ja-JP" : "en-GB", { style: "percent", maximumFractionDigits: 1 }).format(rate);
+}
+
+function renderIdentity(event) {
+  const venue = [event.venue_name, event.venue_address].filter(Boolean).join("　");
+  const rows = [
+    ["event_name", event.title],
+    ["event_date", formatEventDate(lang, event.starts_at, event.ends_at)],
+  ];
+  if (venue) rows.push(["event_venue", venue]);
+  if (event.organisers) rows.push(["event_organisers", event.organisers]);
+  fillList(byId("identity"), rows);
+}
+
+function renderReportFigures(figures) {
+  const { venue, online } = figures;
+  fillList(byId("venue-figures"), [
+    ["attendance_rate", percent(venue.rate), t(lang, "rate_note", { arrived: venue.arrived, registered: venue.registered }), "venue.rate"],
+    ["pre_registered", people(venue.registered), "", "venue.registered"],
+    ["pre_registered_arrived", people(venue.arrived), "", "venue.arrived"],
+    ["no_shows_short", people(venue.no_shows), "", "venue.no_shows"],
+    ["walk_ins", people(venue.walk_ins), "", "venue.walk_ins"],
+    ["online_at_venue", people(venue.online_registrants), "", "venue.online_registrants"],
+    ["checked_in_total", people(venue.checked_in), "", "venue.checked_in"],
+  ]);
+  const peakAt = online.peak_at ? t(lang, "peak_at", { time: formatTime(lang, online.peak_at) }) : "";
+  fillList(byId("online-figures"), [
+    ["online_unique", people(online.unique), t(lang, "unique_note", { registrants: online.registrants, anonymous: online.anonymous }), "online.unique"],
+    ["online_peak", people(online.peak), peakAt, "online.peak"],
+    ["minutes_total", minutes(online.minutes), "", "online.minutes"],
+    ["minutes_per_viewer", minutes(online.minutes_per_viewer), "", "online.minutes_per_viewer"],
+  ]);
+  fillList(byId("overall-figures"), [
+    ["both_ways", people(figures.both), "", "both"],
+    ["total", people(figures.total), t(lang, "total_note"), "total"],
+  ]);
+}
+
+/** Fill a table body, or show one row with `empty` when there is nothing. */
+function fillTable(tbody, rows, columns, empty, cells) {
   tbody.replaceChildren();
-  byId("no-show-count").textContent = t(lang, "no_shows_count", { count: rows.length });
   if (rows.length === 0) {
     const td = tbody.insertRow().insertCell();
-    td.colSpan = 5;
+    td.colSpan = columns;
     td.className = "empty";
-    td.textContent = t(lang, "no_shows_none");
+    td.textContent = t(lang, empty);
   }
   for (const row of rows) {
     const tr = tbody.insertRow();
-    for (const text of [row.ref_no, row.name, row.kana, row.organisation, row.watched_online ? t(lang, "watched_yes") : ""]) {
-      tr.insertCell().textContent = text;
-    }
+    for (const text of cells(row)) tr.insertCell().textContent = text;
   }
 }
 
 function render() {
   applyLanguage(lang);
-  document.title = `${t(lang, "report_title")} – ${slug}`;
+  document.title = `${t(lang, "report_title")} – ${report?.event.title || slug}`;
   for (const [chart, label] of charts) chart.build(t(lang, label));
   byId("banner").hidden = problem === null;
   byId("banner-text").textContent = problem ? t(lang, problem) : "";
   byId("login").hidden = !(problem === "denied_4401" || problem === "denied_4403");
   if (!report) return;
-  const snapshot = report.snapshot;
   document.body.classList.remove("waiting");
-  byId("as-of").textContent = t(lang, "report_as_of", { time: formatDateTime(lang, snapshot.at) });
-  renderFigures(snapshot, lang);
-  renderKiosks(byId("kiosks"), snapshot.kiosks, lang);
-  renderNoShows(report.no_shows);
-  for (const [chart, , key] of charts) chart.update(snapshot.series[key]);
+  byId("event-title").textContent = report.event.title;
+  byId("as-of").textContent = formatAsOf(lang, report.as_of);
+  renderIdentity(report.event);
+  renderReportFigures(report.figures);
+  for (const [chart, , key] of charts) chart.update(report.snapshot.series[key]);
+  byId("no-show-count").textContent = people(report.no_shows.length);
+  fillTable(byId("no-shows"), report.no_shows, 5, "no_shows_none", (row) => [
+    row.ref_no, row.name, row.kana, row.organisation, row.watched_online ? t(lang, "watched_yes") : "",
+  ]);
+  byId("walk-in-count").textContent = people(report.walk_ins.length);
+  fillTable(byId("walk-ins"), report.walk_ins, 4, "walk_ins_none", (row) => [
+    row.ref_no, row.name, row.organisation, formatTime(lang, row.checked_in_at),
+  ]);
   byId("anonymous-refused").textContent = t(lang, "anonymous_refused", { count: report.anonymous_refused });
-  byId("anonymous-refused").hidden = false;
-  byId("csv").href = report.export_url;
-  byId("csv").hidden = false;
+  byId("anonymous-refused").hidden = report.anonymous_refused === 0;
+  for (const kind of ["xlsx", "csv"]) {
+    byId(kind).href = report.exports[kind];
+    byId(kind).hidden = false;
+  }
 }
 
-buildFigures(byId("figures"));
-byId("slug").textContent = slug;
 byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 byId("dashboard-link").href = `/dashboard/${encodeURIComponent(slug)}`;
 byId("print").addEventListener("click", () => window.print());

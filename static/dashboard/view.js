@@ -96,9 +96,11 @@ export function renderKiosks(tbody, kiosks, lang) {
 }
 
 export function renderLatest(tbody, checkins, lang) {
+  // A projector of an event that keeps names off gets neither reference numbers nor names: no columns for them.
+  tbody.closest("table")?.classList.toggle("no-names", checkins.length > 0 && !("name" in checkins[0]));
   fillRows(tbody, checkins, 4, t(lang, "no_checkins"), (row, checkin) => {
     cell(row, formatTime(lang, checkin.at, true), "time");
-    cell(row, checkin.ref_no ?? "", "ref"); // a projector of an event that keeps names off gets neither
+    cell(row, checkin.ref_no ?? "", "ref");
     cell(row, checkin.name ?? "", "name");
     cell(row, checkin.kiosk, "kiosk");
   });
