@@ -183,7 +183,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         seed(db)
-        env = {"CHECKIN_SECRET_KEY": "bench", "CHECKIN_SQLITE_SYNCHRONOUS": "NORMAL", "CHECKIN_OUTBOX": tmp}
+        env = {"CHECKIN_SQLITE_SYNCHRONOUS": "NORMAL", "CHECKIN_OUTBOX": tmp}
         env["CHECKIN_RATE_LIMITS"] = "on"  # the limits are what is measured here
         with server_process(db, env) as (url, proc):
             port = int(url.rsplit(":", 1)[1])

@@ -41,7 +41,6 @@ class Settings:
 
     db_path: Path = Path("checkin.db")
     base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = ""
     sqlite_synchronous: str = "FULL"
     max_body_bytes: int = 64 * 1024
     max_upload_bytes: int = 5 * 1024 * 1024
@@ -97,7 +96,6 @@ class Settings:
         return cls(
             db_path=Path(env.get("CHECKIN_DB", "checkin.db")),
             base_url=env.get("CHECKIN_BASE_URL", cls.base_url).rstrip("/"),
-            secret_key=env.get("CHECKIN_SECRET_KEY", ""),
             sqlite_synchronous=env.get("CHECKIN_SQLITE_SYNCHRONOUS", "FULL").upper(),
             max_body_bytes=int(env.get("CHECKIN_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_upload_bytes=int(env.get("CHECKIN_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes))),

@@ -29,7 +29,6 @@ def settings(tmp_path: Path) -> Settings:
     """Settings on a fresh database; e-mail to an outbox folder; no process pool."""
     return Settings(
         db_path=tmp_path / "checkin.db",
-        secret_key="test-secret",
         sqlite_synchronous="NORMAL",
         qr_workers=0,
         smtp=SmtpSettings(outbox=tmp_path / "outbox"),

@@ -80,7 +80,6 @@ def start(db: Path, port: int, log: Path, env: dict[str, str] | None = None) -> 
     full_env = {
         **os.environ,
         "CHECKIN_DB": str(db),
-        "CHECKIN_SECRET_KEY": "test-secret",
         "CHECKIN_SQLITE_SYNCHRONOUS": "NORMAL",
         "CHECKIN_RATE_LIMITS": "off",
         "CHECKIN_OUTBOX": str(db.parent / "outbox"),

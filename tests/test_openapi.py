@@ -66,7 +66,6 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
     folder: Path = tmp_path_factory.mktemp("openapi")
     config = Settings(
         db_path=folder / "checkin.db",
-        secret_key="test-secret",
         sqlite_synchronous="NORMAL",
         qr_workers=0,
         rate_limits=False,

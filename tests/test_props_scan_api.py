@@ -83,7 +83,6 @@ class Door(RuleBasedStateMachine):
         root = Path(self.folder.name)
         app_settings = Settings(
             db_path=root / "checkin.db",
-            secret_key="test-secret",
             sqlite_synchronous="NORMAL",
             qr_workers=0,
             smtp=SmtpSettings(outbox=root / "outbox"),

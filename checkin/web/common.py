@@ -56,7 +56,10 @@ def client_address(scope: Scope) -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused past `limit` bytes without reading it all."""
+    """The request body, refused past `limit` bytes without reading it all (once: a form reader keeps it)."""
+    kept: bytes | None = getattr(request.state, "body", None)
+    if kept is not None:
+        return kept
     declared = request.headers.get("content-length")
     if declared is not None:
         try:

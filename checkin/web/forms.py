@@ -28,9 +28,9 @@ async def read_form(request: Request) -> FormData:
     multipart = request.headers.get("content-type", "").lower().startswith("multipart/form-data")
     limit = settings.max_upload_bytes if multipart else settings.max_body_bytes
     body = await read_body(request, limit)
-    # Keep the body on the request, as Starlette does: an endpoint that reads it again (a JSON endpoint
-    # called with a form body, after the CSRF check read the form) gets it rather than a consumed stream.
-    request._body = body
+    # Kept on the request: an endpoint that reads the body again (a JSON endpoint called with a form body,
+    # after the CSRF check read the form) gets it from `read_body` rather than a consumed stream.
+    request.state.body = body
 
     async def stream() -> AsyncGenerator[bytes, None]:
         yield body
