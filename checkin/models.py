@@ -64,10 +64,16 @@ class Event:
     anonymous_watch: bool = False
     projector_names: bool = False  # whether a projector (dashboard token) shows who checked in
     timezone: str = "Asia/Tokyo"
+    hall_capacity: int | None = None  # people in the hall at once (会場定員); None: the same as `capacity`
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def hall_limit(self) -> int:
+        """The hall capacity in force: its own figure, else the registration capacity."""
+        return self.capacity if self.hall_capacity is None else self.hall_capacity
 
 
 @dataclass(frozen=True)

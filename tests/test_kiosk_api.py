@@ -172,7 +172,8 @@ def test_refused_codes_say_why_and_a_revoked_offline_admission_is_flagged(
 
 
 def test_seats_for_online_registrants_and_walkins(settings: Settings, event: Event, live: LiveServer) -> None:
-    """With one seat left, an online registrant gets it (registered_online); then a walk-in is venue_full."""
+    """With one place left in the hall, an online registrant takes it (registered_online, hall_full); then a
+    walk-in is venue_full."""
     token = make_token(settings, event, Role.KIOSK, "受付1")
     with opened(settings) as db:
         venue = register(db, event, 1)[0]
@@ -183,7 +184,7 @@ def test_seats_for_online_registrants_and_walkins(settings: Settings, event: Eve
     with httpx.Client(base_url=live.url, headers=_auth(token)) as http:
         http.post(_scans(event), json={"code": code_of(venue), "scan_id": scan_id()})
         at_door = http.post(_scans(event), json={"code": code_of(online), "scan_id": scan_id()}).json()
-        assert (at_door["result"], at_door["warnings"]) == ("ok", ["registered_online"])
+        assert (at_door["result"], at_door["warnings"]) == ("ok", ["registered_online", "hall_full"])
         assert http.post(walkins, json=walker).json()["result"] == "venue_full"
         http.post(_scans(event), json={"code": code_of(venue), "scan_id": scan_id(), "direction": "out"})
         walked_in = http.post(walkins, json=dict(walker, scan_id=scan_id())).json()
@@ -258,7 +259,12 @@ def test_sync_over_http_is_full_then_delta_and_never_holds_codes(
     with httpx.Client(base_url=live.url, headers=_auth(token)) as http:
         full = http.get(sync)
         assert full.json()["full"] and len(full.json()["entries"]) == 5
-        assert full.json()["event"] == {"slug": event.slug, "title": event.title, "capacity": event.capacity}
+        assert full.json()["event"] == {
+            "slug": event.slug,
+            "title": event.title,
+            "capacity": event.capacity,
+            "hall_capacity": event.capacity,
+        }
         http.post(_scans(event), json={"code": code_of(people[2]), "scan_id": scan_id()})
         delta = http.get(sync, params={"since": full.json()["cursor"]})
     assert not delta.json()["full"]

@@ -24,6 +24,7 @@ EDITABLE = (
     "waitlist_enabled",
     "anonymous_watch",
     "projector_names",
+    "hall_capacity",
 )
 
 

@@ -330,6 +330,11 @@ V9 = """
 ALTER TABLE events ADD COLUMN projector_names INTEGER NOT NULL DEFAULT 0;
 """
 
+# The hall capacity (people in the hall at once) apart from the seats the form gives; NULL: the same.
+V14 = """
+ALTER TABLE events ADD COLUMN hall_capacity INTEGER CHECK (hall_capacity IS NULL OR hall_capacity >= 0);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (3, V3),
@@ -340,6 +345,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (8, V8),
     (9, V9),
     (10, V10),
+    (14, V14),
 ]
 
 
