@@ -268,6 +268,7 @@ def test_exit_mode_records_exits_and_the_hall_count(
     wait_result(page, "ok", "山田 太郎 様")
     page.click("#result")
     page.click("[data-toggle-direction]")
+    page.click("#exit-confirm button[value=yes]")
     assert page.get_attribute("body", "data-direction") == "out"
     wedge(page, code)
     wait_result(page, "exited", "退場を記録しました")
