@@ -103,7 +103,7 @@ def test_settings_are_saved_and_audited(client: TestClient, organiser: str, even
 def test_hall_capacity_is_edited_apart_from_the_registration_capacity(
     client: TestClient, organiser: str, event: Event
 ) -> None:
-    """The settings form keeps a hall capacity (会場定員) of its own; blank puts it back to the registration capacity."""
+    """The settings form keeps a hall capacity (会場定員) of its own; blank means the registration capacity."""
     assert "会場定員" in client.get("/admin/events/sympo/settings").text
     form = settings_form(event, organiser, hall_capacity="80")
     assert client.post("/admin/events/sympo/settings", data=form).status_code == 200

@@ -150,11 +150,12 @@ def test_exit_mode_needs_confirming_hides_walk_ins_and_meets_contrast(
     page.click("[data-toggle-direction]")
     page.wait_for_selector("#exit-confirm h1:has-text('退場モードに切り替えますか？')")
     page.click("#exit-confirm button[value=no]")
+    page.wait_for_selector("#exit-confirm", state="hidden")
     assert page.get_attribute("body", "data-direction") == "in"
     assert page.is_visible("[data-open-walkin]")
     page.click("[data-toggle-direction]")
     page.click("#exit-confirm button[value=yes]")
-    assert page.get_attribute("body", "data-direction") == "out"
+    page.wait_for_selector("body[data-direction=out]")  # the dialog's close event comes a moment later
     assert page.is_hidden("[data-open-walkin]")
     selectors = [
         "[data-event-title]",
