@@ -187,9 +187,14 @@ def _columns(header: list[str]) -> tuple[dict[str, int], tuple[str, ...]]:
     return where, tuple(ignored)
 
 
+def _formula_like(cell: str) -> bool:
+    """Whether a cell starts a formula once any leading apostrophes are set aside ('=x too, so it reads back)."""
+    return cell.lstrip("'").startswith(_FORMULA_START)
+
+
 def _unneutralise(cell: str) -> str:
-    """Undo our own export's protection: '=x → =x."""
-    return cell[1:] if cell.startswith("'") and cell[1:2] in _FORMULA_START else cell
+    """Undo our own export's protection: '=x → =x, ''=x → '=x."""
+    return cell[1:] if cell.startswith("'") and _formula_like(cell) else cell
 
 
 def _check_row(line: int, cells: list[str], where: dict[str, int], width: int) -> ImportRow | BadRow:
@@ -282,8 +287,11 @@ class ExportRow:
 
 
 def neutralise(cell: str) -> str:
-    """A cell Excel would run as a formula (= + - @, tab, CR first) gets a leading apostrophe."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    """A cell Excel would run as a formula (= + - @, tab, CR first) gets a leading apostrophe.
+
+    So does one that already reads '=x: otherwise the import, which takes one apostrophe off, would change it.
+    """
+    return "'" + cell if _formula_like(cell) else cell
 
 
 ExportCell = str | int | datetime | None

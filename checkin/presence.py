@@ -80,10 +80,15 @@ class _Viewer:
     connections: dict[int, bool] = field(default_factory=dict)  # connection id -> last said watching
     counting: bool = False
     idle_since: float | None = None  # while counting with no connection watching: the last moment one was
+    watched_until: float | None = None  # the latest moment one of its connections stopped watching
 
     @property
     def watching(self) -> bool:
         return any(self.connections.values())
+
+    def stopped_watching(self, at: float) -> None:
+        """A connection stopped watching at `at` (a lost one may have stopped before another one did)."""
+        self.watched_until = at if self.watched_until is None else max(self.watched_until, at)
 
 
 class Presence:
@@ -130,14 +135,18 @@ class Presence:
     def state(self, connection: int, watching: bool, now: float) -> list[Change]:
         """A connection says whether its player plays (or its page is visible)."""
         viewer = self._connections[connection]
+        if viewer.connections[connection] and not watching:
+            viewer.stopped_watching(now)
         viewer.connections[connection] = watching
         return self._settle(viewer, now)
 
     def disconnect(self, connection: int, now: float, last_alive: float | None = None) -> list[Change]:
         """A connection closed or was found dead; `last_alive` is when it last showed life (default now)."""
         viewer = self._connections.pop(connection)
-        viewer.connections.pop(connection)
-        changes = self._settle(viewer, min(now, last_alive if last_alive is not None else now))
+        moment = min(now, last_alive if last_alive is not None else now)
+        if viewer.connections.pop(connection):
+            viewer.stopped_watching(moment)
+        changes = self._settle(viewer, moment)
         self._forget_if_gone(viewer)
         return changes
 
@@ -183,8 +192,12 @@ class Presence:
                 viewer.counting = True
                 return [Change(Kind.START, viewer.identity, now)]
         elif viewer.counting and viewer.idle_since is None:
-            viewer.idle_since = now
+            # The viewing lasted until the last connection that watched stopped, not until the last one went:
+            # a tab lost long after its last sign of life must not cut short what another tab watched since.
+            viewer.idle_since = now if viewer.watched_until is None else viewer.watched_until
             self._idle[viewer.identity.key] = viewer
+        if not viewer.watching:
+            viewer.watched_until = None
         return []
 
     def _forget_if_gone(self, viewer: _Viewer) -> None:

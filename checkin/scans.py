@@ -24,6 +24,7 @@ E = TypeVar("E", bound=enum.StrEnum)
 MAX_SCAN_ID = 64
 MAX_CODE = 512
 MAX_QUEUE = 1_000_000
+MAX_DECODE_FPS = 120.0  # frames a second a kiosk can decode; a camera gives 30-60
 MAX_DECISION = 32
 MAX_ROW_ID = 2**63 - 1
 OFFLINE_ADMITTED = "ok"
@@ -213,6 +214,7 @@ class Heartbeat:
     last_scan_at: float | None = None
     exit_mode: bool = False
     online: bool = True
+    decode_fps: float | None = None  # camera frames the kiosk decoded per second; None when it does not say
 
 
 def parse_heartbeat(data: Mapping[str, object]) -> Heartbeat:
@@ -227,9 +229,18 @@ def parse_heartbeat(data: Mapping[str, object]) -> Heartbeat:
     online = data.get("online", True)
     if not isinstance(online, bool):
         errors["online"] = "type"
+    decode_fps = data.get("decode_fps")
+    if decode_fps is not None and (
+        not isinstance(decode_fps, int | float)
+        or isinstance(decode_fps, bool)
+        or not 0 <= decode_fps <= MAX_DECODE_FPS  # also refuses NaN
+    ):
+        errors["decode_fps"] = "type"
+        decode_fps = None
     if errors:
         raise Invalid("some fields are not valid", fields=errors)
-    return Heartbeat(queue_length, last_scan_at, direction is Direction.OUT, bool(online))
+    fps = None if decode_fps is None else round(float(decode_fps), 1)
+    return Heartbeat(queue_length, last_scan_at, direction is Direction.OUT, bool(online), fps)
 
 
 @dataclass(frozen=True)

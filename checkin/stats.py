@@ -32,6 +32,7 @@ class KioskCounts:
     scans: int
     queue_length: int
     last_scan_at: float | None
+    decode_fps: float | None = None  # camera frames decoded per second at the last heartbeat
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def snapshot(counts: Counts, seq: int) -> dict[str, Any]:
                 "scans": kiosk.scans,
                 "queue_length": kiosk.queue_length,
                 "last_scan_at": at(kiosk.last_scan_at),
+                "decode_fps": kiosk.decode_fps,
             }
             for kiosk in counts.kiosks
         ],

@@ -36,8 +36,9 @@ def furigana(text: str) -> str:
 
 def search_key(text: str) -> str:
     """Fold a name, reading, e-mail or number for matching: NFKC, katakana, no spaces or controls, case-folded."""
-    # SQLite's LIKE stops reading a pattern at NUL: "%\x00%" would match every row.
-    return _CONTROLS.sub("", _SPACES.sub("", furigana(text))).casefold()
+    # SQLite's LIKE stops reading a pattern at NUL: "%\x00%" would match every row. Composed again at the end:
+    # a mark that followed a removed space or control joins the letter before it.
+    return unicodedata.normalize("NFC", _CONTROLS.sub("", _SPACES.sub("", furigana(text))).casefold())
 
 
 def _breaks_line(ch: str) -> bool:

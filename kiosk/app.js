@@ -40,7 +40,11 @@ class Kiosk {
       this.submit({ registrantId: registrant.id, method: "search" });
     });
     this.walkin = new WalkinPanel($("#walkin"), (fields) => this.registerWalkin(fields));
-    this.camera = new Camera($("video"), (text) => this.onCode(text, "camera"));
+    this.camera = new Camera(
+      $("video"),
+      (text) => this.onCode(text, "camera"),
+      () => this.render(), // a code in view but unread for a while: the prompt says what to do
+    );
     this.chain = Promise.resolve();
     this.recentCodes = new Map(); // code → when last seen
     this.timers = [];
@@ -215,6 +219,8 @@ class Kiosk {
       direction: this.direction,
       online: this.door.online,
     };
+    const fps = this.camera.decodeFps;
+    if (fps !== null) body.decode_fps = fps;
     try {
       await this.api.post(`/api/v1/events/${this.identity.event}/kiosk/heartbeat`, body);
       this.door.setOnline(true);
@@ -243,7 +249,9 @@ class Kiosk {
     $("[data-direction-label]").textContent = t(`direction.${this.direction}`);
     const other = this.direction === "in" ? "out" : "in";
     $("[data-toggle-direction]").textContent = t(`direction.switch_to_${other}`);
-    $("[data-prompt]").textContent = t(this.direction === "in" ? "idle" : "idle.exit");
+    const hint = this.camera.hint;
+    $("[data-prompt]").textContent = t(hint ? `camera.hint.${hint}` : this.direction === "in" ? "idle" : "idle.exit");
+    $("[data-prompt]").dataset.hint = hint ?? "";
     $("[data-offline]").hidden = this.door.online;
     const waiting = this.local.queue.length;
     for (const node of document.querySelectorAll("[data-queue]")) {

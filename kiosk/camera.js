@@ -1,23 +1,54 @@
-// Continuous camera scanning: every new video frame goes to a decoder (the browser's
-// BarcodeDetector where it has one, else jsQR in a worker), one frame at a time so that a slow
-// tablet never builds a backlog. Also the front/back camera switch and the torch.
+// Continuous camera scanning with ZXing-C++ (WebAssembly) in a worker: one frame in flight at a time,
+// the next taken when the worker answers (and no sooner than MIN_INTERVAL_MS after the last), so a slow
+// tablet decodes at the rate it can sustain and never builds a backlog. Also tells the kiosk when a
+// code has been in view for a while without being read, the decode rate for the heartbeat, the
+// front/back camera switch and the torch.
+//
+// The browser's BarcodeDetector is not used even where it exists: it cannot say "a code is in view
+// but unreadable", and one decoder everywhere reads the same as the tests measure.
 
-const MAX_SIDE = 640; // enough pixels for a version-3 code held up to the camera; jsQR time grows with area
+const MAX_SIDE = 640; // enough pixels for a version-4 code held up to the camera; decode time grows with area
+const MIN_INTERVAL_MS = 40; // at most 25 frames a second: a new code waits about a frame at most
+const HINT_AFTER_MS = 2500; // a code seen but not read for this long: tell the person what to do
+const HINT_GONE_MS = 1500; // no code seen for this long: the person has gone, so has the hint
+const CLOSE_SHARE = 0.55; // a symbol wider than this share of the frame's short side is too close to focus
+const FPS_WINDOW_MS = 10_000;
+const WORKER_RETRY_MS = 5_000; // a worker that failed to load (server away, nothing cached) is tried again after this
+const NOTHING = { text: null, seen: null };
 
 class WorkerDecoder {
   constructor() {
-    this.worker = new Worker(new URL("./qrworker.js", import.meta.url));
+    this.worker = null;
+    this.failedAt = -Infinity;
     this.canvas = document.createElement("canvas");
     this.context = this.canvas.getContext("2d", { willReadFrequently: true });
     this.nextId = 0;
     this.pending = new Map();
-    this.worker.onmessage = (event) => {
-      this.pending.get(event.data.id)?.(event.data.text);
-      this.pending.delete(event.data.id);
-    };
   }
 
+  /** The worker, started (again) when needed; null for a while after it failed to load. */
+  ready() {
+    if (this.worker || performance.now() - this.failedAt < WORKER_RETRY_MS) return this.worker;
+    this.worker = new Worker(new URL("./qrworker.js", import.meta.url), { type: "module" });
+    this.worker.onmessage = (event) => {
+      this.pending.get(event.data.id)?.(event.data);
+      this.pending.delete(event.data.id);
+    };
+    this.worker.onerror = () => {
+      // Its script or the library did not load: answer what was asked, and start afresh later.
+      for (const resolve of this.pending.values()) resolve(NOTHING);
+      this.pending.clear();
+      this.worker.terminate();
+      this.worker = null;
+      this.failedAt = performance.now();
+    };
+    return this.worker;
+  }
+
+  /** The worker's answer for the video's current frame: {text, seen}. */
   decode(video) {
+    const worker = this.ready();
+    if (!worker) return Promise.resolve(NOTHING);
     const scale = Math.min(1, MAX_SIDE / Math.max(video.videoWidth, video.videoHeight));
     const width = Math.round(video.videoWidth * scale);
     const height = Math.round(video.videoHeight * scale);
@@ -30,38 +61,54 @@ class WorkerDecoder {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.worker.postMessage({ id, width, height, buffer: data.buffer }, [data.buffer]);
+      worker.postMessage({ id, width, height, buffer: data.buffer }, [data.buffer]);
     });
   }
 }
 
-class NativeDecoder {
+/** "A code is in view but not read": which hint to give, from what the decoder saw, over time. */
+class HintWatch {
   constructor() {
-    this.detector = new BarcodeDetector({ formats: ["qr_code"] });
+    this.since = 0; // when the current run of unread sightings began
+    this.lastSeen = 0;
+    this.share = 0;
   }
 
-  async decode(video) {
-    const codes = await this.detector.detect(video);
-    return codes.length ? codes[0].rawValue : null;
+  /** One decoder answer at time `now`; returns "back" (move it back) or "brighten" to show, or null. */
+  update({ text, seen }, now) {
+    if (text || (!seen && now - this.lastSeen >= HINT_GONE_MS)) {
+      this.since = 0;
+      return null;
+    }
+    if (seen) {
+      if (!this.since) this.since = now;
+      this.lastSeen = now;
+      this.share = seen;
+    }
+    if (!this.since || now - this.since < HINT_AFTER_MS) return null;
+    return this.share > CLOSE_SHARE ? "back" : "brighten";
   }
-}
-
-async function makeDecoder() {
-  if ("BarcodeDetector" in globalThis) {
-    const formats = await BarcodeDetector.getSupportedFormats().catch(() => []);
-    if (formats.includes("qr_code")) return new NativeDecoder();
-  }
-  return new WorkerDecoder();
 }
 
 export class Camera {
-  /** video: the preview element; onCode(text): called with every decoded text. */
-  constructor(video, onCode) {
+  /**
+   * video: the preview element; onCode(text): called with every decoded text; onHint(hint): called
+   * when the hint changes ("back", "brighten" or null).
+   */
+  constructor(video, onCode, onHint = () => {}) {
     this.video = video;
     this.onCode = onCode;
+    this.onHint = onHint;
     this.stream = null;
     this.decoder = null;
     this.busy = false;
+    this.timer = null;
+    this.frameWaiting = false;
+    this.lastTaken = 0;
+    this.startedAt = 0;
+    this.decodedAt = []; // when each recent answer came, for the decode rate
+    this.hints = new HintWatch();
+    this.hint = null;
     this.devices = [];
     this.torchOn = false;
   }
@@ -80,44 +127,90 @@ export class Camera {
     }
     this.video.srcObject = this.stream;
     await this.video.play();
-    this.decoder ??= await makeDecoder();
+    this.decoder ??= new WorkerDecoder();
+    this.startedAt = performance.now();
     const all = await navigator.mediaDevices.enumerateDevices();
     this.devices = all.filter((device) => device.kind === "videoinput");
-    this.scheduleFrame();
+    this.watchFrames(this.stream);
   }
 
   stop() {
     for (const track of this.stream?.getTracks() ?? []) track.stop();
     this.stream = null;
     this.torchOn = false;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.frameWaiting = false;
+    this.decodedAt = [];
+    this.setHint(null);
   }
 
   get track() {
     return this.stream?.getVideoTracks()[0] ?? null;
   }
 
-  scheduleFrame() {
-    if (!this.stream) return;
-    if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(() => this.onFrame());
-    else requestAnimationFrame(() => this.onFrame());
+  /** Frames the decoder answered per second over the last few seconds; null while not scanning. */
+  get decodeFps() {
+    const now = performance.now();
+    this.decodedAt = this.decodedAt.filter((at) => now - at < FPS_WINDOW_MS);
+    if (!this.stream) return null;
+    if (this.decodedAt.length < 2) return now - this.startedAt >= FPS_WINDOW_MS ? 0 : null; // stuck, or just started
+    const span = now - this.decodedAt[0];
+    return Math.round((10_000 * (this.decodedAt.length - 1)) / span) / 10;
   }
 
-  onFrame() {
-    const stream = this.stream;
-    if (!stream) return;
-    if (!this.busy && this.video.readyState >= 2 && this.video.videoWidth) {
-      this.busy = true;
-      this.decoder
-        .decode(this.video)
-        .then((text) => {
-          if (text && this.stream === stream) this.onCode(text);
-        })
-        .catch(() => {})
-        .finally(() => {
-          this.busy = false;
-        });
+  /**
+   * Notes every new video frame for as long as `stream` plays, and decodes it when the worker is free.
+   * A frame that arrives while the worker is busy is taken as soon as it answers, so a code waits for
+   * the decoder, never for yet another camera frame.
+   */
+  watchFrames(stream) {
+    if (this.stream !== stream) return;
+    const next = () => {
+      this.frameWaiting = true;
+      this.decodeWhenFree();
+      this.watchFrames(stream);
+    };
+    if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(next);
+    else requestAnimationFrame(next);
+  }
+
+  /** Decode the newest frame if one is waiting, the worker is free and MIN_INTERVAL_MS has passed. */
+  decodeWhenFree() {
+    if (!this.stream || this.busy || !this.frameWaiting || this.timer !== null) return;
+    const wait = this.lastTaken + MIN_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.decodeWhenFree();
+      }, wait);
+      return;
     }
-    this.scheduleFrame();
+    if (this.video.readyState < 2 || !this.video.videoWidth) return;
+    const stream = this.stream;
+    this.busy = true;
+    this.frameWaiting = false;
+    this.lastTaken = performance.now();
+    this.decoder
+      .decode(this.video)
+      .then((answer) => {
+        if (this.stream !== stream) return;
+        const now = performance.now();
+        if (answer !== NOTHING) this.decodedAt.push(now); // a worker that failed to load decodes nothing
+        this.setHint(this.hints.update(answer, now));
+        if (answer.text) this.onCode(answer.text);
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.busy = false;
+        this.decodeWhenFree();
+      });
+  }
+
+  setHint(hint) {
+    if (hint === this.hint) return;
+    this.hint = hint;
+    this.onHint(hint);
   }
 
   get canSwitch() {

@@ -51,6 +51,14 @@ const MESSAGES = {
   "lang.switch": { ja: "English", en: "日本語" },
   "camera.switch": { ja: "カメラ切替", en: "Switch camera" },
   "camera.torch": { ja: "ライト", en: "Light" },
+  "camera.hint.brighten": {
+    ja: "読み取れません。画面を明るくしてください",
+    en: "Can't read it. Please turn up your screen's brightness",
+  },
+  "camera.hint.back": {
+    ja: "読み取れません。少し離してください",
+    en: "Can't read it. Please hold it a little further away",
+  },
   "camera.unavailable": {
     ja: "カメラを使えません。スキャナーか検索で受付してください",
     en: "Camera not available. Use the scanner or search",

@@ -1,8 +1,8 @@
-// Lets the kiosk page load without network: its files (and jsQR) are kept in a cache and served
-// from it when the server cannot be reached. Fresh files are fetched first whenever it can be.
+// Lets the kiosk page load without network: its files (and the QR decoder, ZXing-C++ WebAssembly)
+// are kept in a cache and served from it when the server cannot be reached. Fresh files are fetched first whenever it can be.
 // The API is never cached.
 
-const CACHE = "kiosk-v1";
+const CACHE = "kiosk-v2";
 const SHELL = [
   "./",
   "kiosk.css",
@@ -21,7 +21,9 @@ const SHELL = [
   "sound.js",
   "text.js",
   "wedge.js",
-  "/static/vendor/jsqr/jsQR.js",
+  "/static/vendor/zxing-wasm/reader/index.js",
+  "/static/vendor/zxing-wasm/share.js",
+  "/static/vendor/zxing-wasm/zxing_reader.wasm",
 ];
 const NETWORK_WAIT_MS = 3000;
 
@@ -43,7 +45,7 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-const CACHED_PATHS = ["/kiosk/", "/static/vendor/jsqr/"];
+const CACHED_PATHS = ["/kiosk/", "/static/vendor/zxing-wasm/"];
 
 function cached(url) {
   return url.origin === self.location.origin && CACHED_PATHS.some((path) => url.pathname.startsWith(path));

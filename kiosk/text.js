@@ -21,7 +21,8 @@ export function toKatakana(text) {
 export function searchKey(text) {
   return toKatakana(String(text ?? "").normalize("NFKC").trim())
     .replace(/[\s\u3000]+/gu, "")
-    .toLowerCase();
+    .toLowerCase()
+    .normalize("NFC"); // a mark that followed a removed space joins the letter before it, as on the server
 }
 
 /** What a camera or a keyboard-wedge scanner read, tidied: NFKC, trimmed, upper case. */

@@ -57,3 +57,12 @@ def test_generated_organisations_are_varied() -> None:
     assert len(set(named)) >= 80
     assert max(named.count(organisation) for organisation in set(named)) <= 10
     assert 0 < organisations.count("") < 40
+
+
+def test_more_people_than_name_combinations_are_still_generated() -> None:
+    """A benchmark's 100,000 people: every combination is used once, then names repeat (readings still match)."""
+    combinations = len(FAMILY_NAMES) * len(GIVEN_NAMES)
+    people = generated_applications(combinations + 10)
+    assert len(people) == combinations + 10
+    assert len({person.name for person in people}) == combinations
+    assert len({person.email for person in people}) == combinations + 10

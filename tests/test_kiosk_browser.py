@@ -149,7 +149,7 @@ def wedge(page: Page, text: str) -> None:
 def test_camera_scans_of_real_tickets_show_each_name(
     playwright: Playwright, live: LiveServer, kiosk_token: str, tmp_path: Path
 ) -> None:
-    """Tickets held up to the camera (jsQR in a worker) check their holders in and show their names."""
+    """Tickets held up to the camera (decoded in a worker) check their holders in and show their names."""
     first = register(live, "山田 太郎", "ヤマダ タロウ", "yamada@example.jp")
     second = register(live, "佐藤 花子", "サトウ ハナコ", "sato@example.jp")
     frames: list[Image.Image] = []

@@ -38,4 +38,5 @@ def test_service_worker_keeps_every_file_of_the_app() -> None:
     listed = set(re.findall(r'^\s+"([^"]+)",$', (kiosk / "sw.js").read_text(encoding="utf-8"), re.MULTILINE))
     files = {path.name for path in kiosk.iterdir() if path.suffix in {".js", ".css"} and path.name != "sw.js"}
     assert files <= listed
-    assert {"./", "/static/vendor/jsqr/jsQR.js"} <= listed
+    decoder = {f"/static/vendor/zxing-wasm/{name}" for name in ("reader/index.js", "share.js", "zxing_reader.wasm")}
+    assert {"./", *decoder} <= listed

@@ -87,7 +87,7 @@ def test_series_of_nothing_is_empty() -> None:
 def test_snapshot_has_the_contract_shape() -> None:
     """Every field of DESIGN.md's snapshot, times in ISO 8601 with the event's offset."""
     online = OnlineFigures(now=3, peak=4, peak_at=NOW - 60, unique=6, series=((NOW - 90, 2),))
-    kiosk = KioskCounts("受付1", NOW - 5, 57, 2, NOW - 30)
+    kiosk = KioskCounts("受付1", NOW - 5, 57, 2, NOW - 30, decode_fps=3.5)
     latest = (CheckinRow("W0000001", "参加 1", NOW - 30, "受付1"),)
     message = snapshot(counts(online=online, kiosks=(kiosk,), latest=latest, arrivals=((NOW - 30, 1),)), 9)
     assert list(message) == [
@@ -124,6 +124,7 @@ def test_snapshot_has_the_contract_shape() -> None:
             "scans": 57,
             "queue_length": 2,
             "last_scan_at": "2023-11-27T13:05:00+09:00",
+            "decode_fps": 3.5,
         }
     ]
     assert message["series"]["arrivals"] == [["2023-11-27T13:05:00+09:00", 1]]

@@ -211,10 +211,10 @@ def kiosk_for_token(conn: sqlite3.Connection, event_id: int, token_id: int, name
 
 
 def heartbeat(conn: sqlite3.Connection, event_id: int, token_id: int, name: str, beat: Heartbeat, now: float) -> None:
-    """Record a kiosk's health: seen now, scans waiting in its offline queue, its last scan, its direction."""
+    """Record a kiosk's health: seen now, its offline queue, last scan, direction and camera decode rate."""
     kiosk = kiosk_for_token(conn, event_id, token_id, name, now)
     conn.execute(
         "UPDATE kiosks SET last_seen_at = ?, queue_length = ?,"
-        " last_scan_at = COALESCE(MAX(last_scan_at, ?), last_scan_at, ?), exit_mode = ? WHERE id = ?",
-        (now, beat.queue_length, beat.last_scan_at, beat.last_scan_at, int(beat.exit_mode), kiosk.id),
+        " last_scan_at = COALESCE(MAX(last_scan_at, ?), last_scan_at, ?), exit_mode = ?, decode_fps = ? WHERE id = ?",
+        (now, beat.queue_length, beat.last_scan_at, beat.last_scan_at, int(beat.exit_mode), beat.decode_fps, kiosk.id),
     )

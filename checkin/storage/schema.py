@@ -330,6 +330,12 @@ V9 = """
 ALTER TABLE events ADD COLUMN projector_names INTEGER NOT NULL DEFAULT 0;
 """
 
+# Kiosks: the camera frames each decoded per second at its last heartbeat (NULL: it did not say),
+# so the dashboard shows a tablet too slow to read codes quickly.
+V11 = """
+ALTER TABLE kiosks ADD COLUMN decode_fps REAL;
+"""
+
 # The hall capacity (people in the hall at once) apart from the seats the form gives; NULL: the same.
 V14 = """
 ALTER TABLE events ADD COLUMN hall_capacity INTEGER CHECK (hall_capacity IS NULL OR hall_capacity >= 0);
@@ -345,6 +351,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (8, V8),
     (9, V9),
     (10, V10),
+    (11, V11),
     (14, V14),
 ]
 

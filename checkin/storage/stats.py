@@ -78,7 +78,7 @@ def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float, memo: Onlin
 def _kiosks(conn: sqlite3.Connection, event_id: int) -> tuple[KioskCounts, ...]:
     # The last scan is the later of what the kiosk reported (its offline queue included) and what reached us.
     rows = conn.execute(
-        "SELECT k.name, k.last_seen_at, k.queue_length, COALESCE(t.scans, 0) AS scans,"
+        "SELECT k.name, k.last_seen_at, k.queue_length, k.decode_fps, COALESCE(t.scans, 0) AS scans,"
         " MAX(COALESCE(k.last_scan_at, t.last_scan_at), COALESCE(t.last_scan_at, k.last_scan_at)) AS last_scan_at"
         " FROM kiosks k LEFT JOIN kiosk_scan_totals t ON t.kiosk_id = k.id"
         " WHERE k.event_id = ? AND k.revoked_at IS NULL ORDER BY k.name",
@@ -91,6 +91,7 @@ def _kiosks(conn: sqlite3.Connection, event_id: int) -> tuple[KioskCounts, ...]:
             scans=int(row["scans"]),
             queue_length=int(row["queue_length"]),
             last_scan_at=row["last_scan_at"],
+            decode_fps=row["decode_fps"],
         )
         for row in rows
     )

@@ -27,6 +27,12 @@ const MESSAGES = {
   last_seen: { ja: "最終通信", en: "Last seen" },
   scans: { ja: "読取数", en: "Scans" },
   queue: { ja: "送信待ち", en: "Waiting to send" },
+  decode_fps: { ja: "読取速度", en: "Camera reads" },
+  fps: { ja: "{fps} fps", en: "{fps} fps" },
+  fps_slow: {
+    ja: "カメラの読み取りが遅い端末です（毎秒 {fps} 回）。他のアプリを閉じるか端末を替えてください",
+    en: "This kiosk reads its camera slowly ({fps} frames a second). Close other apps or use another device",
+  },
   no_kiosks: { ja: "受付端末はまだありません", en: "No kiosks yet" },
   latest: { ja: "最近の受付", en: "Latest check-ins" },
   ref_no: { ja: "受付番号", en: "Reference no." },

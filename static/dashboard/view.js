@@ -79,14 +79,22 @@ export function renderFigures(snapshot, lang) {
   if (peakAt) peakAt.textContent = snapshot.online.peak_at ? t(lang, "peak_at", { time: formatTime(lang, snapshot.online.peak_at) }) : "";
 }
 
+// Below this many decoded camera frames a second, a code held up waits noticeably before it is read.
+const SLOW_FPS = 5;
+
 export function renderKiosks(tbody, kiosks, lang) {
-  fillRows(tbody, kiosks, 5, t(lang, "no_kiosks"), (row, kiosk) => {
+  fillRows(tbody, kiosks, 6, t(lang, "no_kiosks"), (row, kiosk) => {
     cell(row, kiosk.name, "name");
     const state = cell(row, t(lang, kiosk.online ? "kiosk_online" : "kiosk_offline"), kiosk.online ? "state on" : "state off");
     state.title = `${t(lang, "last_seen")}: ${formatTime(lang, kiosk.last_seen, true)}`;
     cell(row, formatTime(lang, kiosk.last_scan_at), "time");
     cell(row, formatNumber(lang, kiosk.scans), "number");
     cell(row, formatNumber(lang, kiosk.queue_length), kiosk.queue_length > 0 ? "number waiting" : "number");
+    const fps = kiosk.decode_fps;
+    const known = typeof fps === "number";
+    const slow = known && kiosk.online && fps < SLOW_FPS;
+    const speed = cell(row, known ? t(lang, "fps", { fps: formatNumber(lang, fps) }) : "–", slow ? "number fps slow" : "number fps");
+    if (slow) speed.title = t(lang, "fps_slow", { fps: formatNumber(lang, fps) });
   });
 }
 

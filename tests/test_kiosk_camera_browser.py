@@ -1,0 +1,144 @@
+"""The kiosk's camera through Chromium's fake camera: hard tickets read, hints for unreadable codes, decode rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, Playwright, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from checkin.models import Event, Role
+from checkin.settings import Settings
+from tests.conftest import make_token
+from tests.qr_corpus import HARD, Look, frame
+from tests.test_kiosk_browser import (
+    camera_frame,
+    launch,
+    open_kiosk,
+    playwright,  # noqa: F401 -- the module's Playwright fixture
+    register,
+    write_y4m,
+)
+from tests.utils import LiveServer
+
+pytestmark = pytest.mark.browser
+PEOPLE = [
+    ("山田 太郎", "ヤマダ タロウ"),
+    ("佐藤 花子", "サトウ ハナコ"),
+    ("鈴木 一郎", "スズキ イチロウ"),
+    ("高橋 次郎", "タカハシ ジロウ"),
+    ("田中 美咲", "タナカ ミサキ"),
+    ("伊藤 健", "イトウ ケン"),
+]
+
+
+def shown_names(page: Page) -> set[str]:
+    """The names the kiosk has shown with an ok result so far."""
+    texts = page.evaluate("window.__results.filter(r => r.result === 'ok').map(r => r.text)")
+    return {name for name, _ in PEOPLE if any(f"{name} 様" in text for text in texts)}
+
+
+def test_the_camera_reads_at_least_five_of_the_six_hard_tickets_and_reports_its_rate(
+    playwright: Playwright,  # noqa: F811
+    live: LiveServer,
+    settings: Settings,
+    event: Event,
+    tmp_path: Path,
+) -> None:
+    """Dim, grey, blurred tickets held up one after another: 5 or 6 names shown; the heartbeat carries the fps."""
+    frames = []
+    for number, ((name, kana), look) in enumerate(zip(PEOPLE, HARD, strict=True)):
+        _, code = register(live, name, kana, f"hard{number}@example.jp")
+        # Ten frames each, with their own noise and a slightly different place, as a hand-held phone gives.
+        frames += [camera_frame(None)] * 4 + [frame(code, look, 10 * number + k) for k in range(10)]
+    video = tmp_path / "hard.y4m"
+    write_y4m(video, frames)
+    token = make_token(settings, event, Role.KIOSK, "受付1")
+    chromium = launch(playwright, video)
+    try:
+        context = chromium.new_context()
+        page = open_kiosk(context, live, token, entries=len(PEOPLE))
+        # The video loops: a few rounds give every ticket several chances, as a person holding it up would.
+        try:
+            page.wait_for_function("() => window.__results.filter(r => r.result === 'ok').length >= 5", timeout=30_000)
+        except PlaywrightTimeout as exc:
+            raise AssertionError(f"read fewer than 5: {shown_names(page)}") from exc
+        context.set_offline(True)
+        context.set_offline(False)  # back online: the kiosk beats at once
+        dashboard = make_token(settings, event, Role.DASHBOARD, "projector")
+        page.wait_for_function(
+            """async ([url, token]) => {
+              const answer = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+              return (await answer.json()).kiosks.some((k) => k.decode_fps > 0);
+            }""",
+            arg=[f"{live.url}/api/v1/events/sympo/stats", dashboard],
+            polling=500,
+        )
+    finally:
+        chromium.close()
+
+
+@pytest.mark.parametrize(
+    ("look", "english", "japanese"),
+    [
+        (Look(size=170, contrast=0.15, light=140, blur=1.5, glare=0.5), "brightness", "画面を明るくしてください"),
+        (Look(size=420, contrast=0.1, light=120, blur=6.0, noise=8), "further away", "少し離してください"),
+    ],
+)
+def test_a_code_in_view_but_unread_gets_a_hint_in_both_languages(
+    playwright: Playwright,  # noqa: F811
+    live: LiveServer,
+    settings: Settings,
+    event: Event,
+    tmp_path: Path,
+    look: Look,
+    english: str,
+    japanese: str,
+) -> None:
+    """A code the camera sees but cannot read for a few seconds: the prompt says what to do; it goes with the code."""
+    _, code = register(live, "山田 太郎", "ヤマダ タロウ", "yamada@example.jp")
+    video = tmp_path / "unreadable.y4m"
+    write_y4m(video, [frame(code, look, 1)] * 60 + [camera_frame(None)] * 30)
+    token = make_token(settings, event, Role.KIOSK, "受付1")
+    chromium = launch(playwright, video)
+    try:
+        page = open_kiosk(chromium.new_context(), live, token, entries=1)
+        prompt = page.locator("[data-prompt]")
+        expect(prompt).to_contain_text(japanese, timeout=15_000)
+        expect(prompt).to_have_text("QRコードをかざしてください", timeout=15_000)  # the blank stretch of the video
+        page.click("[data-lang]")
+        expect(prompt).to_contain_text(english, timeout=15_000)
+        assert page.evaluate("window.__results") == []
+    finally:
+        chromium.close()
+
+
+def test_the_dashboard_marks_a_slow_kiosk_in_amber(
+    playwright: Playwright,  # noqa: F811
+    live: LiveServer,
+    settings: Settings,
+    event: Event,
+) -> None:
+    """Each kiosk's reported decode rate is in its row; one below 5 fps stands out."""
+    rates = {"受付1": 14, "受付2": 3}
+    with httpx.Client(base_url=live.url) as http:
+        for name, fps in rates.items():
+            token = make_token(settings, event, Role.KIOSK, name)
+            beat = {"queue_length": 0, "decode_fps": fps}
+            http.post("/api/v1/events/sympo/kiosk/heartbeat", json=beat, headers={"Authorization": f"Bearer {token}"})
+    dashboard = make_token(settings, event, Role.DASHBOARD, "projector")
+    browser = launch(playwright)
+    try:
+        page = browser.new_page()
+        page.goto(f"{live.url}/dashboard/sympo#token={dashboard}")
+        fast = page.locator("#kiosks tr", has_text="受付1").locator("td.fps")
+        slow = page.locator("#kiosks tr", has_text="受付2").locator("td.fps")
+        expect(fast).to_have_text("14 fps")
+        expect(slow).to_have_text("3 fps")
+        expect(slow).to_have_class("number fps slow")
+        expect(fast).to_have_class("number fps")
+        assert "毎秒 3 回" in str(slow.get_attribute("title"))
+    finally:
+        browser.close()
