@@ -85,19 +85,21 @@ def _pick(page: Page, kana: str, name: str) -> None:
 def test_waitlisted_is_amber_and_admit_makes_it_green(
     context: BrowserContext, live: LiveServer, settings: Settings, event: Event, kiosk_token: str
 ) -> None:
-    """A waitlisted person is amber with the room left and 「入場を許可」; pressing it checks them in (green)."""
-    _waiting_list(settings, event, hall=2)
+    """A waitlisted person is amber with the room left and 「入場を許可」; pressing it checks them in (green),
+    and taking the last place in the hall warns staff to stop admitting (hall_full)."""
+    _waiting_list(settings, event, hall=1)
     _join_waiting_list(live, "待機 花子", "タイキ ハナコ", "taiki@example.jp")
     page = open_kiosk(context, live, kiosk_token, entries=0)
     _pick(page, "たいき", "待機 花子")
-    wait_result(page, "waitlisted", "キャンセル待ちの方です（会場の空き 2名）")
+    wait_result(page, "waitlisted", "キャンセル待ちの方です（会場の空き 1名）")
     assert page.get_attribute("#result", "data-tone") == "warn"
     assert counts(live, kiosk_token) == {"checked_in": 0, "in_hall": 0}
     page.click("#result [data-admit]:has-text('入場を許可')")
     wait_result(page, "ok", "キャンセル待ちの方を入場許可しました")
+    wait_result(page, "ok", "会場定員に達しました。当日参加・キャンセル待ちの方の入場は止めてください")
     assert page.get_attribute("#result", "data-tone") == "ok"
     assert counts(live, kiosk_token) == {"checked_in": 1, "in_hall": 1}
-    page.wait_for_selector("[data-hall]:has-text('在場者数 1 / 会場定員 2')")
+    page.wait_for_selector("[data-hall]:has-text('在場者数 1 / 会場定員 1')")
 
 
 def test_admit_into_a_full_hall_is_refused_with_what_to_do(
