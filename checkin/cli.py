@@ -12,7 +12,7 @@ from typing import Any
 
 from checkin import cli_data, staffcli
 from checkin.errors import CheckinError, Invalid
-from checkin.eventform import parse_new_event
+from checkin.eventform import LONG_TEXTS, TEXTS, parse_new_event
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.events import create_event
@@ -93,6 +93,10 @@ def show_demo(settings: Settings) -> None:
     sys.stdout.flush()
 
 
+# `checkin event create` options for what the flyer says: --fee, --fee-en, --programme ... (the admin's fields).
+FLYER_OPTIONS = (*(name for name in (*TEXTS, *LONG_TEXTS) if name not in {"title", "venue_name"}), "doors_open_at")
+
+
 def cmd_event_create(args: argparse.Namespace, settings: Settings) -> int:
     # The same checks as the admin's creation form: a slug names files and URL paths, a stream URL
     # becomes a player on the watch page.
@@ -108,7 +112,14 @@ def cmd_event_create(args: argparse.Namespace, settings: Settings) -> int:
         "registration_open": "on",
         "waitlist_enabled": "on",
         "projector_names": "on" if args.projector_names else "",
+        # Ticket links are built on this address; without --base-url or CHECKIN_BASE_URL none is stored
+        # and `checkin export` refuses to guess one.
+        "base_url": args.base_url or os.environ.get("CHECKIN_BASE_URL", ""),
     }
+    for name in FLYER_OPTIONS:
+        value = getattr(args, name)
+        # A repeated option is one line each (--programme "表彰式" --programme "講評").
+        form[name] = "\n".join(value) if isinstance(value, list) else (value or "")
     try:
         event = parse_new_event(form)
     except Invalid as exc:
@@ -121,6 +132,8 @@ def cmd_event_create(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         db.close()
     print(f"created event {args.slug}")
+    if not event.base_url:
+        print("note: no public base URL stored (--base-url or CHECKIN_BASE_URL); set it in the admin before export")
     return 0
 
 
@@ -160,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--projector-names", action="store_true", help="show who checked in on the projector (dashboard token)"
     )
+    create.add_argument("--base-url", help="public address of ticket links (default: $CHECKIN_BASE_URL)")
+    for name in FLYER_OPTIONS:
+        option = "--" + name.replace("_", "-")
+        if name in LONG_TEXTS:
+            create.add_argument(option, action="append", help="one line each time it is given")
+        else:
+            create.add_argument(option, help="ISO 8601, like --starts" if name == "doors_open_at" else None)
     create.set_defaults(handler=cmd_event_create)
 
     staffcli.add_commands(sub, common)

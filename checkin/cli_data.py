@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -105,12 +106,12 @@ def cmd_tickets_send(args: argparse.Namespace, settings: Settings) -> int:
             svc.db.write_sync(mailstore.forget_interrupted, event.id, stale_before)
         interrupted = svc.db.read_sync(mailstore.interrupted, event.id, stale_before)
         items = svc.db.read_sync(mailstore.unsent, event.id)
-        print(f"未送信のチケット {len(items)} 件 / {len(items)} tickets not sent yet → {_where_mail_goes(settings)}")
-        print(f"チケットのURL / ticket links: {settings.base_url}/t/…")
+        print(f"未送信の参加証 {len(items)} 件 / {len(items)} tickets not sent yet → {_where_mail_goes(settings)}")
+        print(f"参加証のURL / ticket links: {event.links_base(settings.base_url)}/t/…")
         if interrupted:
             refs = ", ".join(item.registrant.ref_no for item in interrupted)
             count = len(interrupted)
-            print(f"注意: 前回の実行が送信中に止まり、届いたか不明なチケットが {count} 件あります（{refs}）。")
+            print(f"注意: 前回の実行が送信中に止まり、届いたか不明な参加証が {count} 件あります（{refs}）。")
             print(f"  note: {count} messages were in flight when an earlier run died; --retry-interrupted sends them")
         if args.dry_run or not items:
             return 0
@@ -155,6 +156,15 @@ def report_format(args: argparse.Namespace) -> str:
     return "xlsx" if Path(args.file).suffix.lower() == ".xlsx" else "csv"
 
 
+def export_base_url(event: Event) -> str | None:
+    """The address ticket links in a report start with: the event's own, else CHECKIN_BASE_URL; None
+    rather than a guess (the default address is the port a server might not be running on)."""
+    if event.base_url:
+        return event.base_url
+    configured = os.environ.get("CHECKIN_BASE_URL", "").strip().rstrip("/")
+    return configured or None
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     file_format = report_format(args)
     db = _open(settings)
@@ -163,7 +173,17 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         rows = db.read_sync(export_rows, event.id)
     finally:
         db.close()
-    data = format_report(rows, settings.base_url, file_format=file_format, english_headers=args.english_headers)
+    base = export_base_url(event)
+    if base is None:
+        print(
+            f"error: イベント {event.slug} に公開URLが登録されていないため、参加証のリンクを作れません。"
+            "管理画面のイベント設定で「公開URL」を入力するか、CHECKIN_BASE_URL を指定してください。\n"
+            f"  event {event.slug} has no public base URL, so ticket links cannot be written: set it in the "
+            "admin's event settings, or set CHECKIN_BASE_URL",
+            file=sys.stderr,
+        )
+        return 1
+    data = format_report(rows, base, file_format=file_format, english_headers=args.english_headers)
     Path(args.file).write_bytes(data)
     print(f"{len(rows)} 名を書き出しました（{file_format}） / wrote {len(rows)} registrants to {args.file}")
     return 0

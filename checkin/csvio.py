@@ -37,7 +37,7 @@ _HEADERS = {
 _FIELD_OF = {nfkc(alias).casefold(): name for name, aliases in _HEADERS.items() for alias in aliases}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_HEADERS = {
-    "ja": ("受付番号", "氏名", "フリガナ", "メールアドレス", "所属", "参加方法", "状態", "チケットURL", "来場時刻",
+    "ja": ("受付番号", "氏名", "フリガナ", "メールアドレス", "所属", "参加方法", "状態", "参加証URL", "来場時刻",
            "オンライン視聴分", "参加"),
     "en": ("ref_no", "name", "kana", "email", "organisation", "mode", "status", "ticket_url", "checked_in_at",
            "online_minutes", "attended"),

@@ -35,6 +35,36 @@ SYMPOSIUM = Event(
     map_url="https://www.openstreetmap.org/search?query=%E5%BE%A1%E8%8C%B6%E3%83%8E%E6%B0%B4%E3%82%BD%E3%83%A9%E3%82%B7%E3%83%86%E3%82%A3",
     stream_url="",
     anonymous_watch=True,
+    # From the flyer of 令和5年度テレワーク月間.
+    title_en="“Change How We Work”: Telework Symposium",
+    summary=(
+        "令和5年度テレワーク月間の締めくくりとして、表彰式（総務大臣賞・厚生労働大臣賞、地方創生担当大臣賞）と講評、"
+        "受賞企業による取組事例発表等、テレワークのさらなる普及拡大に向けたシンポジウムを行います。"
+    ),
+    summary_en=(
+        "To close Telework Month 2023, a symposium for spreading telework further: the award ceremony (awards of the "
+        "Minister for Internal Affairs and Communications, the Minister of Health, Labour and Welfare and the Minister "
+        "for Regional Revitalization), the judges' comments, and presentations of the award winners' practices."
+    ),
+    fee="無料",
+    fee_en="Free",
+    organisers="内閣府、総務省、厚生労働省、経済産業省、国土交通省",
+    organisers_en=(
+        "Cabinet Office; Ministry of Internal Affairs and Communications; Ministry of Health, Labour and Welfare; "
+        "Ministry of Economy, Trade and Industry; Ministry of Land, Infrastructure, Transport and Tourism"
+    ),
+    programme="表彰式（総務大臣賞・厚生労働大臣賞、地方創生担当大臣賞）\n講評\n受賞企業の取組事例発表",
+    programme_en="Award ceremony\nJudges' comments\nPresentations by the award winners",
+    deadline="定員になり次第",
+    deadline_en="When all seats are taken",
+    doors_open_at=parse_iso("2023-11-27T13:00:00+09:00"),
+    access="JR中央線・総武線「御茶ノ水」駅 聖橋口から徒歩1分\n東京メトロ千代田線「新御茶ノ水」駅 B2出口直結",
+    access_en=(
+        "1 minute from the Hijiribashi exit of JR Ochanomizu Station\n"
+        "Directly connected to exit B2 of Shin-Ochanomizu Station (Tokyo Metro Chiyoda Line)"
+    ),
+    contact="テレワーク月間事務局\nE-Mail: telework@ml.soumu.go.jp",
+    contact_en="Telework Month office\nE-mail: telework@ml.soumu.go.jp",
 )
 
 

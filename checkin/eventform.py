@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from checkin.errors import Conflict, Invalid
@@ -22,8 +23,26 @@ MAX_VENUE = 200
 MAX_ADDRESS = 300
 MAX_URL = 2000
 MAX_CAPACITY = 100_000
-TEXTS = {"title": MAX_TITLE, "venue_name": MAX_VENUE, "venue_address": MAX_ADDRESS}
+MAX_SHORT = 100
+MAX_LONG = 2000
+TEXTS = {
+    "title": MAX_TITLE,
+    "venue_name": MAX_VENUE,
+    "venue_address": MAX_ADDRESS,
+    "title_en": MAX_TITLE,
+    "fee": MAX_SHORT,
+    "fee_en": MAX_SHORT,
+    "organisers": MAX_ADDRESS,
+    "organisers_en": MAX_ADDRESS,
+    "deadline": MAX_SHORT,
+    "deadline_en": MAX_SHORT,
+}
+# Texts whose line breaks matter (the programme is one item a line).
+LONG_TEXTS = {name: MAX_LONG for name in ("summary", "summary_en", "programme", "programme_en")} | {
+    name: MAX_ADDRESS * 2 for name in ("access", "access_en", "contact", "contact_en")
+}
 URLS = ("map_url", "stream_url")
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 CHECKBOXES = ("registration_open", "waitlist_enabled", "anonymous_watch", "projector_names")
 # Slugs name folders, files and URL paths (outbox messages, CSV files, /e/{slug}/): nothing else may pass.
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
@@ -66,12 +85,31 @@ def local_input(epoch: float) -> str:
     return to_datetime(epoch).strftime("%Y-%m-%dT%H:%M")
 
 
+def multi_line(text: str) -> str:
+    """Each line cleaned as `single_line`; no blank lines at the ends nor two in a row."""
+    lines = [single_line(line) for line in _LINE_BREAK.split(text)]
+    kept = [line for i, line in enumerate(lines) if line or (i > 0 and lines[i - 1])]
+    return "\n".join(kept).strip("\n")
+
+
+def base_url(value: str) -> str | None:
+    """A public base URL (scheme, host, optional path; no query or fragment) without its final '/',
+    '' for none, None when it is not one."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    return value if is_web_url(value) and not parts.query and not parts.fragment and "?" not in value else None
+
+
 def form_values(event: Event) -> dict[str, str]:
     """An event's settings as the form's field values."""
-    values = {name: str(getattr(event, name)) for name in (*TEXTS, *URLS, "capacity")}
+    names = (*TEXTS, *LONG_TEXTS, *URLS, "capacity", "base_url")
+    values = {name: str(getattr(event, name)) for name in names}
     values["hall_capacity"] = "" if event.hall_capacity is None else str(event.hall_capacity)
     values["starts_at"] = local_input(event.starts_at)
     values["ends_at"] = local_input(event.ends_at)
+    values["doors_open_at"] = local_input(event.doors_open_at) if event.doors_open_at is not None else ""
     values.update({name: "on" for name in CHECKBOXES if getattr(event, name)})
     return values
 
@@ -92,6 +130,23 @@ class EventSettings:
     waitlist_enabled: bool
     anonymous_watch: bool
     projector_names: bool
+    title_en: str = ""
+    summary: str = ""
+    summary_en: str = ""
+    fee: str = ""
+    fee_en: str = ""
+    organisers: str = ""
+    organisers_en: str = ""
+    programme: str = ""
+    programme_en: str = ""
+    deadline: str = ""
+    deadline_en: str = ""
+    doors_open_at: float | None = None
+    access: str = ""
+    access_en: str = ""
+    contact: str = ""
+    contact_en: str = ""
+    base_url: str = ""
     hall_capacity: int | None = None  # blank: the same as `capacity`
 
     def changes(self) -> dict[str, object]:
@@ -146,6 +201,16 @@ def parse_settings(form: Mapping[str, str]) -> EventSettings:
             errors[name] = "required"
         elif len(texts[name]) > limit:
             errors[name] = "too_long"
+    for name, limit in LONG_TEXTS.items():
+        texts[name] = multi_line(form.get(name, ""))
+        if len(texts[name]) > limit:
+            errors[name] = "too_long"
+    public_base = base_url(form.get("base_url", ""))
+    if public_base is None:
+        errors["base_url"] = "url"
+    doors = _time(form.get("doors_open_at", "")) if form.get("doors_open_at", "").strip() else None
+    if isinstance(doors, str):
+        errors["doors_open_at"] = doors
     urls: dict[str, str] = {}
     for name in URLS:
         url = _url(form.get(name, ""))
@@ -168,16 +233,20 @@ def parse_settings(form: Mapping[str, str]) -> EventSettings:
             errors[name] = value
     if isinstance(starts, float) and isinstance(ends, float) and ends <= starts:
         errors["ends_at"] = "order"
+    # Doors open before the start, on the same day or the evening before at the earliest.
+    if isinstance(doors, float) and isinstance(starts, float) and not starts - 86400 <= doors <= starts:
+        errors["doors_open_at"] = "doors_order"
     if errors:
         raise Invalid("some settings are not valid", fields=errors)
     assert isinstance(starts, float) and isinstance(ends, float) and isinstance(capacity, int)
+    assert not isinstance(doors, str)
     return EventSettings(
-        title=texts["title"],
+        **cast(dict[str, Any], texts),
         starts_at=starts,
         ends_at=ends,
         capacity=capacity,
-        venue_name=texts["venue_name"],
-        venue_address=texts["venue_address"],
+        doors_open_at=doors,
+        base_url=public_base or "",
         map_url=urls["map_url"],
         stream_url=urls["stream_url"],
         registration_open=form.get("registration_open") == "on",

@@ -64,11 +64,54 @@ class Event:
     anonymous_watch: bool = False
     projector_names: bool = False  # whether a projector (dashboard token) shows who checked in
     timezone: str = "Asia/Tokyo"
+    # What the flyer says, Japanese with an optional English version (`*_en`); multi-line texts keep
+    # their line breaks (the programme is one item a line).
+    title_en: str = ""
+    summary: str = ""
+    summary_en: str = ""
+    fee: str = ""
+    fee_en: str = ""
+    organisers: str = ""
+    organisers_en: str = ""
+    programme: str = ""
+    programme_en: str = ""
+    deadline: str = ""
+    deadline_en: str = ""
+    doors_open_at: float | None = None
+    access: str = ""
+    access_en: str = ""
+    contact: str = ""
+    contact_en: str = ""
+    # Where attendees reach the server (no trailing slash): ticket links in e-mails, exports and pages.
+    base_url: str = ""
     hall_capacity: int | None = None  # people in the hall at once (会場定員); None: the same as `capacity`
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def text(self, name: str, lang: str = "ja") -> str:
+        """A flyer text in the visitor's language: the English version where there is one, else Japanese."""
+        if lang == "en":
+            english = str(getattr(self, f"{name}_en", "") or "")
+            if english:
+                return english
+        return str(getattr(self, name))
+
+    def lines(self, name: str, lang: str = "ja") -> list[str]:
+        """A multi-line flyer text (the programme) as its non-empty lines."""
+        return [line.strip() for line in self.text(name, lang).splitlines() if line.strip()]
+
+    def quoted_title(self, lang: str = "ja") -> str:
+        """The title in quotation marks for running text; a title that already carries them stays as it is."""
+        title = self.text("title", lang)
+        if lang == "en":
+            return title if any(mark in title for mark in '“"「') else f"“{title}”"
+        return title if any(mark in title for mark in "「『") else f"「{title}」"
+
+    def links_base(self, fallback: str) -> str:
+        """The public base URL for this event's links: its own, else the server's."""
+        return self.base_url or fallback
 
     @property
     def hall_limit(self) -> int:

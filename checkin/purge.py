@@ -33,7 +33,7 @@ class PurgePlan:
         return [
             f"「{self.event.title}」（{self.event.slug}）の個人情報を匿名化します。元に戻せません。",
             f"  申込者 {c.registrants} 名: 氏名・フリガナ・メールアドレス・所属・受付番号を置き換え、検索キーを消去",
-            f"  チケット {c.tickets} 枚: コードを置き換えて無効化",
+            f"  参加証 {c.tickets} 枚: コードを置き換えて無効化",
             f"  受付記録 {c.scans} 件: 保持（コードはハッシュのみ。記録された応答から氏名などを削除）",
             f"  来場 {c.attendance} 名・オンライン視聴区間 {c.viewing_intervals} 件・"
             f"メール送信記録 {c.email_sends} 件: 保持",

@@ -70,6 +70,14 @@ def _when(event: Event, lang: str) -> str:
     return f"{display_time(event.starts_at, lang)}–{display_time(event.ends_at, lang, with_date=False)}"
 
 
+def doors_time(event: Event, lang: str) -> str:
+    """When doors open ('' when not set), with the date only when it is not the event's day."""
+    if event.doors_open_at is None:
+        return ""
+    same_day = to_datetime(event.doors_open_at).date() == to_datetime(event.starts_at).date()
+    return display_time(event.doors_open_at, lang, with_date=not same_day)
+
+
 def compose(
     event: Event,
     registrant: Registrant,
@@ -87,6 +95,7 @@ def compose(
     domain = _domain(sender)
     qr_cid = make_msgid("qr", domain)
     subject = translate(f"mail.subject.{kind}", "ja", title=event.title)
+    base_url = event.links_base(base_url)
     page = ticket_url(base_url, ticket)
     watch = watch_url(base_url, ticket) if registrant.mode is Mode.ONLINE else ""
     context = {
@@ -98,6 +107,11 @@ def compose(
         "watch_url": watch,
         "when_ja": _when(event, "ja"),
         "when_en": _when(event, "en"),
+        "start_ja": display_time(event.starts_at, "ja"),
+        "start_en": display_time(event.starts_at, "en"),
+        "doors_ja": doors_time(event, "ja"),
+        "doors_en": doors_time(event, "en"),
+        "programme_ja": event.lines("programme"),
         "venue": "　".join(part for part in (event.venue_name, event.venue_address) if part),
         "mode_ja": translate(f"mode.{registrant.mode.value}", "ja"),
         "qr_cid": qr_cid[1:-1],

@@ -85,10 +85,10 @@ def test_reissue_asks_first_then_revokes_the_old_code(
     """GET shows a confirmation and changes nothing; POST makes a new code and revokes the old one."""
     (person,) = register(client, event, 1)
     url = f"{BASE}/{person['id']}/reissue"
-    assert "チケットを再発行しますか" in client.get(url).text
+    assert "参加証を再発行しますか" in client.get(url).text
     assert len(_codes(settings, person["id"])) == 1
     done = client.post(url, data={"csrf": organiser})
-    assert "チケットを再発行しました" in done.text
+    assert "参加証を再発行しました" in done.text
     (old, old_reason), (new, new_reason) = _codes(settings, person["id"])
     assert old_reason == "reissued" and new_reason is None
     assert new in done.text and old not in done.text
@@ -179,7 +179,7 @@ def test_reissued_ticket_is_mailed_and_resend_is_limited(
     on_registration, mail = _mails(settings, "ticket")
     assert new_code in mail and new_code not in on_registration
     sent = client.post(f"{BASE}/{person['id']}/resend", data={"csrf": organiser})
-    assert "チケットのメールを再送しました" in sent.text
+    assert "参加証のメールを再送しました" in sent.text
     again = client.post(f"{BASE}/{person['id']}/resend", data={"csrf": organiser})
     assert "10分以内に再送済み" in again.text
     assert len(_mails(settings, "resend")) == 1

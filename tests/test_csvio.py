@@ -138,11 +138,11 @@ def test_export_is_utf8_bom_crlf_with_neutralised_formulas() -> None:
     first = dict(zip(table[0], table[1], strict=True))
     assert first["氏名"] == '\'=HYPERLINK("http://evil")'
     assert first["メールアドレス"] == "'-x@example.jp" and first["所属"] == "'+org"
-    assert first["チケットURL"] == "https://checkin.example.jp/t/CK1-CODE"
+    assert first["参加証URL"] == "https://checkin.example.jp/t/CK1-CODE"
     assert first["来場時刻"] == "2023-11-27 13:25:00"
     assert (first["オンライン視聴分"], first["参加"], first["状態"]) == ("30", "1", "申込済み")
     second = dict(zip(table[0], table[2], strict=True))
-    assert (second["氏名"], second["チケットURL"], second["参加"]) == ("'@SUM(A1)", "", "0")
+    assert (second["氏名"], second["参加証URL"], second["参加"]) == ("'@SUM(A1)", "", "0")
 
 
 def test_english_export_and_round_trip() -> None:

@@ -75,7 +75,7 @@ async def test_ticket_mail_arrives_with_inline_qr_and_ics(
     assert outcome is not None and outcome.result is Result.SENT
     assert smtp.recipients() == ["saki@example.jp"]
     message = smtp.messages()[0]
-    assert message["Subject"].startswith("【チケット") and event.title in message["Subject"]
+    assert message["Subject"].startswith("【参加証") and event.title in message["Subject"]
     assert "髙橋 﨑子" in str(message["To"])
     assert parts(message) == [
         "multipart/mixed",

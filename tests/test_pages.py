@@ -54,7 +54,7 @@ def register(client: TestClient, slug: str = "sympo", **changes: str) -> str:
 
 def code_of(location: str) -> str:
     assert location.startswith("/t/")
-    return location.removeprefix("/t/")
+    return location.removeprefix("/t/").split("?", 1)[0]
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_full_hall_offers_online_and_waiting_list(small: tuple[TestClient, Event
     waiting = [r for r in registrants(client, event) if r.status is Status.WAITLISTED]
     assert [r.email for r in waiting] == ["wait@example.jp"]
     notice = client.get(f"/e/{event.slug}/waitlisted")
-    assert notice.status_code == 200 and "キャンセル待ちで受け付けました" in notice.text
+    assert notice.status_code == 200 and "お申し込みを受け付けました（キャンセル待ち）" in notice.text
     online = register(client, event.slug, email="on@example.jp", mode="online")
     assert online.startswith("/t/")
 
@@ -261,7 +261,7 @@ def test_reissued_code_is_410_and_its_image_404(client: TestClient, event: Event
     (person,) = registrants(client, event)
     new = svc(client).db.write_sync(store.reissue_ticket, event, person.id, time.time(), "test").code
     response = client.get(f"/t/{old}")
-    assert response.status_code == 410 and "このチケットは無効です" in response.text
+    assert response.status_code == 410 and "この参加証は無効です" in response.text
     assert "様" not in response.text
     assert client.get(f"/t/{old}.png").status_code == 404
     assert client.get(f"/t/{new}").status_code == 200

@@ -177,7 +177,7 @@ async def test_export_report_of_an_event(db: Database, hall: Event, monkeypatch:
     table = list(csv.DictReader(io.StringIO(out.decode("utf-8-sig"), newline="")))
     assert [row["受付番号"] for row in table] == ["R1", "R2"]
     assert table[0]["氏名"].startswith("'=") and table[0]["来場時刻"] == "2023-11-27 13:25:00"
-    assert table[0]["チケットURL"].startswith("https://x.example/t/CK1-") and table[0]["参加"] == "1"
+    assert table[0]["参加証URL"].startswith("https://x.example/t/CK1-") and table[0]["参加"] == "1"
     assert (table[1]["オンライン視聴分"], table[1]["参加"], table[1]["参加方法"]) == ("95", "1", "オンライン参加")
     again = await import_csv(db, hall, out, now=NOW + 5)
     assert (again.unchanged, again.created) == (2, 0)

@@ -69,7 +69,7 @@ def test_long_japanese_name_and_title_are_folded_into_short_encoded_words() -> N
     assert not any(message[name].defects for name in ("To", "Subject", "From"))
     assert message["To"].addresses[0].addr_spec == "yamada@example.jp"
     assert display_name(data) == LONG_NAME
-    assert str(message["Subject"]) == f"【チケット / Ticket】{title}"
+    assert str(message["Subject"]) == f"【参加証 / Ticket】{title}"
     assert message["From"].addresses[0].display_name == "受付事務局"
 
 

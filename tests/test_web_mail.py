@@ -30,7 +30,7 @@ def test_resend_page_answers_the_same_for_unknown_addresses(
     unknown = client.post(url, data={"email": "nobody@example.jp"})
     assert known.status_code == unknown.status_code == 200
     assert known.text == unknown.text
-    assert "チケットを再送しました" in known.text
+    assert "参加証を再送しました" in known.text
     assert len(outbox(settings)) == 1
 
 

@@ -9,6 +9,25 @@ from dataclasses import fields
 from checkin.errors import AlreadyExists, EventNotFound
 from checkin.models import Event
 
+# The flyer's texts (checkin.eventform validates them): plain columns, one per field.
+FLYER_TEXTS = (
+    "title_en",
+    "summary",
+    "summary_en",
+    "fee",
+    "fee_en",
+    "organisers",
+    "organisers_en",
+    "programme",
+    "programme_en",
+    "deadline",
+    "deadline_en",
+    "access",
+    "access_en",
+    "contact",
+    "contact_en",
+)
+
 _EVENT_COLUMNS = [f.name for f in fields(Event)]
 _BOOLS = {"registration_open", "waitlist_enabled", "anonymous_watch", "projector_names"}
 EDITABLE = (
@@ -24,6 +43,9 @@ EDITABLE = (
     "waitlist_enabled",
     "anonymous_watch",
     "projector_names",
+    *FLYER_TEXTS,
+    "doors_open_at",
+    "base_url",
     "hall_capacity",
 )
 

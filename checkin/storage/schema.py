@@ -336,6 +336,28 @@ V11 = """
 ALTER TABLE kiosks ADD COLUMN decode_fps REAL;
 """
 
+# What the flyer says about an event (Japanese, with optional English), and the public base URL its
+# ticket links use. Plain columns: the programme is text with one item a line.
+V13 = """
+ALTER TABLE events ADD COLUMN title_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN summary_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN fee TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN fee_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN organisers TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN organisers_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN programme TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN programme_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN deadline TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN deadline_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN doors_open_at REAL;
+ALTER TABLE events ADD COLUMN access TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN access_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN contact TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN contact_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN base_url TEXT NOT NULL DEFAULT '';
+"""
+
 # The hall capacity (people in the hall at once) apart from the seats the form gives; NULL: the same.
 V14 = """
 ALTER TABLE events ADD COLUMN hall_capacity INTEGER CHECK (hall_capacity IS NULL OR hall_capacity >= 0);
@@ -352,6 +374,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (9, V9),
     (10, V10),
     (11, V11),
+    (13, V13),
     (14, V14),
 ]
 

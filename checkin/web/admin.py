@@ -38,6 +38,7 @@ async def new_event(request: Request, principal: Principal) -> Response:
         raise Forbidden("a token of one event may not create events")
     if request.method == "GET":
         values = {"registration_open": "on", "waitlist_enabled": "on", "capacity": "300"}
+        values["base_url"] = services(request).settings.base_url
         return page(request, principal, "admin/event_form.html", values=values, errors={}, event=None)
     values = form_strings(await read_form(request))
     try:

@@ -55,7 +55,8 @@ async def export(request: Request, principal: Principal, event: Event) -> Respon
     file_format = request.url.path.rpartition(".")[2]  # one route per format: always one of REPORT_FORMATS
     english = request.query_params.get("headers") == "en"
     data = await export_report(
-        svc.db, event, base_url=svc.settings.base_url, file_format=file_format, english_headers=english,
+        svc.db, event, base_url=event.links_base(svc.settings.base_url), file_format=file_format,
+        english_headers=english,
         executor=svc.blocking,
     )  # fmt: skip
     await svc.db.write(audit, event.id, svc.now(), principal.actor, "registrants.export", event.slug)

@@ -96,7 +96,7 @@ async def address_list(request: Request, principal: Principal, event: Event) -> 
 async def registrant_view(request: Request, principal: Principal, event: Event) -> Response:
     """GET .../registrants/{id}: details, ticket, status, check-in, e-mails sent, history."""
     record = await services(request).db.read(store.registrant_record, event.id, registrant_id(request))
-    base = services(request).settings.base_url
+    base = event.links_base(services(request).settings.base_url)
     return page(request, principal, "admin/registrant.html", event=event, record=record, base=base, tab="registrants")
 
 

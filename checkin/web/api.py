@@ -23,7 +23,7 @@ def ticket_json(request: Request, event: Event, ticket: Ticket | None) -> dict[s
     """The ticket fields of the contract: code and its page and image URLs."""
     if ticket is None:
         return None
-    base = services(request).settings.base_url
+    base = event.links_base(services(request).settings.base_url)
     return {"code": ticket.code, "url": f"{base}/t/{ticket.code}", "png_url": f"{base}/t/{ticket.code}.png"}
 
 

@@ -19,6 +19,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import ics, mailer, ratelimit, tickets
+from checkin.calendarlinks import calendar_links
 from checkin.errors import (
     CheckinError,
     DuplicateEmail,
@@ -34,6 +35,7 @@ from checkin.models import Event, Mode, iso, to_datetime
 from checkin.ratelimit import address_key
 from checkin.storage import registrants as store
 from checkin.storage.events import get_event
+from checkin.ticketmail import doors_time
 from checkin.web import regform
 from checkin.web.common import client_address, log, mail_promoted, read_body, see_other, services
 from checkin.web.templating import format_datetime, render
@@ -94,6 +96,8 @@ def event_facts(event: Event, lang: str) -> dict[str, str]:
     return {
         "when": f"{format_datetime(event.starts_at, lang)}{'〜' if lang == 'ja' else '–'}{end}",
         "starts_iso": iso(event.starts_at) or "",
+        "start": format_datetime(event.starts_at, lang),
+        "doors": doors_time(event, lang),
         "map_url": map_url,
     }
 
@@ -168,7 +172,8 @@ async def register(request: Request) -> Response:
     if result.ticket is None:
         return RedirectResponse(f"/e/{event.slug}/waitlisted", status_code=303)
     mail = BackgroundTask(mailer.send_ticket, svc, event, result)
-    return RedirectResponse(f"/t/{result.ticket.code}", status_code=303, background=mail)
+    # The ticket page then says the registration was taken and what comes next.
+    return RedirectResponse(f"/t/{result.ticket.code}?registered=1", status_code=303, background=mail)
 
 
 @html_errors(private=False)
@@ -212,12 +217,15 @@ async def _ticket(request: Request) -> store.TicketLookup:
 async def ticket_page(request: Request) -> Response:
     """The ticket: who, what, when, where, the QR code, the calendar file and, online, the watch link."""
     found = await _ticket(request)
+    lang = language(request)
     context = {
         "event": found.event,
         "registrant": found.registrant,
         "code": found.ticket.code,
         "online": found.registrant.mode is Mode.ONLINE,
-        "facts": event_facts(found.event, language(request)),
+        "facts": event_facts(found.event, lang),
+        "registered": request.query_params.get("registered") == "1",
+        "calendar": calendar_links(found.event, found.event.links_base(services(request).settings.base_url), lang),
     }
     return page(request, "pages/ticket.html", context, private=True)
 
@@ -237,8 +245,9 @@ async def ticket_ics(request: Request) -> Response:
     """The event as a calendar file, linking back to the ticket."""
     found = await _ticket(request)
     svc = services(request)
-    url = f"{svc.settings.base_url}/t/{found.ticket.code}"
-    body = ics.event_ics(found.event, found.registrant.id, base_url=svc.settings.base_url, url=url, now=svc.now())
+    base = found.event.links_base(svc.settings.base_url)
+    url = f"{base}/t/{found.ticket.code}"
+    body = ics.event_ics(found.event, found.registrant.id, base_url=base, url=url, now=svc.now())
     headers = {**PRIVATE, "Content-Disposition": f'attachment; filename="{found.event.slug}.ics"'}
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
 
