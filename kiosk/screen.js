@@ -1,7 +1,7 @@
 // The result screen: fills the view with the result's colour, the person's name with 様, their
 // organisation, what staff should do next and a line per warning; returns to scanning by itself
 // (tap to close sooner). A waitlisted person's result offers 「入場を許可」, which sends the scan again
-// with `admit`, and stays up until staff choose.
+// with `admit` (a new scan_id); it and results with a warning stay up longer, for staff to read and decide.
 
 import { clock, t } from "./messages.js";
 import { beep } from "./sound.js";
@@ -39,7 +39,7 @@ function room(answer) {
   return Number.isFinite(free) ? t("room.count", { count: Math.max(0, free) }) : t("room.unknown");
 }
 
-/** What the screen shows for a scan answer: tone, title, name line, organisation, next step, note. */
+/** What the screen shows for a scan answer: tone, title, name line, organisation, next step, warnings, note. */
 export function describe(answer) {
   const result = answer.result;
   const tone = TONES[result] ?? "bad";
