@@ -106,6 +106,7 @@ def cmd_event_create(args: argparse.Namespace, settings: Settings) -> int:
         "starts_at": args.starts,
         "ends_at": args.ends,
         "capacity": args.capacity,
+        "hall_capacity": args.hall_capacity or "",
         "stream_url": args.stream_url or "",
         "venue_name": args.venue or "",
         "registration_open": "on",
@@ -165,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--title", required=True)
     create.add_argument("--starts", required=True, help="ISO 8601, e.g. 2023-11-27T13:30+09:00")
     create.add_argument("--ends", required=True)
-    create.add_argument("--capacity", required=True)
+    create.add_argument("--capacity", required=True, help="registration capacity: venue seats the form gives")
+    create.add_argument("--hall-capacity", help="people in the hall at once (default: the same as --capacity)")
     create.add_argument("--stream-url")
     create.add_argument("--venue")
     create.add_argument(

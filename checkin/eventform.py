@@ -106,6 +106,7 @@ def form_values(event: Event) -> dict[str, str]:
     """An event's settings as the form's field values."""
     names = (*TEXTS, *LONG_TEXTS, *URLS, "capacity", "base_url")
     values = {name: str(getattr(event, name)) for name in names}
+    values["hall_capacity"] = "" if event.hall_capacity is None else str(event.hall_capacity)
     values["starts_at"] = local_input(event.starts_at)
     values["ends_at"] = local_input(event.ends_at)
     values["doors_open_at"] = local_input(event.doors_open_at) if event.doors_open_at is not None else ""
@@ -146,6 +147,7 @@ class EventSettings:
     contact: str = ""
     contact_en: str = ""
     base_url: str = ""
+    hall_capacity: int | None = None  # blank: the same as `capacity`
 
     def changes(self) -> dict[str, object]:
         """As a mapping of column to value (for `update_event`)."""
@@ -184,6 +186,11 @@ def _capacity(value: str) -> int | str:
     return capacity if capacity <= MAX_CAPACITY else "range"
 
 
+def _hall_capacity(value: str) -> int | str | None:
+    """The hall capacity (blank: None, the registration capacity stands), or the error code."""
+    return None if not value.strip() else _capacity(value)
+
+
 def parse_settings(form: Mapping[str, str]) -> EventSettings:
     """The editable settings from the form's fields; Invalid with a code per bad field."""
     errors: dict[str, str] = {}
@@ -215,7 +222,13 @@ def parse_settings(form: Mapping[str, str]) -> EventSettings:
         _time(form.get("ends_at", "")),
         _capacity(form.get("capacity", "")),
     )
-    for name, value in (("starts_at", starts), ("ends_at", ends), ("capacity", capacity)):
+    hall_capacity = _hall_capacity(form.get("hall_capacity", ""))
+    for name, value in (
+        ("starts_at", starts),
+        ("ends_at", ends),
+        ("capacity", capacity),
+        ("hall_capacity", hall_capacity),
+    ):
         if isinstance(value, str):
             errors[name] = value
     if isinstance(starts, float) and isinstance(ends, float) and ends <= starts:
@@ -240,6 +253,7 @@ def parse_settings(form: Mapping[str, str]) -> EventSettings:
         waitlist_enabled=form.get("waitlist_enabled") == "on",
         anonymous_watch=form.get("anonymous_watch") == "on",
         projector_names=form.get("projector_names") == "on",
+        hall_capacity=hall_capacity if isinstance(hall_capacity, int) else None,
     )
 
 

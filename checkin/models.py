@@ -84,6 +84,7 @@ class Event:
     contact_en: str = ""
     # Where attendees reach the server (no trailing slash): ticket links in e-mails, exports and pages.
     base_url: str = ""
+    hall_capacity: int | None = None  # people in the hall at once (会場定員); None: the same as `capacity`
 
     @property
     def tz(self) -> ZoneInfo:
@@ -111,6 +112,11 @@ class Event:
     def links_base(self, fallback: str) -> str:
         """The public base URL for this event's links: its own, else the server's."""
         return self.base_url or fallback
+
+    @property
+    def hall_limit(self) -> int:
+        """The hall capacity in force: its own figure, else the registration capacity."""
+        return self.capacity if self.hall_capacity is None else self.hall_capacity
 
 
 @dataclass(frozen=True)

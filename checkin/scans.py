@@ -52,6 +52,7 @@ class Result(enum.StrEnum):
     REVOKED = "revoked"
     WRONG_EVENT = "wrong_event"
     VENUE_FULL = "venue_full"
+    WAITLISTED = "waitlisted"  # on the waiting list: not admitted unless staff send the scan again with `admit`
     EXITED = "exited"
     NOT_CHECKED_IN = "not_checked_in"
     DUPLICATE = "duplicate"  # only in the scan log: a later entry of someone already in
@@ -83,6 +84,7 @@ class ScanRequest:
     method: Method = Method.CAMERA
     scanned_at: float | None = None
     offline_decision: str | None = None  # what the kiosk showed while offline (`ok`: the person went in)
+    admit: bool = False  # staff admit a waitlisted person (only while the hall has room)
 
     @property
     def admitted_offline(self) -> bool:
@@ -143,6 +145,9 @@ def parse_scan(data: Mapping[str, object]) -> ScanRequest:
     direction = _choice(data, "direction", Direction, Direction.IN, errors)
     method = _choice(data, "method", Method, Method.SEARCH if registrant_id is not None else Method.CAMERA, errors)
     scanned_at, offline = _offline_fields(data, errors)
+    admit = data.get("admit", False)
+    if not isinstance(admit, bool):
+        errors["admit"] = "type"
     if errors:
         raise Invalid("some fields are not valid", fields=errors)
     return ScanRequest(
@@ -153,6 +158,7 @@ def parse_scan(data: Mapping[str, object]) -> ScanRequest:
         method=method,
         scanned_at=scanned_at,
         offline_decision=offline,
+        admit=admit is True,
     )
 
 
@@ -295,10 +301,16 @@ def decide(
     presence: Presence | None,
     direction: Direction,
     scanned_at: float,
-    seats_left: int,
+    room: int,
     offline_decision: str | None = None,
+    admit: bool = False,
 ) -> Decision:
-    """What a scan of a known registrant means, and what it changes.
+    """What a scan of a known registrant means, and what it changes; `room`: places free in the hall.
+
+    The door policy: a registered venue registrant holds a seat and is always let in (`hall_full`
+    tells staff when the hall reaches its capacity). Everyone else (an online registrant, a waitlisted
+    person whom staff `admit`) takes a place only while the hall has room, else `venue_full`. A
+    waitlisted person's scan without `admit` answers `waitlisted` and changes nothing.
 
     An offline kiosk's word stands for what happened at the door: `ok` means the person went in
     (recorded even where the server would have refused, and flagged); any other answer means they
@@ -307,7 +319,7 @@ def decide(
     if direction is Direction.OUT:
         return _decide_exit(presence, scanned_at)
     admitted = offline_decision == OFFLINE_ADMITTED
-    decision = _decide_entry(subject, presence, scanned_at, seats_left, admitted)
+    decision = _decide_entry(subject, presence, scanned_at, room, admitted, admit or admitted)
     if offline_decision is None or admitted or decision.action is Action.NONE:
         return decision
     shown = Result(offline_decision) if offline_decision in SHOWN_RESULTS else decision.result
@@ -315,8 +327,9 @@ def decide(
 
 
 def _decide_entry(
-    subject: Subject, presence: Presence | None, scanned_at: float, seats_left: int, admitted_offline: bool
+    subject: Subject, presence: Presence | None, scanned_at: float, room: int, admitted_offline: bool, admit: bool
 ) -> Decision:
+    """An entry; `admit`: staff admit a waitlisted person (an offline kiosk that let them in did so)."""
     warnings: list[str] = []
     if subject.revoked:
         if not admitted_offline:
@@ -329,17 +342,24 @@ def _decide_entry(
             logged = Result.DUPLICATE if admitted_offline else None
             return Decision(Result.ALREADY_CHECKED_IN, warnings=tuple(warnings), logged=logged)
         warnings.append("reentry")
+    elif subject.status is Status.WAITLISTED and not admit:
+        return Decision(Result.WAITLISTED, warnings=tuple(warnings))
     if not subject.holds_seat:
-        if seats_left <= 0 and not admitted_offline:
+        if room <= 0 and not admitted_offline:
             return Decision(Result.VENUE_FULL, warnings=tuple(warnings))
         if subject.mode is Mode.ONLINE:
             warnings.append("registered_online")
         if subject.status is Status.WAITLISTED:
             warnings.append("waitlisted")
-    if seats_left <= 0:
-        warnings.append("over_capacity")
     action = Action.ADMIT if presence is None else Action.REENTER
-    return Decision(Result.OK, action, tuple(warnings))
+    return Decision(Result.OK, action, (*warnings, *hall_warnings(room)))
+
+
+def hall_warnings(room: int) -> tuple[str, ...]:
+    """After one more person goes in: `hall_full` once the hall is at capacity, `over_capacity` past it."""
+    if room > 1:
+        return ()
+    return ("hall_full",) if room == 1 else ("hall_full", "over_capacity")
 
 
 def _decide_exit(presence: Presence | None, scanned_at: float) -> Decision:
@@ -353,15 +373,13 @@ def _decide_exit(presence: Presence | None, scanned_at: float) -> Decision:
     return Decision(Result.EXITED, Action.EXIT)
 
 
-def decide_walkin(seats_left: int, offline_decision: str | None = None) -> Decision:
-    """A walk-in is registered and admitted while the hall has a free seat (or an offline kiosk let them in)."""
+def decide_walkin(room: int, offline_decision: str | None = None) -> Decision:
+    """A walk-in is registered and admitted while the hall has room (or an offline kiosk let them in)."""
     if offline_decision is not None and offline_decision != OFFLINE_ADMITTED:
         shown = Result(offline_decision) if offline_decision in SHOWN_RESULTS else Result.VENUE_FULL
         return Decision(shown, warnings=("refused_offline",))
-    if seats_left > 0:
-        return Decision(Result.OK, Action.ADMIT, ("walkin",))
-    if offline_decision == OFFLINE_ADMITTED:
-        return Decision(Result.OK, Action.ADMIT, ("walkin", "over_capacity"))
+    if room > 0 or offline_decision == OFFLINE_ADMITTED:
+        return Decision(Result.OK, Action.ADMIT, ("walkin", *hall_warnings(room)))
     return Decision(Result.VENUE_FULL)
 
 
@@ -384,11 +402,12 @@ class Counts:
     capacity: int
     checked_in: int
     in_hall: int
+    hall_capacity: int  # the hall capacity in force (`Event.hall_limit`)
 
     @property
-    def seats_left(self) -> int:
-        """Free seats now: the capacity less the people in the hall."""
-        return self.capacity - self.in_hall
+    def room(self) -> int:
+        """Places free in the hall now: the hall capacity less the people in the hall."""
+        return self.hall_capacity - self.in_hall
 
 
 def answer(
@@ -407,4 +426,5 @@ def answer(
         body["first_checked_in_at"] = iso(first[0], tz)
         body["first_kiosk"] = first[1]
     body.update(warnings=list(decision.warnings), in_hall=counts.in_hall, checked_in=counts.checked_in)
+    body["hall_capacity"] = counts.hall_capacity
     return body

@@ -62,6 +62,7 @@ class Counts:
     arrivals: tuple[tuple[float, int], ...] = ()  # (bucket start, first check-ins in it)
     kiosks: tuple[KioskCounts, ...] = ()
     latest: tuple[CheckinRow, ...] = ()
+    hall_capacity: int | None = None  # None: the same as `capacity`
 
 
 def total_attended(counts: Counts) -> int:
@@ -133,6 +134,7 @@ def snapshot(counts: Counts, seq: int) -> dict[str, Any]:
             "registered": counts.registered,
             "checked_in": counts.checked_in,
             "in_hall": counts.in_hall,
+            "hall_capacity": counts.capacity if counts.hall_capacity is None else counts.hall_capacity,
         },
         "online": {"now": online.now, "peak": online.peak, "peak_at": at(online.peak_at), "unique": online.unique},
         "total": {"attended": total_attended(counts)},

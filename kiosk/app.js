@@ -33,6 +33,7 @@ class Kiosk {
       $("#result"),
       (registrant) => this.undo(registrant),
       (answer) => this.offerUndo(answer),
+      (scan) => this.submit({ ...scan, admit: true }),
     );
     this.search = new SearchPanel($("#search"), this.door, (registrant) => {
       this.search.close();
@@ -79,7 +80,7 @@ class Kiosk {
   }
 
   wire() {
-    $("[data-toggle-direction]").onclick = () => this.setDirection(this.direction === "in" ? "out" : "in");
+    $("[data-toggle-direction]").onclick = () => this.toggleDirection();
     $("[data-lang]").onclick = () => {
       setLanguage(language() === "ja" ? "en" : "ja");
       translatePage();
@@ -105,6 +106,15 @@ class Kiosk {
       $("[data-camera-error]").hidden = false;
     }
     this.render();
+  }
+
+  /** To exit mode only after staff confirm (a mistaken switch turns arrivals into exits); back at once. */
+  toggleDirection() {
+    if (this.direction === "out") return this.setDirection("in");
+    const dialog = $("#exit-confirm");
+    dialog.returnValue = "";
+    dialog.onclose = () => dialog.returnValue === "yes" && this.setDirection("out");
+    dialog.showModal();
   }
 
   setDirection(direction) {
@@ -134,15 +144,15 @@ class Kiosk {
   submit(scan) {
     this.chain = this.chain
       .then(() => this.door.scan({ ...scan, direction: this.direction }))
-      .then((answer) => this.show(answer))
+      .then((answer) => this.show(answer, scan))
       .catch((error) => this.fail(error));
     return this.chain;
   }
 
-  show(answer) {
+  show(answer, scan = null) {
     this.hideUndoOffer();
     const undoable = answer.result === "ok" && Boolean(answer.registrant?.id) && this.direction === "in";
-    this.results.show(answer, undoable);
+    this.results.show(answer, undoable, scan);
     this.render();
   }
 
@@ -233,8 +243,9 @@ class Kiosk {
     const counts = this.door.counts;
     $("[data-hall]").textContent = t("hall.count", {
       in_hall: counts.in_hall ?? "—",
-      capacity: event.capacity ?? "—",
+      capacity: this.door.hallCapacity() ?? "—",
     });
+    $("[data-open-walkin]").hidden = this.direction === "out"; // a walk-in is an arrival
     $("[data-direction-label]").textContent = t(`direction.${this.direction}`);
     const other = this.direction === "in" ? "out" : "in";
     $("[data-toggle-direction]").textContent = t(`direction.switch_to_${other}`);
@@ -328,6 +339,12 @@ async function pairingNotice() {
 async function main() {
   setLanguage(language());
   translatePage();
+  for (const button of document.querySelectorAll("[data-pair-lang]")) {
+    button.onclick = () => {
+      setLanguage(language() === "ja" ? "en" : "ja");
+      translatePage();
+    };
+  }
   for (const name of ["pointerdown", "keydown"]) window.addEventListener(name, unlockAudio, { passive: true });
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => {});
   const fragment = takeFragment();

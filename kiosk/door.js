@@ -4,7 +4,7 @@
 // a scan's scan_id makes re-sending it harmless.
 
 import { ANSWER_WITHIN_MS, Offline, Refused, uuid } from "./api.js";
-import { decideLocally } from "./decide.js";
+import { decideLocally, hallWarnings } from "./decide.js";
 import { sha256Hex } from "./sha256.js";
 
 const DRAIN_TIMEOUT_MS = 5000;
@@ -37,25 +37,28 @@ export class Door {
     }
   }
 
-  /** One scan: a code (normalised) or a registrant id, in a direction, by a method. */
-  async scan({ code, registrantId, direction, method }) {
+  /** One scan: a code (normalised) or a registrant id, in a direction, by a method; `admit` lets a
+   * waitlisted person in (staff chose 「入場を許可」). Every call is a new scan_id. */
+  async scan({ code, registrantId, direction, method, admit = false }) {
     const body = { scan_id: uuid(), direction, method };
     if (code !== undefined) body.code = code;
     else body.registrant_id = registrantId;
+    if (admit) body.admit = true;
     const hash = code === undefined ? undefined : await sha256Hex(code);
     return this.send("scan", "POST", `/api/v1/events/${this.slug}/scans`, body, () =>
-      decideLocally({ code, hash, registrantId, direction }, this.local, this.slug, this.hallFull()),
+      decideLocally({ code, hash, registrantId, direction, admit }, this.local, this.slug, this.hall()),
     );
   }
 
   /** Register a walk-in and check them in at once. */
   async walkin(fields) {
     const body = { ...fields, scan_id: uuid() };
-    return this.send("walkin", "POST", `/api/v1/events/${this.slug}/walkins`, body, () =>
-      this.hallFull()
-        ? { result: "venue_full", keep: false }
-        : { result: "ok", registrant: { name: fields.name, kana: fields.kana, organisation: fields.organisation } },
-    );
+    return this.send("walkin", "POST", `/api/v1/events/${this.slug}/walkins`, body, () => {
+      const hall = this.hall();
+      if (hall.room <= 0) return { result: "venue_full", keep: false, ...hall.figures };
+      const registrant = { name: fields.name, kana: fields.kana, organisation: fields.organisation };
+      return { result: "ok", registrant, warnings: ["walkin", ...hallWarnings(hall.room)] };
+    });
   }
 
   /** Undo a mistaken check-in. */
@@ -98,10 +101,18 @@ export class Door {
     return { ...decision, scan_id: body?.scan_id, offline: true };
   }
 
-  /** Whether no seat is free by the last known count (people in the hall against capacity). */
-  hallFull() {
-    const capacity = this.local.meta.event?.capacity;
-    return this.counts.in_hall !== null && capacity !== undefined && this.counts.in_hall >= capacity;
+  /** The hall capacity in force: from the last answer or sync (the registration capacity when unset). */
+  hallCapacity() {
+    const event = this.local.meta.event;
+    return this.counts.hall_capacity ?? event?.hall_capacity ?? event?.capacity ?? null;
+  }
+
+  /** Places free in the hall by the last known count (Infinity when unknown), with the figures shown. */
+  hall() {
+    const capacity = this.hallCapacity();
+    const known = this.counts.in_hall !== null && capacity !== null;
+    const figures = known ? { in_hall: this.counts.in_hall, hall_capacity: capacity } : {};
+    return { room: known ? capacity - this.counts.in_hall : Infinity, figures };
   }
 
   /** Keep the in-hall count moving while offline; the server's next answer corrects it. */
@@ -124,9 +135,13 @@ export class Door {
     }
   }
 
-  /** The server's people counts ({in_hall, checked_in}), from a scan answer or a sync. */
-  async setCounts({ in_hall, checked_in }) {
-    this.counts = { in_hall, checked_in: checked_in ?? this.counts.checked_in };
+  /** The server's people counts ({in_hall, checked_in, hall_capacity}), from a scan answer or a sync. */
+  async setCounts({ in_hall, checked_in, hall_capacity }) {
+    this.counts = {
+      in_hall,
+      checked_in: checked_in ?? this.counts.checked_in,
+      hall_capacity: hall_capacity ?? this.local.meta.event?.hall_capacity ?? this.counts.hall_capacity,
+    };
     await this.local.setMeta({ counts: this.counts });
     this.onChange();
   }

@@ -7,17 +7,17 @@ const MESSAGES = {
   "result.ok.welcome": { ja: "ようこそ、{name} 様", en: "Welcome, {name}" },
   "result.ok.online": { ja: "受付完了（オンライン参加でお申込の方です）", en: "Checked in (registered for online)" },
   "result.already_checked_in": { ja: "受付済みです（{time}・{kiosk}）", en: "Already checked in ({time}, {kiosk})" },
-  "result.invalid": { ja: "このQRコードは本イベントのチケットではありません", en: "Not a ticket for this event" },
-  "result.unknown": { ja: "チケットが見つかりません", en: "Ticket not found" },
+  "result.invalid": { ja: "このQRコードは本イベントの参加証ではありません", en: "Not a ticket for this event" },
+  "result.unknown": { ja: "参加証が見つかりません", en: "Ticket not found" },
   "result.not_in_local_data": {
-    ja: "この端末のデータにないチケットです（オフライン）",
+    ja: "この端末のデータにない参加証です（オフライン）",
     en: "Not in this kiosk's local data (offline)",
   },
   "result.revoked": {
-    ja: "このチケットは無効です（再発行・キャンセル済み）",
+    ja: "この参加証は無効です（再発行・キャンセル済み）",
     en: "Ticket no longer valid (re-issued or cancelled)",
   },
-  "result.wrong_event": { ja: "別のイベントのチケットです", en: "Ticket for another event" },
+  "result.wrong_event": { ja: "別のイベントの参加証です", en: "Ticket for another event" },
   "result.venue_full": { ja: "会場が満席です", en: "The hall is full" },
   "result.exited": { ja: "退場を記録しました", en: "Exit recorded" },
   "result.not_checked_in": { ja: "受付の記録がありません", en: "No check-in on record" },
@@ -35,7 +35,10 @@ const MESSAGES = {
   "queue.waiting": { ja: "未送信 {count} 件", en: "{count} waiting to send" },
   "sync.state": { ja: "同期 {time}・{count} 件", en: "Synced {time} · {count} tickets" },
   "sync.never": { ja: "未同期", en: "Not synced yet" },
-  "hall.count": { ja: "在場者数 {in_hall} / 定員 {capacity}", en: "In the hall {in_hall} / capacity {capacity}" },
+  "hall.count": {
+    ja: "在場者数 {in_hall} / 会場定員 {capacity}",
+    en: "In the hall {in_hall} / hall capacity {capacity}",
+  },
   "direction.in": { ja: "受付モード", en: "Check-in mode" },
   "direction.out": { ja: "退場モード", en: "Exit mode" },
   "direction.switch_to_out": { ja: "退場モードへ", en: "Switch to exit" },
@@ -60,10 +63,10 @@ const MESSAGES = {
     ja: "カメラを使えません。スキャナーか検索で受付してください",
     en: "Camera not available. Use the scanner or search",
   },
-  "undo": { ja: "取消", en: "Undo" },
-  "undo.last": { ja: "取消：{name} 様", en: "Undo: {name}" },
+  "undo": { ja: "受付を取り消す", en: "Undo check-in" },
+  "undo.last": { ja: "受付を取り消す：{name} 様", en: "Undo check-in: {name}" },
   "close": { ja: "閉じる", en: "Close" },
-  "search": { ja: "検索", en: "Search" },
+  "search": { ja: "名前で探す", en: "Find by name" },
   "search.placeholder": { ja: "氏名・フリガナ・メール・受付番号", en: "Name, reading, e-mail or reference no." },
   "search.none": { ja: "該当する申込者がいません", en: "No registrant found" },
   "search.local": { ja: "端末のデータから検索しています（オフライン）", en: "Searching this kiosk's data (offline)" },
@@ -90,24 +93,65 @@ const MESSAGES = {
   },
   "pair.title": { ja: "受付端末の設定", en: "Set up this kiosk" },
   "pair.prompt": {
-    ja: "事務局から受け取ったペアリングコードを入力してください",
+    ja: "事務局から受け取った接続コードを入力してください",
     en: "Enter the pairing code from the organisers",
   },
-  "pair.code": { ja: "ペアリングコード", en: "Pairing code" },
+  "pair.code": { ja: "接続コード", en: "Pairing code" },
   "pair.submit": { ja: "設定する", en: "Pair" },
   "pair.failed": {
-    ja: "ペアリングコードが正しくないか、期限切れです。事務局に確認してください",
+    ja: "接続コードが正しくないか、期限切れです。事務局に確認してください",
     en: "The pairing code is wrong or has expired. Ask the organisers",
   },
   "pair.offline": { ja: "サーバーに接続できません。回線を確認してください", en: "Cannot reach the server. Check the network" },
   "pair.revoked": {
-    ja: "この受付端末は無効になりました。事務局から新しいペアリングコードを受け取ってください",
+    ja: "この受付端末は無効になりました。事務局から新しい接続コードを受け取ってください",
     en: "This kiosk was revoked. Get a new pairing code from the organisers",
   },
   "pair.pending": {
     ja: "未送信の受付 {count} 件は、設定し直すと送信されます",
     en: "{count} unsent scans will be sent once the kiosk is paired again",
   },
+  // The door policy: the waiting list, the hall capacity, and what staff do about each warning.
+  "result.waitlisted": {
+    ja: "キャンセル待ちの方です（会場の空き {room}）",
+    en: "On the waiting list ({room} free in the hall)",
+  },
+  "next.waitlisted": {
+    ja: "空きがあれば「入場を許可」を押してください",
+    en: "Admit only if there is room",
+  },
+  "admit": { ja: "入場を許可", en: "Admit" },
+  "room.unknown": { ja: "不明", en: "unknown" },
+  "room.count": { ja: "{count}名", en: "{count}" },
+  "warning.waitlisted": { ja: "キャンセル待ちの方を入場許可しました", en: "Admitted from the waiting list" },
+  "warning.reentry": { ja: "再入場です", en: "Re-entry" },
+  "warning.walkin": { ja: "当日参加を登録しました", en: "Walk-in registered" },
+  "warning.hall_full": {
+    ja: "会場定員に達しました。当日参加・キャンセル待ちの方の入場は止めてください",
+    en: "The hall is at capacity. Admit no more walk-ins or people on the waiting list",
+  },
+  "warning.over_capacity": {
+    ja: "会場定員を超えています。事務局に連絡してください",
+    en: "Over the hall capacity. Tell the organisers",
+  },
+  "warning.already_exited": { ja: "すでに退場済みです", en: "Already exited" },
+  "next.venue_full": {
+    ja: "会場に空きがありません。事務局へご案内ください",
+    en: "No room in the hall. Refer to the organisers",
+  },
+  "exit.confirm.title": { ja: "退場モードに切り替えますか？", en: "Switch to exit mode?" },
+  "exit.confirm.body": {
+    ja: "退場モードでは、QRコードを読むと「退場」を記録します。受付はできません。",
+    en: "In exit mode a scan records an exit. Nobody is checked in.",
+  },
+  "exit.confirm.yes": { ja: "退場モードにする", en: "Switch to exit" },
+  "exit.confirm.no": { ja: "受付モードのまま", en: "Stay in check-in" },
+  "search.capped": {
+    ja: "{count}件まで表示しています。名前をもう少し入力してください",
+    en: "Showing the first {count}. Type more of the name",
+  },
+  "kiosk.scan_area": { ja: "読み取り", en: "Scanning" },
+  "kiosk.actions": { ja: "受付の操作", en: "Check-in actions" },
 };
 
 let lang = localStorage.getItem("kiosk.lang") === "en" ? "en" : "ja";
@@ -129,12 +173,13 @@ export function t(key, values = {}) {
   return text.replace(/\{(\w+)\}/g, (_, slot) => String(values[slot] ?? ""));
 }
 
-/** Fill every element that carries data-t (text) or data-t-placeholder with the current language. */
+/** Fill every element that carries data-t (text), data-t-placeholder or data-t-label with the current language. */
 export function translatePage(root = document) {
   for (const element of root.querySelectorAll("[data-t]")) element.textContent = t(element.dataset.t);
   for (const element of root.querySelectorAll("[data-t-placeholder]")) {
     element.placeholder = t(element.dataset.tPlaceholder);
   }
+  for (const element of root.querySelectorAll("[data-t-label]")) element.ariaLabel = t(element.dataset.tLabel);
 }
 
 const TIME = { ja: "ja-JP", en: "en-GB" };

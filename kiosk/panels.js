@@ -5,6 +5,8 @@ import { Offline, Refused } from "./api.js";
 import { clock, t } from "./messages.js";
 
 const DEBOUNCE_MS = 200;
+// More rows than this are too many to scan by eye at the door: show these, and ask for more of the name.
+const SHOWN_ROWS = 20;
 // The server's rules for a walk-in (checkin/registration.py), checked here too so that a walk-in
 // registered offline is not refused when the queue is sent.
 const KANA = /^[\u30a0-\u30ff\u3040-\u309f\u30fc\s・ー]+$/u;
@@ -35,6 +37,7 @@ export class SearchPanel {
     this.input = root.querySelector("input[type=search]");
     this.list = root.querySelector("[data-results]");
     this.note = root.querySelector("[data-search-note]");
+    this.capped = root.querySelector("[data-search-capped]");
     this.timer = null;
     this.generation = 0;
     this.direction = "in";
@@ -57,6 +60,7 @@ export class SearchPanel {
     this.input.value = "";
     this.list.replaceChildren();
     this.note.hidden = true;
+    this.capped.hidden = true;
   }
 
   /** Registrants matching a query: from the server, or from the local copy when it does not answer. */
@@ -80,14 +84,18 @@ export class SearchPanel {
     if (!query.trim()) {
       this.list.replaceChildren();
       this.note.hidden = true;
+      this.capped.hidden = true;
       return;
     }
     const found = await this.find(query.trim()).catch(() => ({ registrants: [], local: false }));
     if (generation !== this.generation) return; // a newer query is on its way
     this.note.textContent = t("search.local");
     this.note.hidden = !found.local;
-    this.list.replaceChildren(...(found.registrants.length ? found.registrants.map((r) => this.row(r)) : []));
-    if (!found.registrants.length) this.list.append(element("li", "empty", t("search.none")));
+    const rows = found.registrants.slice(0, SHOWN_ROWS);
+    this.list.replaceChildren(...rows.map((r) => this.row(r)));
+    if (!rows.length) this.list.append(element("li", "empty", t("search.none")));
+    this.capped.textContent = t("search.capped", { count: SHOWN_ROWS });
+    this.capped.hidden = found.registrants.length <= SHOWN_ROWS;
   }
 
   row(registrant) {

@@ -100,6 +100,20 @@ def test_settings_are_saved_and_audited(client: TestClient, organiser: str, even
     assert "user:jimukyoku" in audit and "event.update" in audit
 
 
+def test_hall_capacity_is_edited_apart_from_the_registration_capacity(
+    client: TestClient, organiser: str, event: Event
+) -> None:
+    """The settings form keeps a hall capacity (会場定員) of its own; blank means the registration capacity."""
+    assert "会場定員" in client.get("/admin/events/sympo/settings").text
+    form = settings_form(event, organiser, hall_capacity="80")
+    assert client.post("/admin/events/sympo/settings", data=form).status_code == 200
+    assert 'name="hall_capacity" type="number" value="80"' in client.get("/admin/events/sympo/settings").text
+    bad = client.post("/admin/events/sympo/settings", data=settings_form(event, organiser, hall_capacity="-3"))
+    assert bad.status_code == 422
+    assert client.post("/admin/events/sympo/settings", data=settings_form(event, organiser)).status_code == 200
+    assert 'name="hall_capacity" type="number" value=""' in client.get("/admin/events/sympo/settings").text
+
+
 def test_bad_settings_show_japanese_errors_and_change_nothing(client: TestClient, organiser: str, event: Event) -> None:
     """Junk dates, negative capacity and huge fields re-render the form (422) and leave the event as it was."""
     form = settings_form(event, organiser, starts_at="明日", capacity="-1", title="x" * 5000)

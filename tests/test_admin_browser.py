@@ -23,8 +23,8 @@ def test_organiser_logs_in_and_changes_the_capacity(settings: Settings, event: E
         page.get_by_label("パスワード").fill(ORGANISER[1])
         page.get_by_role("button", name="ログイン").click()
         page.wait_for_url(f"**/admin/events/{event.slug}/settings")
-        page.get_by_label("会場の定員").fill("120")
+        page.get_by_label("申込定員（会場参加の席数）").fill("120")
         page.get_by_role("button", name="保存する").click()
         page.wait_for_url("**done=settings_saved**")
         assert page.get_by_role("status").first.inner_text() == "設定を保存しました。"
-        assert page.get_by_label("会場の定員").input_value() == "120"
+        assert page.get_by_label("申込定員（会場参加の席数）").input_value() == "120"

@@ -9,6 +9,7 @@ import pytest
 from checkin.cli import main
 from checkin.models import Role
 from checkin.storage import Database
+from checkin.storage.events import get_event
 from checkin.storage.staff import resolve_token
 
 
@@ -38,6 +39,22 @@ def test_event_create_then_duplicate_is_an_error(tmp_path: Path, capsys: pytest.
     assert _create(db) == 0
     assert _create(db) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+def test_event_create_takes_a_hall_capacity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--hall-capacity N` is stored apart from the registration capacity; a bad value is an error."""
+    db = tmp_path / "c.db"
+    args = ["--db", str(db), "--title", "t", "--starts", "2023-11-27T13:30", "--ends", "2023-11-27T16:30"]
+    assert main(["event", "create", "hall", *args, "--capacity", "300", "--hall-capacity", "350"]) == 0
+    assert main(["event", "create", "bad", *args, "--capacity", "300", "--hall-capacity", "x"]) == 1
+    assert "hall_capacity" in capsys.readouterr().err
+    database = Database(db)
+    database.open()
+    try:
+        event = database.read_sync(get_event, "hall")
+    finally:
+        database.close()
+    assert (event.capacity, event.hall_capacity, event.hall_limit) == (300, 350, 350)
 
 
 def test_token_create_prints_the_secret_alone_on_the_last_line(

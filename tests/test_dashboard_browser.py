@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -11,8 +12,10 @@ from playwright.sync_api import Browser, Page, expect
 
 from checkin.models import Event, Role
 from checkin.settings import Settings
+from checkin.storage.events import update_event
 from tests.browser import chromium
 from tests.conftest import make_token
+from tests.door_helpers import opened
 from tests.utils import LiveServer, run_server
 
 pytestmark = pytest.mark.browser
@@ -62,6 +65,17 @@ def test_a_scan_changes_the_figures(page: Page, live: LiveServer, settings: Sett
     expect(page.locator("#latest")).not_to_contain_text("undefined")
     expect(page.locator("#kiosks")).to_contain_text("受付1")
     expect(page.locator("#banner")).to_be_hidden()
+
+
+def test_the_hall_tile_shows_in_hall_against_the_hall_capacity(
+    page: Page, live: LiveServer, settings: Settings, event: Event
+) -> None:
+    """在場者数 / 会場定員 on the in-hall tile; 来場者数 against 申込定員, each capacity its own."""
+    with opened(settings) as db:
+        db.write_sync(update_event, event.slug, {"hall_capacity": 80}, "test", time.time())
+    page.goto(f"{live.url}/dashboard/sympo#token={make_token(settings, event, Role.DASHBOARD)}")
+    expect(page.locator('[data-figure="venue.in_hall"]')).to_contain_text("在場者数0 / 会場定員 80")
+    expect(page.locator('[data-figure="venue.checked_in"]')).to_contain_text("申込定員 50")
 
 
 def test_figures_are_marked_stale_when_the_server_goes(page: Page, settings: Settings, event: Event) -> None:

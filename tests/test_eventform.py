@@ -45,6 +45,16 @@ def test_form_values_round_trip() -> None:
     assert settings.anonymous_watch == EVENT.anonymous_watch
 
 
+def test_hall_capacity_is_optional_and_round_trips() -> None:
+    """A blank hall capacity is None (the registration capacity stands); a number is kept and shown again."""
+    assert parse_settings(GOOD).hall_capacity is None
+    settings = parse_settings({**GOOD, "hall_capacity": " 350 "})
+    assert settings.hall_capacity == 350
+    event = parse_new_event({**GOOD, "slug": "sympo", "hall_capacity": "350"})
+    assert (event.hall_limit, form_values(event)["hall_capacity"]) == (350, "350")
+    assert (EVENT.hall_limit, form_values(EVENT)["hall_capacity"]) == (EVENT.capacity, "")
+
+
 @pytest.mark.parametrize(
     ("field", "value", "code"),
     [
@@ -58,6 +68,9 @@ def test_form_values_round_trip() -> None:
         ("capacity", "1e3", "number"),
         ("capacity", "", "required"),
         ("capacity", "999999", "range"),
+        ("hall_capacity", "-1", "number"),
+        ("hall_capacity", "many", "number"),
+        ("hall_capacity", "999999", "range"),
         ("map_url", "javascript:alert(1)", "url"),
         ("stream_url", "https://", "url"),
         ("stream_url", "https://x.example/" + "a" * 2000, "url"),

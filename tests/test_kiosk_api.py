@@ -172,7 +172,8 @@ def test_refused_codes_say_why_and_a_revoked_offline_admission_is_flagged(
 
 
 def test_seats_for_online_registrants_and_walkins(settings: Settings, event: Event, live: LiveServer) -> None:
-    """With one seat left, an online registrant gets it (registered_online); then a walk-in is venue_full."""
+    """With one place left in the hall, an online registrant takes it (registered_online, hall_full); then a
+    walk-in is venue_full."""
     token = make_token(settings, event, Role.KIOSK, "受付1")
     with opened(settings) as db:
         venue = register(db, event, 1)[0]
@@ -183,7 +184,7 @@ def test_seats_for_online_registrants_and_walkins(settings: Settings, event: Eve
     with httpx.Client(base_url=live.url, headers=_auth(token)) as http:
         http.post(_scans(event), json={"code": code_of(venue), "scan_id": scan_id()})
         at_door = http.post(_scans(event), json={"code": code_of(online), "scan_id": scan_id()}).json()
-        assert (at_door["result"], at_door["warnings"]) == ("ok", ["registered_online"])
+        assert (at_door["result"], at_door["warnings"]) == ("ok", ["registered_online", "hall_full"])
         assert http.post(walkins, json=walker).json()["result"] == "venue_full"
         http.post(_scans(event), json={"code": code_of(venue), "scan_id": scan_id(), "direction": "out"})
         walked_in = http.post(walkins, json=dict(walker, scan_id=scan_id())).json()
@@ -258,7 +259,12 @@ def test_sync_over_http_is_full_then_delta_and_never_holds_codes(
     with httpx.Client(base_url=live.url, headers=_auth(token)) as http:
         full = http.get(sync)
         assert full.json()["full"] and len(full.json()["entries"]) == 5
-        assert full.json()["event"] == {"slug": event.slug, "title": event.title, "capacity": event.capacity}
+        assert full.json()["event"] == {
+            "slug": event.slug,
+            "title": event.title,
+            "capacity": event.capacity,
+            "hall_capacity": event.capacity,
+        }
         http.post(_scans(event), json={"code": code_of(people[2]), "scan_id": scan_id()})
         delta = http.get(sync, params={"since": full.json()["cursor"]})
     assert not delta.json()["full"]
@@ -370,3 +376,28 @@ def test_an_organisers_login_scans_with_its_csrf_token(
         f"/api/v1/events/{event.slug}/checkins/{person.registrant.id}", headers={"x-csrf-token": organiser}
     )
     assert undo.json()["result"] == "undone"
+
+
+def test_waitlisted_person_is_admitted_only_by_staff_and_only_with_room(
+    settings: Settings, event: Event, live: LiveServer
+) -> None:
+    """Over HTTP: waitlisted → admit (new scan_id) → ok; once the hall is full an admit is venue_full and the
+    dashboard figures show both capacities."""
+    token = make_token(settings, event, Role.KIOSK, "受付1")
+    with opened(settings) as db:
+        db.write_sync(update_event, event.slug, {"capacity": 1, "hall_capacity": 2}, "test", time.time())
+        seated = register(db, event, 1)[0]
+        waiting = [person.registrant.id for person in register(db, event, 2, start=1)]
+    with httpx.Client(base_url=live.url, headers=_auth(token)) as http:
+        first = http.post(_scans(event), json={"registrant_id": waiting[0], "scan_id": scan_id()}).json()
+        assert (first["result"], first["in_hall"], first["hall_capacity"]) == ("waitlisted", 0, 2)
+        admitted = http.post(_scans(event), json={"registrant_id": waiting[0], "scan_id": scan_id(), "admit": True})
+        assert (admitted.json()["result"], admitted.json()["warnings"]) == ("ok", ["waitlisted"])
+        http.post(_scans(event), json={"code": code_of(seated), "scan_id": scan_id()})
+        full = http.post(_scans(event), json={"registrant_id": waiting[1], "scan_id": scan_id(), "admit": True})
+        assert (full.json()["result"], full.json()["in_hall"]) == ("venue_full", 2)
+        bad = http.post(_scans(event), json={"registrant_id": waiting[1], "scan_id": scan_id(), "admit": 1})
+        assert (bad.status_code, bad.json()["error"]) == (422, "invalid")
+    with httpx.Client(base_url=live.url, headers=_auth(make_token(settings, event, Role.DASHBOARD, "投影"))) as http:
+        venue = http.get(f"/api/v1/events/{event.slug}/stats").json()["venue"]
+    assert (venue["capacity"], venue["hall_capacity"], venue["registered"], venue["in_hall"]) == (1, 2, 1, 2)

@@ -40,6 +40,8 @@ def model(
         result, action = Result.OK, Action.BACKDATE  # an earlier entry stands as the first check-in
     elif presence is not None and (presence.inside or at < presence.last_moved_at):
         result, action = Result.ALREADY_CHECKED_IN, Action.NONE
+    elif presence is None and subject.status is Status.WAITLISTED and not went_in:
+        result, action = Result.WAITLISTED, Action.NONE  # staff decide: their admit is a scan of its own
     elif not (subject.mode is Mode.VENUE and subject.status is Status.REGISTERED) and seats <= 0 and not went_in:
         result, action = Result.VENUE_FULL, Action.NONE
     else:
@@ -120,7 +122,7 @@ def test_live_scans_in_time_order_follow_the_person_in_and_out(
     inside = False
     for n, direction in enumerate(moves):
         at = T0 + n
-        decision = decide(subject, presence, direction, at, seats)
+        decision = decide(subject, presence, direction, at, seats, admit=True)  # staff admit the waiting list
         presence = door(presence, decision, at)
         changed = decision.action is not Action.NONE
         assert changed == (inside != (direction is Direction.IN))

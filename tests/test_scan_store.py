@@ -135,7 +135,7 @@ def test_walkin_admitted_offline_is_registered_even_into_a_full_hall(db: Databas
     body = db.write_sync(
         register_walkin, event, _walkin("w1", offline_decision="ok", scanned_at=then), DESK, time.time()
     ).body
-    assert (body["result"], body["warnings"], body["checked_in"]) == ("ok", ["walkin", "over_capacity"], 1)
+    assert (body["result"], body["warnings"], body["checked_in"]) == ("ok", ["walkin", "hall_full", "over_capacity"], 1)
     first = db.read_sync(_rows, "SELECT first_checked_in_at FROM attendance")[0][0]
     assert first == pytest.approx(then)
 
@@ -228,3 +228,69 @@ def test_upgrade_to_v5_backfills_counts_of_existing_attendance(tmp_path: Path) -
         (2, 0, 0),
         (3, 0, 0),
     ]
+
+
+def _full_with_waiting_list(db: Database, event: Event, seats: int, hall: int | None) -> tuple[list[int], int]:
+    """`seats` registered venue registrants and one waitlisted; the hall capacity set to `hall`."""
+    db.write_sync(update_event, event.slug, {"capacity": seats, "hall_capacity": hall}, "test", time.time())
+    seated = [person.registrant.id for person in register(db, event, seats)]
+    waiting = register(db, event, 1, start=seats)[0].registrant
+    assert waiting.status.value == "waitlisted"
+    return seated, waiting.id
+
+
+def test_waitlisted_scan_is_logged_but_admits_nobody(db: Database, event: Event) -> None:
+    """A waitlisted person's scan answers waitlisted: no check-in, one row in the scan log."""
+    _, waiting = _full_with_waiting_list(db, event, 2, 5)
+    body = _scan(db, event, time.time(), registrant_id=waiting)
+    assert (body["result"], body["in_hall"], body["hall_capacity"]) == ("waitlisted", 0, 5)
+    assert db.read_sync(counts, event.id).checked_in == 0
+    assert [tuple(row) for row in db.read_sync(_rows, "SELECT registrant_id, result FROM scans")] == [
+        (waiting, "waitlisted")
+    ]
+
+
+def test_admit_of_a_waitlisted_person_with_room_checks_them_in_and_a_retry_changes_nothing(
+    db: Database, event: Event
+) -> None:
+    """Staff admit (admit: true) while the hall has room: ok + waitlisted; the same scan_id again repeats it."""
+    _, waiting = _full_with_waiting_list(db, event, 2, 3)
+    now = time.time()
+    body = _scan(db, event, now, registrant_id=waiting, admit=True, scan_id="admit-1")
+    assert (body["result"], body["warnings"], body["in_hall"]) == ("ok", ["waitlisted"], 1)
+    again = db.write_sync(record_scan, event, ScanRequest("admit-1", registrant_id=waiting, admit=True), DESK, now)
+    assert again.body == body and not again.recorded
+    assert db.read_sync(counts, event.id).in_hall == 1
+
+
+def test_admit_without_room_is_venue_full_and_registered_people_still_get_in(db: Database, event: Event) -> None:
+    """Hall full: an admit is venue_full (nothing recorded); a registered person is admitted with hall_full."""
+    seated, waiting = _full_with_waiting_list(db, event, 2, 1)
+    now = time.time()
+    first = _scan(db, event, now, registrant_id=seated[0])
+    assert (first["result"], first["warnings"]) == ("ok", ["hall_full"])
+    refused = _scan(db, event, now, registrant_id=waiting, admit=True)
+    assert (refused["result"], refused["in_hall"]) == ("venue_full", 1)
+    second = _scan(db, event, now, registrant_id=seated[1])
+    assert (second["result"], second["warnings"], second["in_hall"]) == ("ok", ["hall_full", "over_capacity"], 2)
+    flagged = db.read_sync(audit_entries, event.id)
+    assert [entry["action"] for entry in flagged if entry["action"] == "scan.flagged"] == ["scan.flagged"]
+
+
+def test_walkin_needs_room_in_the_hall_not_a_registration_seat(db: Database, event: Event) -> None:
+    """Walk-ins go in while in_hall < hall capacity (even past the registration capacity), then venue_full."""
+    _full_with_waiting_list(db, event, 1, 2)
+    now = time.time()
+    assert db.write_sync(register_walkin, event, _walkin("w1"), DESK, now).body["warnings"] == ["walkin"]
+    filled = db.write_sync(register_walkin, event, _walkin("w2", replace(WALKER, name="飛込 三郎")), DESK, now).body
+    assert (filled["result"], filled["warnings"], filled["in_hall"]) == ("ok", ["walkin", "hall_full"], 2)
+    refused = db.write_sync(register_walkin, event, _walkin("w3"), DESK, now).body
+    assert (refused["result"], refused["in_hall"], refused["hall_capacity"]) == ("venue_full", 2, 2)
+
+
+def test_offline_copy_carries_the_registrants_status(db: Database, event: Event) -> None:
+    """The kiosk's copy gives each ticket's registrant status, so an offline kiosk can answer waitlisted."""
+    register(db, event, 1)
+    copy = db.read_sync(kiosk_sync, event, None, time.time())
+    assert copy["entries"][0]["registrant"]["status"] == "registered"
+    assert copy["event"]["hall_capacity"] == event.capacity

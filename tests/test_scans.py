@@ -37,34 +37,76 @@ LEFT = Presence(first_checked_in_at=T0, first_kiosk="受付1", inside=False, las
 
 def test_first_entry_of_a_venue_registrant_is_ok_and_admits() -> None:
     """A registered venue registrant with no check-in is admitted."""
-    assert decide(VENUE, None, Direction.IN, T0, seats_left=10) == Decision(Result.OK, Action.ADMIT)
+    assert decide(VENUE, None, Direction.IN, T0, room=10) == Decision(Result.OK, Action.ADMIT)
 
 
 def test_second_entry_is_already_checked_in_and_changes_nothing() -> None:
     """Someone inside scanned again is already_checked_in, with no change."""
-    decision = decide(VENUE, INSIDE, Direction.IN, T0 + 5, seats_left=10)
+    decision = decide(VENUE, INSIDE, Direction.IN, T0 + 5, room=10)
     assert decision.result is Result.ALREADY_CHECKED_IN
     assert decision.action is Action.NONE
     assert decision.log_result is Result.ALREADY_CHECKED_IN
 
 
 def test_registered_venue_seat_is_kept_even_when_the_hall_is_full() -> None:
-    """A venue registrant holds a seat: admitted when the hall is at capacity, with a warning."""
-    decision = decide(VENUE, None, Direction.IN, T0, seats_left=0)
-    assert (decision.result, decision.warnings) == (Result.OK, ("over_capacity",))
+    """A venue registrant holds a seat: admitted when the hall is at capacity, with hall_full (and flagged past it)."""
+    decision = decide(VENUE, None, Direction.IN, T0, room=0)
+    assert (decision.result, decision.action, decision.warnings) == (
+        Result.OK,
+        Action.ADMIT,
+        ("hall_full", "over_capacity"),
+    )
+
+
+def test_hall_full_warns_when_an_admission_fills_the_hall() -> None:
+    """The admission that takes the last place warns hall_full; with places to spare, no warning."""
+    assert decide(VENUE, None, Direction.IN, T0, room=1).warnings == ("hall_full",)
+    assert decide(VENUE, None, Direction.IN, T0, room=2).warnings == ()
 
 
 def test_online_registrant_is_ok_with_warning_while_seats_remain() -> None:
-    """An online registrant at the door is ok + registered_online while a seat is free, else venue_full."""
-    assert decide(ONLINE, None, Direction.IN, T0, seats_left=1).warnings == ("registered_online",)
-    assert decide(ONLINE, None, Direction.IN, T0, seats_left=0).result is Result.VENUE_FULL
+    """An online registrant at the door is ok + registered_online while the hall has room, else venue_full."""
+    assert decide(ONLINE, None, Direction.IN, T0, room=2).warnings == ("registered_online",)
+    assert decide(ONLINE, None, Direction.IN, T0, room=0).result is Result.VENUE_FULL
 
 
-def test_waitlisted_registrant_needs_a_free_seat() -> None:
-    """Someone on the waiting list is admitted only into a free seat, and flagged as waitlisted."""
-    waiting = Subject(Mode.VENUE, Status.WAITLISTED)
-    assert decide(waiting, None, Direction.IN, T0, seats_left=3).warnings == ("waitlisted",)
-    assert decide(waiting, None, Direction.IN, T0, seats_left=0).result is Result.VENUE_FULL
+WAITING = Subject(Mode.VENUE, Status.WAITLISTED)
+
+
+def test_waitlisted_scan_answers_waitlisted_and_admits_nobody() -> None:
+    """A waitlisted person's scan is `waitlisted` with no change, room or not: staff decide."""
+    assert decide(WAITING, None, Direction.IN, T0, room=3) == Decision(Result.WAITLISTED)
+    assert decide(WAITING, None, Direction.IN, T0, room=0) == Decision(Result.WAITLISTED)
+
+
+def test_staff_admit_a_waitlisted_person_only_while_the_hall_has_room() -> None:
+    """With `admit`, a waitlisted person goes in while there is room (flagged waitlisted), else venue_full."""
+    admitted = decide(WAITING, None, Direction.IN, T0, room=3, admit=True)
+    assert (admitted.result, admitted.action, admitted.warnings) == (Result.OK, Action.ADMIT, ("waitlisted",))
+    assert decide(WAITING, None, Direction.IN, T0, room=1, admit=True).warnings == ("waitlisted", "hall_full")
+    assert decide(WAITING, None, Direction.IN, T0, room=0, admit=True) == Decision(Result.VENUE_FULL)
+
+
+def test_admit_changes_nothing_for_anyone_else() -> None:
+    """`admit` is for the waiting list: it lets no revoked ticket in and gives an online registrant no room."""
+    assert decide(Subject(Mode.VENUE, Status.CANCELLED), None, Direction.IN, T0, 5, admit=True).result is Result.REVOKED
+    assert decide(ONLINE, None, Direction.IN, T0, 0, admit=True).result is Result.VENUE_FULL
+    assert decide(VENUE, None, Direction.IN, T0, 5, admit=True) == Decision(Result.OK, Action.ADMIT)
+
+
+def test_waitlisted_person_admitted_offline_is_recorded() -> None:
+    """An offline kiosk's admit of a waitlisted person happened: recorded even without room, and flagged."""
+    decision = decide(WAITING, None, Direction.IN, T0, room=0, offline_decision="ok", admit=True)
+    assert (decision.result, decision.action) == (Result.OK, Action.ADMIT)
+    assert decision.warnings == ("waitlisted", "hall_full", "over_capacity")
+    refused = decide(WAITING, None, Direction.IN, T0, room=5, offline_decision="waitlisted")
+    assert (refused.result, refused.action) == (Result.WAITLISTED, Action.NONE)
+
+
+def test_admitted_waitlisted_person_reenters_while_there_is_room() -> None:
+    """Back after an exit, an admitted waitlisted person needs room again but no second admit."""
+    assert decide(WAITING, LEFT, Direction.IN, T0 + 900, 2).warnings == ("reentry", "waitlisted")
+    assert decide(WAITING, LEFT, Direction.IN, T0 + 900, 0).result is Result.VENUE_FULL
 
 
 def test_revoked_ticket_and_cancelled_registration_are_refused() -> None:
@@ -81,22 +123,22 @@ def test_revoked_ticket_admitted_offline_is_recorded_and_flagged() -> None:
 
 
 def test_offline_admission_into_a_full_hall_is_recorded() -> None:
-    """An online registrant admitted offline counts even though the hall was full, with over_capacity."""
-    decision = decide(ONLINE, None, Direction.IN, T0, seats_left=0, offline_decision="ok")
+    """An online registrant admitted offline counts even though the hall was full, flagged over_capacity."""
+    decision = decide(ONLINE, None, Direction.IN, T0, room=0, offline_decision="ok")
     assert decision.action is Action.ADMIT
     assert "over_capacity" in decision.warnings
 
 
 def test_earlier_offline_scan_replaces_the_standing_check_in() -> None:
     """A scan from before the standing first check-in wins it (backdate), whichever arrived first."""
-    decision = decide(VENUE, INSIDE, Direction.IN, T0 - 60, seats_left=5, offline_decision="ok")
+    decision = decide(VENUE, INSIDE, Direction.IN, T0 - 60, room=5, offline_decision="ok")
     assert (decision.result, decision.action) == (Result.OK, Action.BACKDATE)
     assert "earlier_scan_stands" in decision.warnings
 
 
 def test_later_offline_admission_is_logged_as_duplicate() -> None:
     """A second offline admission of someone already in is already_checked_in, logged as duplicate."""
-    decision = decide(VENUE, INSIDE, Direction.IN, T0 + 60, seats_left=5, offline_decision="ok")
+    decision = decide(VENUE, INSIDE, Direction.IN, T0 + 60, room=5, offline_decision="ok")
     assert decision.result is Result.ALREADY_CHECKED_IN
     assert decision.log_result is Result.DUPLICATE
 
@@ -105,7 +147,7 @@ def test_return_after_exit_is_a_reentry_within_seat_rules() -> None:
     """Back in after leaving: ok with reentry; an online registrant needs a free seat again."""
     assert decide(VENUE, LEFT, Direction.IN, T0 + 900, 0).action is Action.REENTER
     assert decide(ONLINE, LEFT, Direction.IN, T0 + 900, 0).result is Result.VENUE_FULL
-    assert decide(ONLINE, LEFT, Direction.IN, T0 + 900, 1).warnings == ("reentry", "registered_online")
+    assert decide(ONLINE, LEFT, Direction.IN, T0 + 900, 2).warnings == ("reentry", "registered_online")
 
 
 def test_entry_older_than_the_last_exit_changes_nothing() -> None:
@@ -116,7 +158,7 @@ def test_entry_older_than_the_last_exit_changes_nothing() -> None:
 
 def test_offline_refusal_changes_nothing_and_keeps_the_kiosks_word() -> None:
     """A person an offline kiosk turned away is not admitted later, even where the server would admit."""
-    decision = decide(VENUE, None, Direction.IN, T0, seats_left=5, offline_decision="unknown")
+    decision = decide(VENUE, None, Direction.IN, T0, room=5, offline_decision="unknown")
     assert decision == Decision(Result.UNKNOWN, warnings=("refused_offline",))
     assert decide(VENUE, INSIDE, Direction.IN, T0 - 60, 5, offline_decision="venue_full").action is Action.NONE
     assert decide(VENUE, None, Direction.IN, T0, 5, offline_decision="whatever").result is Result.OK
@@ -143,7 +185,8 @@ def test_walkin_needs_a_free_seat_unless_admitted_offline() -> None:
     """A walk-in is admitted into a free seat, else venue_full; the offline kiosk's word stands."""
     assert decide_walkin(1).action is Action.ADMIT
     assert decide_walkin(0).result is Result.VENUE_FULL
-    assert decide_walkin(0, "ok").warnings == ("walkin", "over_capacity")
+    assert decide_walkin(0, "ok").warnings == ("walkin", "hall_full", "over_capacity")
+    assert decide_walkin(1).warnings == ("walkin", "hall_full")
     assert decide_walkin(5, "venue_full") == Decision(Result.VENUE_FULL, warnings=("refused_offline",))
     assert decide_walkin(5, "not_in_local_data").action is Action.NONE
 
@@ -243,7 +286,7 @@ def test_answer_carries_registrant_first_check_in_and_counts() -> None:
     person = Registrant(
         1, 1, "R1", "山田 太郎", "ヤマダ タロウ", "y@example.jp", "総務省", Mode.VENUE, Status.REGISTERED, T0
     )
-    body = answer(Decision(Result.OK, Action.ADMIT), "s1", person, (T0, "受付1"), Counts(300, 5, 4), JST)
+    body = answer(Decision(Result.OK, Action.ADMIT), "s1", person, (T0, "受付1"), Counts(300, 5, 4, 320), JST)
     assert body["first_checked_in_at"] == "2023-11-27T13:00:00+09:00"
     assert body["registrant"] == {
         "id": 1,
@@ -253,6 +296,15 @@ def test_answer_carries_registrant_first_check_in_and_counts() -> None:
         "organisation": "総務省",
         "mode": "venue",
     }
-    assert (body["in_hall"], body["checked_in"], body["first_kiosk"]) == (4, 5, "受付1")
-    bare = answer(Decision(Result.INVALID), "s2", None, None, Counts(300, 5, 4), JST)
-    assert set(bare) == {"result", "scan_id", "warnings", "in_hall", "checked_in"}
+    assert (body["in_hall"], body["checked_in"], body["first_kiosk"], body["hall_capacity"]) == (4, 5, "受付1", 320)
+    bare = answer(Decision(Result.INVALID), "s2", None, None, Counts(300, 5, 4, 320), JST)
+    assert set(bare) == {"result", "scan_id", "warnings", "in_hall", "checked_in", "hall_capacity"}
+
+
+def test_parse_scan_reads_admit_and_refuses_a_non_boolean() -> None:
+    """`admit` is a boolean (default false); anything else is a field error."""
+    assert parse_scan({"scan_id": "s1", "code": "x", "admit": True}).admit is True
+    assert parse_scan({"scan_id": "s1", "code": "x"}).admit is False
+    with pytest.raises(Invalid) as caught:
+        parse_scan({"scan_id": "s1", "code": "x", "admit": "yes"})
+    assert caught.value.fields == {"admit": "type"}

@@ -108,7 +108,13 @@ def test_snapshot_has_the_contract_shape() -> None:
         "2023-11-27T13:05:30+09:00",
         9,
     )
-    assert message["venue"] == {"capacity": 300, "registered": 290, "checked_in": 120, "in_hall": 118}
+    assert message["venue"] == {
+        "capacity": 300,
+        "registered": 290,
+        "checked_in": 120,
+        "in_hall": 118,
+        "hall_capacity": 300,
+    }
     assert message["online"] == {"now": 3, "peak": 4, "peak_at": "2023-11-27T13:04:30+09:00", "unique": 6}
     assert message["kiosks"] == [
         {

@@ -46,6 +46,7 @@ EDITABLE = (
     *FLYER_TEXTS,
     "doors_open_at",
     "base_url",
+    "hall_capacity",
 )
 
 

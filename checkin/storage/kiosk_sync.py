@@ -58,7 +58,12 @@ def kiosk_sync(conn: sqlite3.Connection, event: Event, cursor: str | None, now: 
         "cursor": str(seq),
         "full": since is None,
         "server_time": iso(now, event.tz),
-        "event": {"slug": event.slug, "title": event.title, "capacity": event.capacity},
+        "event": {
+            "slug": event.slug,
+            "title": event.title,
+            "capacity": event.capacity,
+            "hall_capacity": event.hall_limit,
+        },
         "counts": {"checked_in": figures.checked_in, "in_hall": figures.in_hall},
         "entries": entries,
         "registrants": list(registrants.values()),
@@ -67,9 +72,11 @@ def kiosk_sync(conn: sqlite3.Connection, event: Event, cursor: str | None, now: 
 
 def _entry(registrant: dict[str, Any], ticket: sqlite3.Row) -> dict[str, Any]:
     valid = ticket["revoked_at"] is None and registrant["status"] != Status.CANCELLED.value
+    # The registrant's status rides along so that an offline kiosk answers `waitlisted` as the server would.
+    shown = ("id", "ref_no", "name", "kana", "organisation", "mode", "status")
     return {
         "hash": ticket["code_hash"],
         "status": "valid" if valid else "revoked",
-        "registrant": {key: registrant[key] for key in ("id", "ref_no", "name", "kana", "organisation", "mode")},
+        "registrant": {key: registrant[key] for key in shown},
         "checked_in_at": registrant["checked_in_at"],
     }

@@ -76,13 +76,13 @@ def text_hash(raw: str) -> str:
 
 
 def counts(conn: sqlite3.Connection, event_id: int) -> Counts:
-    """Capacity, people checked in and people in the hall now (kept exact by triggers)."""
+    """Capacities, people checked in and people in the hall now (kept exact by triggers)."""
     row = conn.execute(
-        "SELECT e.capacity, c.checked_in, c.in_hall FROM events e JOIN attendance_counts c ON c.event_id = e.id"
-        " WHERE e.id = ?",
+        "SELECT e.capacity, c.checked_in, c.in_hall, COALESCE(e.hall_capacity, e.capacity) FROM events e"
+        " JOIN attendance_counts c ON c.event_id = e.id WHERE e.id = ?",
         (event_id,),
     ).fetchone()
-    return Counts(capacity=row[0], checked_in=row[1], in_hall=row[2])
+    return Counts(capacity=row[0], checked_in=row[1], in_hall=row[2], hall_capacity=row[3])
 
 
 def _stored_answer(conn: sqlite3.Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
@@ -218,8 +218,8 @@ def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, calle
         decision = Decision(target.problem or Result.UNKNOWN)
     else:
         subject = Subject(registrant.mode, registrant.status, target.ticket_revoked)
-        seats = counts(conn, event.id).seats_left
-        decision = rules.decide(subject, presence, scan.direction, scanned_at, seats, scan.offline_decision)
+        room = counts(conn, event.id).room
+        decision = rules.decide(subject, presence, scan.direction, scanned_at, room, scan.offline_decision, scan.admit)
         _apply(conn, event.id, registrant.id, decision.action, scanned_at, scanner.name)
     decision = _adjusted(decision, clamped)
     first = _first(decision, presence, scanned_at, scanner.name)
@@ -236,7 +236,7 @@ def register_walkin(conn: sqlite3.Connection, event: Event, walkin: WalkIn, call
         return stored
     scanner = _scanner(conn, event.id, caller, now)
     scanned_at, clamped = rules.clamp_scanned_at(scan.scanned_at, now)
-    decision = _adjusted(rules.decide_walkin(counts(conn, event.id).seats_left, scan.offline_decision), clamped)
+    decision = _adjusted(rules.decide_walkin(counts(conn, event.id).room, scan.offline_decision), clamped)
     registrant = None
     if decision.action is Action.ADMIT:
         registrant = _insert_walkin(conn, event, walkin.app, scan.scan_id, now, scanner.name)

@@ -358,6 +358,11 @@ ALTER TABLE events ADD COLUMN contact_en TEXT NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN base_url TEXT NOT NULL DEFAULT '';
 """
 
+# The hall capacity (people in the hall at once) apart from the seats the form gives; NULL: the same.
+V14 = """
+ALTER TABLE events ADD COLUMN hall_capacity INTEGER CHECK (hall_capacity IS NULL OR hall_capacity >= 0);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (3, V3),
@@ -370,6 +375,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (10, V10),
     (11, V11),
     (13, V13),
+    (14, V14),
 ]
 
 

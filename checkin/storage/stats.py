@@ -71,6 +71,7 @@ def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float, memo: Onlin
         arrivals=tuple((float(start), int(count)) for start, count in arrivals),
         kiosks=_kiosks(conn, event.id),
         latest=_latest(conn, event.id),
+        hall_capacity=event.hall_limit,
     )
 
 

@@ -86,13 +86,20 @@ TICKET: Schema = {
     "required": ["code", "url", "png_url"],
     "properties": {"code": {"type": "string"}, "url": {"type": "string"}, "png_url": {"type": "string"}},
 }
+SCAN_WARNINGS = (
+    "registered_online (an online registrant admitted while the hall has room), waitlisted (a waitlisted person"
+    " admitted by staff), reentry, walkin, hall_full (the hall reached its capacity: admit no more walk-ins or"
+    " waitlisted people), over_capacity (admitted past the hall capacity: a registered person, or an offline"
+    " admit), refused_offline, admitted_offline_revoked, earlier_scan_stands, scanned_at_adjusted"
+)
 SCAN_ANSWER: Schema = _obj(
     {
         "result": {"type": "string", "enum": SCAN_RESULTS},
         "scan_id": {"type": "string"},
-        "warnings": {"type": "array", "items": {"type": "string"}},
+        "warnings": {"type": "array", "items": {"type": "string"}, "description": SCAN_WARNINGS},
         "in_hall": {"type": "integer"},
         "checked_in": COUNT,
+        "hall_capacity": {"type": "integer", "description": "the hall capacity in force (people in the hall at once)"},
     },
     {"registrant": DOOR_REGISTRANT, "first_checked_in_at": ISO_TIME, "first_kiosk": {"type": "string"}},
 )
@@ -103,7 +110,15 @@ SNAPSHOT: Schema = _obj(
         "event": {"type": "string"},
         "at": ISO_TIME,
         "seq": COUNT,
-        "venue": _obj({"capacity": COUNT, "registered": COUNT, "checked_in": COUNT, "in_hall": {"type": "integer"}}),
+        "venue": _obj(
+            {
+                "capacity": COUNT,
+                "registered": COUNT,
+                "checked_in": COUNT,
+                "in_hall": {"type": "integer"},
+                "hall_capacity": {**COUNT, "description": "people in the hall at once (capacity: registration seats)"},
+            }
+        ),
         "online": _obj({"now": COUNT, "peak": COUNT, "peak_at": MAYBE_TIME, "unique": COUNT}),
         "total": _obj({"attended": COUNT}),
         "kiosks": {
@@ -132,7 +147,9 @@ SYNC: Schema = _obj(
         "cursor": {"type": "string"},
         "full": {"type": "boolean"},
         "server_time": ISO_TIME,
-        "event": _obj({"slug": {"type": "string"}, "title": {"type": "string"}, "capacity": COUNT}),
+        "event": _obj(
+            {"slug": {"type": "string"}, "title": {"type": "string"}, "capacity": COUNT, "hall_capacity": COUNT}
+        ),
         "counts": _obj({"checked_in": COUNT, "in_hall": {"type": "integer"}}),
         "entries": {
             "type": "array",
@@ -140,7 +157,7 @@ SYNC: Schema = _obj(
                 {
                     "hash": {"type": "string"},
                     "status": {"type": "string", "enum": ["valid", "revoked"]},
-                    "registrant": DOOR_REGISTRANT,
+                    "registrant": _obj({**DOOR_REGISTRANT["properties"]}, {"status": STATUS}),
                     "checked_in_at": MAYBE_TIME,
                 }
             ),
@@ -193,6 +210,11 @@ SCAN_BODY: Schema = {
         "method": {"type": "string", "enum": ["camera", "wedge", "search", "walkin"]},
         "scanned_at": ISO_TIME,
         "offline_decision": {"type": "string", "maxLength": 40},
+        "admit": {
+            "type": "boolean",
+            "description": "staff admit a waitlisted person (answered `waitlisted` before) while the hall has room;"
+            " send it with a new scan_id",
+        },
     },
 }
 WALKIN_BODY: Schema = {

@@ -34,6 +34,9 @@ export function buildFigures(section) {
       const meter = element("div", { class: "meter", "aria-hidden": "true" }, element("div", { class: "fill", id: "capacity-fill" }));
       panel.append(meter, element("p", { class: "note" }, words("registered"), " ", number("venue.registered")));
     }
+    if (figure.field === "venue.in_hall") {
+      value.append(element("span", { class: "of" }, " / ", words("hall_capacity"), " ", number("venue.hall_capacity")));
+    }
     if (figure.note) panel.append(element("p", { class: "note", id: figure.note }));
     if (figure.total) panel.append(element("p", { class: "note" }, words("total_note")));
     section.append(panel);
