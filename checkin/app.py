@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,12 +18,11 @@ from checkin.errors import CheckinError, StorageUnavailable
 from checkin.services import Services, build
 from checkin.settings import Settings
 from checkin.web import admin, api, csp_report, dashboard, kiosk, kiosk_page, mail, openapi, pages, watch
-from checkin.web.common import error_response
+from checkin.web.common import error_response, front_end
 from checkin.web.security import REDACT_QUERY_STRINGS, SecurityHeaders
 
-ROOT = Path(__file__).resolve().parent.parent
-STATIC_DIR = ROOT / "static"
-KIOSK_DIR = ROOT / "kiosk"
+STATIC_DIR = front_end("static")
+KIOSK_DIR = front_end("kiosk")
 
 
 def all_routes() -> list[BaseRoute]:
@@ -40,7 +38,7 @@ def all_routes() -> list[BaseRoute]:
         *csp_report.routes,
         *openapi.routes,
         *kiosk_page.kiosk_routes(KIOSK_DIR),
-        Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -23,6 +24,14 @@ from checkin.storage.events import get_event
 from checkin.storage.registrants import Registration
 
 log = logging.getLogger("checkin")
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def front_end(name: str) -> Path:
+    """A front-end folder (kiosk, static): inside the installed package (a wheel), else at the top of
+    the repository, where it is edited and served as it is."""
+    installed = PACKAGE_DIR / name
+    return installed if installed.is_dir() else PACKAGE_DIR.parent / name
 
 
 class RowIdConvertor(Convertor[int]):

@@ -8,7 +8,6 @@ import functools
 import html
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -21,9 +20,9 @@ from checkin.models import Event, Role, iso
 from checkin.stats import for_projector, report_figures
 from checkin.storage.report import report_data
 from checkin.web.auth import authenticate, require, same_origin
-from checkin.web.common import event_of, services
+from checkin.web.common import event_of, front_end, services
 
-PAGES = Path(__file__).resolve().parent.parent.parent / "static" / "dashboard"
+PAGES = front_end("static") / "dashboard"
 VIEWERS = frozenset({Role.DASHBOARD, Role.ORGANISER})
 # Close codes the page understands: it stops retrying and says why instead of reconnecting forever.
 CLOSE_CODES: dict[type[CheckinError], int] = {Unauthorized: 4401, Forbidden: 4403, EventNotFound: 4404}

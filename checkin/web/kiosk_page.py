@@ -29,5 +29,12 @@ def kiosk_routes(directory: Path) -> list[BaseRoute]:
     """`/kiosk` redirects; `/kiosk/` serves index.html and `/kiosk/*` the app's files from `directory`."""
     return [
         Route("/kiosk", kiosk_root),
-        Mount("/kiosk", KioskFiles(directory=directory, html=True, check_dir=False), name="kiosk"),
+        Mount(
+            "/kiosk",
+            KioskFiles(
+                directory=directory,
+                html=True,
+            ),
+            name="kiosk",
+        ),
     ]
