@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
@@ -247,10 +248,27 @@ class WatchSockets:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.sockets: AddressCounts | None = None  # made with the first socket, from the server's settings
+        self.foreign_protocol_said = False
+
+    async def refuse_foreign_protocol(self, receive: Receive, send: Send) -> None:
+        """A websocket served by another protocol than ours (`uvicorn --factory` with its own): refused, and
+        said once in the log, since none of the bounds on frames, reading and buffering would hold."""
+        if not self.foreign_protocol_said:
+            self.foreign_protocol_said = True
+            logging.getLogger("checkin").error(
+                "websockets refused: this server does not run checkin's websocket protocol; start it with"
+                " `checkin serve` (uvicorn's own protocols lack its limits on frames, reading and buffering)"
+            )
+        await receive()  # websocket.connect
+        with contextlib.suppress(OSError):
+            await send({"type": "websocket.close", "code": 1011, "reason": "use checkin serve"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
+            return
+        if "checkin.frames" not in (scope.get("extensions") or {}):
+            await self.refuse_foreign_protocol(receive, send)
             return
         if self.sockets is None:
             self.sockets = AddressCounts(address_cap(scope["app"].state.services.settings))
