@@ -71,6 +71,10 @@ class Settings:
     # Seconds a client has to send a request's headers, from connecting or from the previous response
     # (slow clients holding connections open are dropped; real ones send them in milliseconds).
     header_timeout: float = 10.0
+    # New connections one address may open per second (a burst of ten seconds' worth first): a client
+    # reconnecting in a loop is turned away before anything of its request is parsed, while an office of
+    # a hundred people opening the event page at once (six connections each) stays inside the burst.
+    new_connections_per_second: float = 100.0
     # Anonymous viewers of one event present at once from one client address: an office where many
     # colleagues watch on the anonymous page shares one address; beyond this, new ids are refused (4429).
     max_anonymous_per_address: int = 50
@@ -110,6 +114,9 @@ class Settings:
                 env.get("CHECKIN_MAX_CONNECTIONS_PER_ADDRESS", str(cls.max_connections_per_address))
             ),
             header_timeout=float(env.get("CHECKIN_HEADER_TIMEOUT", str(cls.header_timeout))),
+            new_connections_per_second=float(
+                env.get("CHECKIN_NEW_CONNECTIONS_PER_SECOND", str(cls.new_connections_per_second))
+            ),
             max_anonymous_per_address=int(
                 env.get("CHECKIN_MAX_ANONYMOUS_PER_ADDRESS", str(cls.max_anonymous_per_address))
             ),

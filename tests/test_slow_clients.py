@@ -14,6 +14,7 @@ import websockets
 
 from checkin.models import Event
 from checkin.settings import Settings
+from checkin.web.connections import ConnectionRate
 from tests.utils import LiveServer, run_server
 
 PARTIAL = b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Slow: "
@@ -124,3 +125,32 @@ def test_settings_read_the_connection_limits() -> None:
     }
     read = Settings.from_env(env)
     assert (read.header_timeout, read.max_connections_per_address, read.max_anonymous_per_address) == (3.0, 1000, 5)
+
+
+def test_new_connections_of_an_address_refill_at_the_rate() -> None:
+    """A burst of ten seconds' worth, then one per 1/rate seconds; another address has its own bucket."""
+    rate = ConnectionRate(2.0)
+    assert all(rate.allow("192.0.2.1", 100.0) for _ in range(20))
+    assert not rate.allow("192.0.2.1", 100.0)
+    assert rate.allow("192.0.2.2", 100.0)
+    assert rate.allow("192.0.2.1", 100.5) and not rate.allow("192.0.2.1", 100.5)
+    assert all(ConnectionRate(None).allow("192.0.2.1", 0.0) for _ in range(1000))
+
+
+async def test_an_address_reconnecting_in_a_loop_is_turned_away_while_others_are_served(
+    settings: Settings, event: Event
+) -> None:
+    """Past its burst of new connections, 127.0.0.2 gets 429 at once; 127.0.0.1 is answered meanwhile."""
+    with run_server(replace(settings, new_connections_per_second=5.0)) as server:
+        answers = []
+        for _ in range(80):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port, local_addr=("127.0.0.2", 0))
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            try:
+                answers.append((await asyncio.wait_for(reader.read(), 5)).split(b" ", 2)[1])
+            except ConnectionResetError:  # refused before the request was read: the 429 may be lost to a reset
+                answers.append(b"429")
+            writer.close()
+        assert answers[:50] == [b"200"] * 50  # the burst: ten seconds' worth
+        assert answers.count(b"429") >= 20
+        assert await healthz(server) == 200

@@ -60,6 +60,41 @@ class AddressCounts:
             self.counts.pop(address, None)
 
 
+class ConnectionRate:
+    """New connections per address: a bucket of `burst` that refills at `rate` a second (None: no limit).
+
+    A client that reconnects in a loop (each time refused, or closed by its own doing) makes the server
+    accept and set up a connection every time; past its bucket it is turned away at once, which costs a
+    fraction of a handshake. Full buckets are forgotten now and then, so idle addresses cost nothing.
+    """
+
+    __slots__ = ("buckets", "burst", "rate")
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.burst = 10 * rate if rate else 0.0
+        self.buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, at)
+
+    def allow(self, address: str, now: float) -> bool:
+        """Whether this address may open one more connection now (and count it)."""
+        if self.rate is None:
+            return True
+        tokens, at = self.buckets.get(address, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens < 1:
+            self.buckets[address] = (tokens, now)
+            return False
+        self.buckets[address] = (tokens - 1, now)
+        if len(self.buckets) > 10_000:
+            self._forget_full(now)
+        return True
+
+    def _forget_full(self, now: float) -> None:
+        assert self.rate is not None
+        refill = self.burst / self.rate
+        self.buckets = {a: (t, at) for a, (t, at) in self.buckets.items() if now - at < refill}
+
+
 def address_cap(settings: Settings) -> int | None:
     """The per-address connection cap, or None when per-address limits are off (CHECKIN_RATE_LIMITS=off)."""
     return settings.max_connections_per_address if settings.rate_limits else None
@@ -68,11 +103,12 @@ def address_cap(settings: Settings) -> int | None:
 class ConnectionGuard:
     """What one server's HTTP connections share: the peers' counts, the trusted proxies, the deadline."""
 
-    __slots__ = ("header_timeout", "peers", "proxies")
+    __slots__ = ("header_timeout", "peers", "proxies", "rate")
 
     def __init__(self, settings: Settings) -> None:
         self.header_timeout = settings.header_timeout
         self.peers = AddressCounts(address_cap(settings))
+        self.rate = ConnectionRate(settings.new_connections_per_second if settings.rate_limits else None)
         self.proxies = _TrustedHosts(list(settings.trusted_proxies))
 
 
@@ -97,7 +133,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         peer = self.client[0] if self.client else None
         if peer is not None and peer not in self.guard.proxies:
-            if not self.guard.peers.take(peer):
+            if not self.guard.rate.allow(peer, self.loop.time()) or not self.guard.peers.take(peer):
                 self._refuse()
                 return
             self.counted = peer
@@ -143,7 +179,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.counted = None
 
     def _refuse(self) -> None:
-        """429 before reading anything: this address already holds as many connections as it may."""
+        """429 before reading anything: this address holds, or has just opened, as many connections as it may."""
         head = (
             b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 5\r\n"
             b"connection: close\r\ncontent-length: " + str(len(REFUSAL)).encode() + b"\r\n\r\n"

@@ -236,6 +236,12 @@ async def anonymous_page(request: Request) -> Response:
     return _page(request, event, None)
 
 
+def _served_by_uvicorns_own_protocol(receive: Receive) -> bool:
+    """Whether uvicorn's own websocket protocol (not ours, as under `uvicorn --factory`) serves this socket."""
+    owner = getattr(receive, "__self__", None)
+    return owner is not None and type(owner).__module__.startswith("uvicorn.protocols.websockets")
+
+
 class WatchSockets:
     """ASGI middleware handing watch sockets straight to `watch_socket`, ahead of routing and exception layers.
 
@@ -267,7 +273,7 @@ class WatchSockets:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        if "checkin.frames" not in (scope.get("extensions") or {}):
+        if _served_by_uvicorns_own_protocol(receive):
             await self.refuse_foreign_protocol(receive, send)
             return
         if self.sockets is None:

@@ -60,9 +60,6 @@ except ImportError:  # pragma: no cover - the C extension is missing on some pla
 log = logging.getLogger("uvicorn.error")
 
 CLOSE_TIMEOUT = 10.0
-# Marks a socket served by this protocol (one dict shared by every scope, never changed): the app
-# refuses websockets without it rather than run on a protocol with none of these bounds.
-EXTENSIONS: dict[str, object] = {"checkin.frames": {}}
 # Fragments of one message: browsers send whole messages, so a handful is generous; a flood of empty
 # continuations is cut off here rather than read for as long as the peer likes.
 MAX_FRAGMENTS = 64
@@ -236,7 +233,6 @@ class WebSocketProtocol(asyncio.Protocol):
             "headers": [shared_header(name, value) for name, value in request.headers.raw_items()],
             "subprotocols": subprotocols,
             "state": self.app_state.copy(),
-            "extensions": EXTENSIONS,
         }
         self._put({"type": "websocket.connect"})
         # Nothing more from the peer is read until the application, having checked the credential and
