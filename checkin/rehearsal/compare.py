@@ -66,3 +66,8 @@ def compare_people(expected: People, observed: dict[str, People]) -> list[str]:
             if abs(minutes - float(theirs["minutes"] or 0)) > 1:
                 out.append(f"{source}: {ref_no} watched {theirs['minutes']} min, expected {minutes}")
     return out
+
+
+def exit_status(rows: list[Row], people: list[str], problems: list[str]) -> int:
+    """0 when every figure and person agrees and every answer was the expected one; 1 otherwise."""
+    return 0 if all(row.ok for row in rows) and not people and not problems else 1

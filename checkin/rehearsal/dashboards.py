@@ -82,9 +82,9 @@ def scan_to_dashboard_ms(stage: Stage) -> list[float]:
     return out
 
 
-async def settled_snapshot(stage: Stage, after: float, timeout: float = 15.0) -> dict[str, object] | None:
+async def settled_snapshot(stage: Stage, after: float, wait: float = 15.0) -> dict[str, object] | None:
     """The first dashboard snapshot made after `after` (the server sends one at least every 5 s)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         snap = stage.last_snapshot
         if snap is not None and float(str(snap["_received"])) > after + 0.5:

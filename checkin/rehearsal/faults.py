@@ -13,7 +13,9 @@ from checkin.rehearsal.server import OwnServer
 from checkin.rehearsal.stage import Stage
 
 FAULTS = ("kill", "offline", "slow", "junk")
-# Viewers hold still from this long before the kill (a viewing's end is written within the grace) ...
+# Viewers start no viewing from this long before the kill (a start is written within a second) and change
+# nothing else from the grace and this long before it (an end is written when the grace has run out) ...
+QUIET_STARTS = 3.0
 QUIET_BEFORE = 6.0
 # ... until this long after the restart (every viewer back on its socket).
 QUIET_AFTER = 4.0
@@ -34,13 +36,13 @@ async def kill_and_restart(stage: Stage, server: OwnServer) -> None:
     """kill -9 the server at the planned moment of the rush, then start it again on the same port."""
     assert stage.plan.kill_at is not None
     kill_real = stage.clock.real(stage.plan.kill_at)
-    stage.quiet = (kill_real - stage.truth.grace - QUIET_BEFORE, float("inf"))
+    stage.quiet = (kill_real - QUIET_STARTS, kill_real - stage.truth.grace - QUIET_BEFORE, float("inf"))
     await stage.until(stage.plan.kill_at)
     server.kill9()
     stage.bump("killed")
     took = await asyncio.to_thread(server.restart)
     stage.counts["restart_ms"] = round(took * 1000)
-    stage.quiet = (stage.quiet[0], time.time() + QUIET_AFTER)
+    stage.quiet = (*stage.quiet[:2], time.time() + QUIET_AFTER)
 
 
 JUNK: list[tuple[str, str, bytes, dict[str, str]]] = [

@@ -7,6 +7,7 @@ Each kiosk is one device doing one thing at a time. The offline kiosk queues wha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ from typing import Any
 
 import httpx
 
-from checkin.rehearsal.plan import Person
 from checkin.rehearsal.stage import Stage, iso
 
 HEARTBEAT = 5.0  # real seconds between a kiosk's heartbeats
@@ -123,10 +123,8 @@ class Kiosk:
         while True:
             body = {"queue_length": len(self.queue), "last_scan_at": None, "direction": "in", "online": True}
             if not self.offline:
-                try:
+                with contextlib.suppress(httpx.HTTPError):
                     await self.stage.client.post(self.stage.api("/kiosk/heartbeat"), json=body, headers=self.auth)
-                except httpx.HTTPError:
-                    pass
             await asyncio.sleep(HEARTBEAT)
 
     def code_of(self, key: int) -> str:

@@ -99,7 +99,8 @@ def _arrival(rng: random.Random) -> float:
 
 def _viewing(rng: random.Random, person: Person) -> None:
     """Join around the start, maybe pause, maybe a second tab or a reload, leave (or stay to the end)."""
-    start = rng.uniform(-10 * MINUTE, 15 * MINUTE)
+    # a third open the page early (the stream shows its waiting screen), the rest around the start
+    start = rng.uniform(-30 * MINUTE, -5 * MINUTE) if rng.random() < 0.3 else rng.uniform(-5 * MINUTE, 15 * MINUTE)
     person.stays = rng.random() < 0.25
     stop = DAY_END if person.stays else rng.uniform(start + 5 * MINUTE, DAY_END - 2 * MINUTE)
     if rng.random() < 0.2 and stop - start > 20 * MINUTE:

@@ -20,7 +20,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from checkin.rehearsal import faults as fault_players
-from checkin.rehearsal.compare import compare_figures, compare_people
+from checkin.rehearsal.compare import compare_figures, compare_people, exit_status
 from checkin.rehearsal.dashboards import open_dashboards, scan_to_dashboard_ms, settled_snapshot, slow_dashboard
 from checkin.rehearsal.kiosks import play_door
 from checkin.rehearsal.observe import observe
@@ -181,9 +181,15 @@ async def play(opts: Options, plan: Plan, target: Target) -> dict[str, Any]:
             if slow is not None:
                 slow.close()
     result: dict[str, Any] = {
-        "ok": all(r.ok for r in rows) and not people_diff and not stage.problems,
-        "options": {"registrants": opts.registrants, "viewers": opts.viewers, "kiosks": opts.kiosks,
-                    "speed": opts.speed, "faults": sorted(opts.faults), "url": target.url},  # fmt: skip
+        "ok": exit_status(rows, people_diff, stage.problems) == 0,
+        "options": {
+            "registrants": opts.registrants,
+            "viewers": opts.viewers,
+            "kiosks": opts.kiosks,
+            "speed": opts.speed,
+            "faults": sorted(opts.faults),
+            "url": target.url,
+        },
         "figures": [{"figure": r.figure, "expected": r.expected, "observed": r.observed, "ok": r.ok} for r in rows],
         "people_differences": people_diff,
         "problems": stage.problems,

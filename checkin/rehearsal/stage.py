@@ -36,7 +36,8 @@ class Stage:
     scan_answers: list[tuple[float, float, int]] = field(default_factory=list)  # (sent, answered, checked_in)
     snapshots: list[tuple[float, int]] = field(default_factory=list)  # (received, checked_in)
     last_snapshot: dict[str, Any] | None = None
-    quiet: tuple[float, float] | None = None  # viewers hold still while the server is being killed
+    # Viewers hold still while the server is being killed: (no new viewing from, no other change from, until).
+    quiet: tuple[float, float, float] | None = None
     phase: str = ""
 
     @property
@@ -60,9 +61,14 @@ class Stage:
         await asyncio.sleep(max(0.0, self.clock.real(plan_t) - time.time()))
 
     async def post_retrying(self, url: str, body: dict[str, Any], token: str) -> httpx.Response | None:
-        """POST, and on a lost connection or a 5xx again with the same body (same scan_id) until it is answered."""
+        """POST, and on a lost connection or a 5xx again (same scan_id) until it is answered.
+
+        A retry says when the scan really happened (`scanned_at`), as the kiosk page's queue does, so a scan
+        first sent before a crash keeps its time.
+        """
         deadline = time.monotonic() + RETRY_FOR
         first = True
+        at = time.time()
         while True:
             try:
                 answer = await self.client.post(url, json=body, headers=self.auth(token))
@@ -76,6 +82,7 @@ class Stage:
             if first:
                 self.bump("retried")
                 first = False
+                body = {"scanned_at": iso(at), **body}
             await asyncio.sleep(0.25)
 
 

@@ -107,7 +107,7 @@ class Truth:
         online_now = 0
         for key in self.watching:
             views = self.viewings(key, now)
-            for start, end, open_ in views:
+            for start, end, _open in views:
                 points += [(start, 1), (end, -1)]
             if views and (views[-1][2] or now - views[-1][1] < self.grace):
                 online_now += 1

@@ -8,6 +8,7 @@ start and end of two viewers are close enough for the order the server sees to d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import random
@@ -58,10 +59,8 @@ class Tab:
 
     async def say(self, watching: bool) -> None:
         if self.socket is not None:
-            try:
+            with contextlib.suppress(WebSocketException):
                 await self.socket.send(json.dumps({"type": "state", "watching": watching}))
-            except WebSocketException:
-                pass
 
     async def close(self) -> None:
         self.closed = True
@@ -101,9 +100,9 @@ class Viewer:
         target = origin + math.ceil((now - origin - offset) / GRID) * GRID + offset
         await asyncio.sleep(max(0.0, target - now))
 
-    async def hold_still(self) -> None:
+    async def hold_still(self, starting: bool) -> None:
         """Nothing changes while the server is being killed and restarted."""
-        while self.stage.quiet and self.stage.quiet[0] <= time.time() < self.stage.quiet[1]:
+        while (quiet := self.stage.quiet) and quiet[0 if starting else 1] <= time.time() < quiet[2]:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
 
     async def turn(self, watching: bool) -> None:
@@ -128,7 +127,7 @@ class Viewer:
     async def play(self) -> None:
         for at, op in self.schedule():
             await self.stage.until(at)
-            await self.hold_still()
+            await self.hold_still(op in {"open", "resume"})
             if op == "open":
                 await self.open_tab()
                 await self.turn(True)
@@ -141,7 +140,7 @@ class Viewer:
                 grace = self.stage.truth.grace
                 if grace - MARGIN <= gap < grace + MARGIN:
                     await asyncio.sleep(self.paused_at + grace + MARGIN - time.time())
-                await self.hold_still()
+                await self.hold_still(True)
                 await self.turn(True)
             elif op == "tab":
                 await self.open_tab()
@@ -171,4 +170,3 @@ async def play_viewers(stage: Stage, viewers: list[Viewer]) -> None:
 
 def viewers_of(stage: Stage) -> list[Viewer]:
     return [Viewer(stage, p) for p in stage.plan.people if p.viewing]
-
