@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import socket
 import sys
 import tempfile
 import time
@@ -238,7 +237,6 @@ def cmd_rehearse(args: argparse.Namespace, settings: object) -> int:
     opts = Options(args.registrants, args.viewers, args.kiosks, args.dashboards, args.speed,
                    fault_players.parse_faults(args.faults), args.url, args.token, args.event, args.lang,
                    args.json, args.seed)  # fmt: skip
-    socket.setdefaulttimeout(30)
     return asyncio.run(rehearse(opts))
 
 

@@ -67,12 +67,13 @@ class OwnServer:
     def start(self) -> float:
         """Start the server and wait until it answers; seconds it took."""
         began = time.monotonic()
-        self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "checkin.cli", "serve", "--port", str(self.port)],
-            env=self.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.workdir / "server.log", "ab"),  # noqa: SIM115 - the child keeps it
-        )
+        with open(self.workdir / "server.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                [sys.executable, "-m", "checkin.cli", "serve", "--port", str(self.port)],
+                env=self.env(),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
