@@ -20,6 +20,7 @@ from websockets.asyncio.client import connect
 
 from checkin.rehearsal import faults as fault_players
 from checkin.rehearsal.compare import compare_figures, compare_people, exit_status
+from checkin.rehearsal.crowd import Crowd, split
 from checkin.rehearsal.dashboards import open_dashboards, scan_to_dashboard_ms, settled_snapshot, slow_dashboard
 from checkin.rehearsal.kiosks import play_door
 from checkin.rehearsal.observe import observe
@@ -46,6 +47,7 @@ class Options:
     lang: str
     json_file: Path | None
     seed: int
+    processes: int = 1
 
 
 @dataclass
@@ -150,7 +152,8 @@ async def play(opts: Options, plan: Plan, target: Target) -> dict[str, Any]:
         stage = _start_day(stage, opts.speed)
         progress(stage, f"the day: {plan.kiosks} kiosks, {opts.dashboards} dashboards, faults {sorted(opts.faults)}")
         dashboards = open_dashboards(stage, opts.dashboards)
-        viewers = viewers_of(stage)
+        viewers, shares = split(stage, viewers_of(stage), max(1, opts.processes))
+        crowd = Crowd(stage, shares) if shares else None
         slow = slow_dashboard(stage) if "slow" in opts.faults else None
         side = [asyncio.create_task(ticker(stage))]
         if plan.kill_at is not None and target.server is not None:
@@ -158,7 +161,8 @@ async def play(opts: Options, plan: Plan, target: Target) -> dict[str, Any]:
         if "junk" in opts.faults:
             side.append(asyncio.create_task(fault_players.junk_burst(stage, -25 * MINUTE)))
         try:
-            await asyncio.gather(play_door(stage), play_viewers(stage, viewers), *side[1:])
+            others = [crowd.played()] if crowd else []
+            await asyncio.gather(play_door(stage), play_viewers(stage, viewers), *others, *side[1:])
             await stage.until(DAY_END)
             progress(stage, "\nsettling: the last viewings end after their grace period")
             await asyncio.sleep(stage.truth.grace + 3)
@@ -177,6 +181,8 @@ async def play(opts: Options, plan: Plan, target: Target) -> dict[str, Any]:
             for task in side:
                 task.cancel()
             await asyncio.gather(*(v.close() for v in viewers), *(d.close() for d in dashboards))
+            if crowd is not None:
+                await crowd.close()
             if slow is not None:
                 slow.close()
     result: dict[str, Any] = {
@@ -187,6 +193,7 @@ async def play(opts: Options, plan: Plan, target: Target) -> dict[str, Any]:
             "kiosks": opts.kiosks,
             "speed": opts.speed,
             "faults": sorted(opts.faults),
+            "processes": opts.processes,
             "url": target.url,
         },
         "figures": [{"figure": r.figure, "expected": r.expected, "observed": r.observed, "ok": r.ok} for r in rows],
@@ -236,7 +243,7 @@ def cmd_rehearse(args: argparse.Namespace, settings: object) -> int:
         return 2
     opts = Options(args.registrants, args.viewers, args.kiosks, args.dashboards, args.speed,
                    fault_players.parse_faults(args.faults), args.url, args.token, args.event, args.lang,
-                   args.json, args.seed)  # fmt: skip
+                   args.json, args.seed, args.processes)  # fmt: skip
     return asyncio.run(rehearse(opts))
 
 
@@ -255,4 +262,5 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--lang", choices=["ja", "en"], default="ja")
     p.add_argument("--json", type=Path, help="also write the summary as JSON to this file")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--processes", type=int, default=1, help="client processes the viewers are spread over")
     p.set_defaults(handler=cmd_rehearse)
