@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -165,12 +166,13 @@ class Kiosk:
     async def undo(self, action: Action) -> None:
         """The wrong person was let in: take it back, then scan the right ticket (the same person, here)."""
         reg = self.stage.truth.registrants[action.key]
-        try:
-            answer = await self.stage.client.delete(self.stage.api(f"/checkins/{reg.id}"), headers=self.auth)
-        except httpx.HTTPError:
+        answer = await self.stage.retrying("DELETE", self.stage.api(f"/checkins/{reg.id}"), self.token)
+        if answer is None:
             self.stage.problem(f"undo of {reg.ref_no}: no answer")
             return
-        if answer.status_code != 200 or answer.json().get("result") != "undone":
+        # a retry of an undo whose first answer was lost finds nobody checked in: it was done
+        retried_done = answer.status_code == 404 and answer.extensions.get("tries", 1) > 1
+        if not retried_done and (answer.status_code != 200 or answer.json().get("result") != "undone"):
             self.stage.problem(f"undo of {reg.ref_no}: {answer.status_code} {answer.text[:100]}")
             return
         self.stage.truth.undo(action.key)
@@ -183,8 +185,9 @@ class Kiosk:
         reg = self.stage.truth.registrants[key]
         person = self.stage.plan.people[key]
         typed = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in person.kana.replace(" ", ""))
-        answer = await self.stage.client.get(self.stage.api("/registrants"), params={"q": typed}, headers=self.auth)
-        found = [r for r in answer.json().get("registrants", []) if r["ref_no"] == reg.ref_no]
+        answer = await self.stage.retrying("GET", self.stage.api(f"/registrants?{urlencode({'q': typed})}"), self.token)
+        items = answer.json().get("registrants", []) if answer is not None and answer.status_code == 200 else []
+        found = [r for r in items if r["ref_no"] == reg.ref_no]
         if not found:
             self.stage.problem(f"search for {reg.ref_no} by reading {typed!r} did not find them")
             return {"code": self.code_of(key)}

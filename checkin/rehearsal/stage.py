@@ -66,23 +66,31 @@ class Stage:
         A retry says when the scan really happened (`scanned_at`), as the kiosk page's queue does, so a scan
         first sent before a crash keeps its time.
         """
+        return await self.retrying("POST", url, token, body)
+
+    async def retrying(
+        self, method: str, url: str, token: str, body: dict[str, Any] | None = None
+    ) -> httpx.Response | None:
+        """A request sent again on a lost connection or a 5xx until it is answered (None after RETRY_FOR)."""
         deadline = time.monotonic() + RETRY_FOR
-        first = True
         at = time.time()
+        tries = 0
         while True:
             try:
-                answer = await self.client.post(url, json=body, headers=self.auth(token))
+                answer = await self.client.request(method, url, json=body, headers=self.auth(token))
                 if answer.status_code < 500:
+                    answer.extensions["tries"] = tries + 1
                     return answer
-                self.problem(f"{answer.status_code} from POST {url.removeprefix(self.url)}")
+                self.problem(f"{answer.status_code} from {method} {url.removeprefix(self.url)}")
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 return None
-            if first:
+            tries += 1
+            if tries == 1:
                 self.bump("retried")
-                first = False
-                body = {"scanned_at": iso(at), **body}
+                if body is not None:
+                    body = {"scanned_at": iso(at), **body}
             await asyncio.sleep(0.25)
 
 
