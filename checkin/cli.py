@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     backup.set_defaults(handler=cmd_backup)
 
     cli_data.add_parsers(sub, common)
+
+    from checkin.rehearsal.run import add_parser as add_rehearse
+
+    add_rehearse(sub)
     return parser
 
 
