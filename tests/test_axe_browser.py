@@ -1,0 +1,67 @@
+"""axe-core in headless Chromium on every screen of the product: no serious or critical accessibility violation.
+
+axe is injected as a script from the page's own origin: a Playwright route answers
+/static/vendor-test/axe.min.js with tests/vendor/axe-core/axe.min.js, and add_script_tag(url=...) loads it.
+So every page keeps its strict Content-Security-Policy (script-src 'self', no inline script) while it is
+checked; bypass_csp is never used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Route
+
+from tests.browser import chromium
+from tests.tour import CAMERA_ARGS, STOPS, Site, Stop, admin_state, demo_site, visit
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+AXE_PATH = "/static/vendor-test/axe.min.js"
+# WCAG 2.1 A and AA plus axe's best practices (landmarks, one h1, regions).
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+RUN = "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium(CAMERA_ARGS) as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with demo_site(tmp_path_factory.mktemp("axe")) as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def admin(browser: Browser, site: Site) -> dict[str, object]:
+    return admin_state(browser, site)
+
+
+def serious_violations(page: Page, site: Site) -> list[str]:
+    """axe's serious and critical violations on the page as it is now, one line each with the elements."""
+
+    def serve_axe(route: Route) -> None:
+        route.fulfill(path=AXE, content_type="text/javascript")
+
+    page.route(f"{site.url}{AXE_PATH}", serve_axe)
+    page.add_script_tag(url=f"{site.url}{AXE_PATH}")
+    results: dict[str, Any] = page.evaluate(RUN, TAGS)
+    return [
+        f"{v['impact']} {v['id']}: {v['help']} — " + "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("stop", STOPS, ids=[stop.name for stop in STOPS])
+def test_no_serious_accessibility_violation(browser: Browser, site: Site, admin: dict[str, object], stop: Stop) -> None:
+    """The screen, in the state named, has no serious or critical axe violation."""
+    with visit(browser, site, stop, admin) as page:
+        assert serious_violations(page, site) == []

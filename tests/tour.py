@@ -1,0 +1,224 @@
+"""Every screen of the product, each at the size it is used at: the accessibility test and the screenshots walk it."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from checkin.demo import ensure_demo
+from checkin.models import Mode
+from checkin.registration import Application
+from checkin.settings import Settings, SmtpSettings
+from checkin.storage import Database
+from checkin.storage import registrants as store
+from tests.utils import run_server
+
+PHONE = (390, 844)
+TABLET = (1024, 768)
+TABLET_PORTRAIT = (768, 1024)
+DESKTOP = (1440, 900)
+PROJECTOR = (1920, 1080)
+# A fake camera, granted without a prompt, so the kiosk shows its scanning screen rather than a camera error.
+CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
+@dataclass(frozen=True)
+class Site:
+    """A running server with the demo event, two registrants with tickets, and staff credentials."""
+
+    url: str
+    slug: str
+    venue_code: str
+    online_code: str
+    registrant_id: int
+    organiser: tuple[str, str]
+    kiosk_token: str
+    dashboard_token: str
+
+
+@contextlib.contextmanager
+def demo_site(folder: Path) -> Iterator[Site]:
+    """Serve the demo event from a fresh database in `folder` until the block ends."""
+    settings = Settings(
+        db_path=folder / "checkin.db",
+        secret_key="tour-secret",
+        sqlite_synchronous="NORMAL",
+        qr_workers=0,
+        smtp=SmtpSettings(outbox=folder / "outbox"),
+    )
+    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database.open()
+    try:
+        now = time.time()
+        event, credentials = ensure_demo(database, now)
+        assert credentials is not None
+        tickets = [
+            database.write_sync(
+                store.register,
+                event,
+                Application("受付 花子", "ウケツケ ハナコ", f"{mode.value}@example.jp", "総務省", mode),
+                now,
+                enforce_open=False,
+            )
+            for mode in (Mode.VENUE, Mode.ONLINE)
+        ]
+    finally:
+        database.close()
+    codes = [registration.ticket.code for registration in tickets if registration.ticket is not None]
+    with run_server(replace(settings)) as live:
+        yield Site(
+            url=live.url,
+            slug=event.slug,
+            venue_code=codes[0],
+            online_code=codes[1],
+            registrant_id=tickets[0].registrant.id,
+            organiser=(credentials.organiser_login, credentials.organiser_password),
+            kiosk_token=credentials.kiosk_token,
+            dashboard_token=credentials.dashboard_token,
+        )
+
+
+Prepare = Callable[[Page, Site], None]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One screen: its name, its address (with {slug}, {venue}, {online}, {id}, {kiosk}, {dashboard}), its size."""
+
+    name: str
+    path: str
+    size: tuple[int, int]
+    prepare: Prepare | None = None
+    admin: bool = False  # needs an organiser's login
+    kiosk: bool = False
+
+    def url(self, site: Site) -> str:
+        return site.url + self.path.format(
+            slug=site.slug,
+            venue=site.venue_code,
+            online=site.online_code,
+            id=site.registrant_id,
+            kiosk=site.kiosk_token,
+            dashboard=site.dashboard_token,
+        )
+
+
+def _form_errors(page: Page, site: Site) -> None:
+    page.locator("form[novalidate] button[type=submit]").click()
+    page.wait_for_selector(".has-error")
+
+
+def _kiosk_ready(page: Page, site: Site) -> None:
+    page.wait_for_selector("#kiosk:not([hidden])")
+    page.wait_for_function("() => Number(document.querySelector('[data-sync]')?.dataset.entries) > 0")
+
+
+def _kiosk_result(page: Page, site: Site) -> None:
+    _kiosk_ready(page, site)
+    page.keyboard.type(site.venue_code)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#result:not([hidden])")
+
+
+def _kiosk_search(page: Page, site: Site) -> None:
+    _kiosk_ready(page, site)
+    page.click("[data-open-search]")
+    page.fill("#search input", "うけつけ")
+    page.wait_for_selector("#search [data-results] li")
+
+
+def _kiosk_walkin(page: Page, site: Site) -> None:
+    _kiosk_ready(page, site)
+    page.click("[data-open-walkin]")
+    page.wait_for_selector("#walkin:not([hidden])")
+
+
+def _kiosk_exit(page: Page, site: Site) -> None:
+    _kiosk_ready(page, site)
+    page.click("[data-toggle-direction]")
+    page.wait_for_selector("body[data-direction=out]")
+
+
+def _pairing(page: Page, site: Site) -> None:
+    page.wait_for_selector("#pairing:not([hidden])")
+
+
+def _dashboard(page: Page, site: Site) -> None:
+    page.wait_for_selector("canvas")
+
+
+STOPS: tuple[Stop, ...] = (
+    Stop("event", "/e/{slug}/", PHONE),
+    Stop("event-en", "/e/{slug}/?lang=en", PHONE),
+    Stop("event-form-errors", "/e/{slug}/", PHONE, _form_errors),
+    Stop("ticket-venue", "/t/{venue}", PHONE),
+    Stop("ticket-online", "/t/{online}", PHONE),
+    Stop("ticket-registered", "/t/{venue}?registered=1", PHONE),
+    Stop("cancel", "/t/{venue}/cancel", PHONE),
+    Stop("resend", "/e/{slug}/resend", PHONE),
+    Stop("watch-personal", "/w/{online}", PHONE),
+    Stop("watch-anonymous", "/e/{slug}/watch", PHONE),
+    Stop("kiosk-pairing", "/kiosk", TABLET, _pairing, kiosk=True),
+    Stop("kiosk-scanning", "/kiosk#token={kiosk}", TABLET, _kiosk_ready, kiosk=True),
+    Stop("kiosk-scanning-portrait", "/kiosk#token={kiosk}", TABLET_PORTRAIT, _kiosk_ready, kiosk=True),
+    Stop("kiosk-result", "/kiosk#token={kiosk}", TABLET, _kiosk_result, kiosk=True),
+    Stop("kiosk-search", "/kiosk#token={kiosk}", TABLET, _kiosk_search, kiosk=True),
+    Stop("kiosk-walkin", "/kiosk#token={kiosk}", TABLET_PORTRAIT, _kiosk_walkin, kiosk=True),
+    Stop("kiosk-exit", "/kiosk#token={kiosk}", TABLET, _kiosk_exit, kiosk=True),
+    Stop("dashboard", "/dashboard/{slug}#token={dashboard}", DESKTOP, _dashboard),
+    Stop("projector", "/dashboard/{slug}?projector=1#token={dashboard}", PROJECTOR, _dashboard),
+    Stop("report", "/dashboard/{slug}/report", DESKTOP, admin=True),
+    Stop("admin-login", "/admin/login", DESKTOP),
+    Stop("admin-events", "/admin", DESKTOP, admin=True),
+    Stop("admin-event-new", "/admin/events/new", DESKTOP, admin=True),
+    Stop("admin-event-settings", "/admin/events/{slug}/settings", DESKTOP, admin=True),
+    Stop("admin-registrants", "/admin/events/{slug}/registrants", DESKTOP, admin=True),
+    Stop("admin-registrant", "/admin/events/{slug}/registrants/{id}", DESKTOP, admin=True),
+    Stop("admin-files", "/admin/events/{slug}/files", DESKTOP, admin=True),
+    Stop("admin-kiosks", "/admin/events/{slug}/kiosks", DESKTOP, admin=True),
+    Stop("admin-tokens", "/admin/events/{slug}/tokens", DESKTOP, admin=True),
+    Stop("admin-tickets", "/admin/events/{slug}/tickets", DESKTOP, admin=True),
+    Stop("admin-addresses", "/admin/events/{slug}/addresses", DESKTOP, admin=True),
+    Stop("admin-audit", "/admin/events/{slug}/audit", DESKTOP, admin=True),
+)
+
+
+def admin_state(browser: Browser, site: Site) -> dict[str, object]:
+    """An organiser's logged-in browser storage (cookies), by the login form."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{site.url}/admin/login")
+        page.locator("input[name=login]").fill(site.organiser[0])
+        page.locator("input[name=password]").fill(site.organiser[1])
+        page.locator("form [type=submit]").first.click()
+        page.wait_for_url("**/admin")
+        return dict(context.storage_state())
+    finally:
+        context.close()
+
+
+@contextlib.contextmanager
+def visit(browser: Browser, site: Site, stop: Stop, admin: dict[str, object] | None) -> Iterator[Page]:
+    """A fresh context at the stop's size (logged in for admin stops), the page loaded and brought to its state."""
+    # Service workers off: the kiosk's worker would otherwise answer requests the tests route themselves.
+    context: BrowserContext = browser.new_context(
+        viewport={"width": stop.size[0], "height": stop.size[1]},
+        service_workers="block",
+        timezone_id="Asia/Tokyo",
+        locale="ja-JP",
+        storage_state=admin if stop.admin else None,  # type: ignore[arg-type]
+    )
+    try:
+        page = context.new_page()
+        page.goto(stop.url(site))
+        if stop.prepare is not None:
+            stop.prepare(page, site)
+        yield page
+    finally:
+        context.close()
