@@ -44,8 +44,8 @@ def admin(browser: Browser, site: Site) -> dict[str, object]:
     return admin_state(browser, site)
 
 
-def serious_violations(page: Page, site: Site) -> list[str]:
-    """axe's serious and critical violations on the page as it is now, one line each with the elements."""
+def violations(page: Page, site: Site, impacts: tuple[str, ...]) -> list[str]:
+    """axe's violations of these impacts on the page as it is now, one line each with the elements."""
 
     def serve_axe(route: Route) -> None:
         route.fulfill(path=AXE, content_type="text/javascript")
@@ -56,12 +56,17 @@ def serious_violations(page: Page, site: Site) -> list[str]:
     return [
         f"{v['impact']} {v['id']}: {v['help']} — " + "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
         for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
+        if v["impact"] in impacts
     ]
+
+
+SERIOUS = ("serious", "critical")
+EVERY = ("minor", "moderate", *SERIOUS)
 
 
 @pytest.mark.parametrize("stop", STOPS, ids=[stop.name for stop in STOPS])
 def test_no_serious_accessibility_violation(browser: Browser, site: Site, admin: dict[str, object], stop: Stop) -> None:
-    """The screen, in the state named, has no serious or critical axe violation."""
+    """The screen, in the state named, has no serious or critical axe violation; the server's pages, the
+    dashboard and the report none at all (the kiosk's panels still lack some landmarks, a moderate finding)."""
     with visit(browser, site, stop, admin) as page:
-        assert serious_violations(page, site) == []
+        assert violations(page, site, SERIOUS if stop.kiosk else EVERY) == []

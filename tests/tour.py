@@ -10,12 +10,16 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from checkin.demo import ensure_demo
-from checkin.models import Mode
+from checkin.demo import ensure_demo, generated_applications
+from checkin.models import Event, Mode
 from checkin.registration import Application
+from checkin.scans import ScanRequest
 from checkin.settings import Settings, SmtpSettings
 from checkin.storage import Database
 from checkin.storage import registrants as store
+from checkin.storage.scans import Caller, record_scan
+from checkin.storage.viewing import end_viewing, start_viewing
+from tests.door_helpers import code_of, scan_id
 from tests.utils import run_server
 
 PHONE = (390, 844)
@@ -67,6 +71,7 @@ def demo_site(folder: Path) -> Iterator[Site]:
             )
             for mode in (Mode.VENUE, Mode.ONLINE)
         ]
+        busy_hour(database, event, now)
     finally:
         database.close()
     codes = [registration.ticket.code for registration in tickets if registration.ticket is not None]
@@ -81,6 +86,25 @@ def demo_site(folder: Path) -> Iterator[Site]:
             kiosk_token=credentials.kiosk_token,
             dashboard_token=credentials.dashboard_token,
         )
+
+
+def busy_hour(db: Database, event: Event, now: float) -> None:
+    """The last hour of a door: 40 arrivals at two kiosks and a dozen online viewers, so the charts have a shape."""
+    people = [
+        db.write_sync(store.register, event, replace(app, email=f"hour{n}@example.jp"), now - 3600, enforce_open=False)
+        for n, app in enumerate(generated_applications(80, seed=11))
+    ]
+    venue = [person for person in people if person.registrant.mode is Mode.VENUE][:40]
+    online = [person for person in people if person.registrant.mode is Mode.ONLINE][:12]
+    for number, person in enumerate(venue):
+        at = now - 3600 + 3000 * (number / len(venue)) ** 0.6  # most people come early
+        scan = ScanRequest(scan_id(), code=code_of(person))
+        db.write_sync(record_scan, event, scan, Caller(f"受付{number % 2 + 1}"), at)
+    for number, person in enumerate(online):
+        key = f"r{person.registrant.id}"
+        db.write_sync(start_viewing, event.id, key, person.registrant.id, now - 3000 + number * 120)
+        if number % 3 == 0:
+            db.write_sync(end_viewing, event.id, key, now - 900)
 
 
 Prepare = Callable[[Page, Site], None]
@@ -149,7 +173,7 @@ def _pairing(page: Page, site: Site) -> None:
 
 
 def _dashboard(page: Page, site: Site) -> None:
-    page.wait_for_selector("canvas")
+    page.wait_for_selector("#updated:not(:empty)")
 
 
 STOPS: tuple[Stop, ...] = (
