@@ -228,8 +228,15 @@ def admin_state(browser: Browser, site: Site) -> dict[str, object]:
 
 
 @contextlib.contextmanager
-def visit(browser: Browser, site: Site, stop: Stop, admin: dict[str, object] | None) -> Iterator[Page]:
-    """A fresh context at the stop's size (logged in for admin stops), the page loaded and brought to its state."""
+def visit(
+    browser: Browser,
+    site: Site,
+    stop: Stop,
+    admin: dict[str, object] | None,
+    loaded: Callable[[Page], None] | None = None,
+) -> Iterator[Page]:
+    """A fresh context at the stop's size (logged in for admin stops), the page loaded (then `loaded` called on
+    it) and brought to its state."""
     # Service workers off: the kiosk's worker would otherwise answer requests the tests route themselves.
     context: BrowserContext = browser.new_context(
         viewport={"width": stop.size[0], "height": stop.size[1]},
@@ -241,6 +248,8 @@ def visit(browser: Browser, site: Site, stop: Stop, admin: dict[str, object] | N
     try:
         page = context.new_page()
         page.goto(stop.url(site))
+        if loaded is not None:
+            loaded(page)
         if stop.prepare is not None:
             stop.prepare(page, site)
         yield page
