@@ -41,12 +41,12 @@ def index(stops: tuple[Stop, ...]) -> str:
         "tablet 1024×768 and 768×1024 (kiosk), 1440×900 (admin, dashboard, report), 1920×1080 (projector).",
         "Made from the demo event by `python -m tests.screenshots` (see README); do not edit them by hand.",
         "",
-        "| Screen | Address | Size | Image |",
+        "| Screen | Shows | Address | Size |",
         "|---|---|---|---|",
     ]
     for stop in stops:
         size = f"{stop.size[0]}×{stop.size[1]}"
-        lines.append(f"| {stop.name} | `{stop.path}` | {size} | [{stop.name}.png](screenshots/{stop.name}.png) |")
+        lines.append(f"| [{stop.name}](screenshots/{stop.name}.png) | {stop.what} | `{stop.path}` | {size} |")
     return "\n".join(lines) + "\n"
 
 
