@@ -10,11 +10,14 @@ import argparse
 import io
 import sys
 import tempfile
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from PIL import Image
+from playwright.sync_api import Browser
 
 from tests.browser import chromium
+from tests.test_kiosk_browser import camera_frame, write_y4m
 from tests.tour import CAMERA_ARGS, PHONE, STOPS, Stop, admin_state, demo_site, visit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +33,13 @@ def compressed(png: bytes) -> bytes:
         out, "PNG", optimize=True
     )
     return out.getvalue()
+
+
+def camera(folder: Path) -> AbstractContextManager[Browser]:
+    """Chromium whose fake camera films a plain light-grey wall (its own test pattern would fill the kiosk)."""
+    video = folder / "wall.y4m"
+    write_y4m(video, [camera_frame(None)])
+    return chromium([*CAMERA_ARGS, f"--use-file-for-fake-video-capture={video}"])
 
 
 def index(stops: tuple[Stop, ...]) -> str:
@@ -58,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stops = tuple(stop for stop in STOPS if not args.names or stop.name in args.names)
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as folder, demo_site(Path(folder)) as site, chromium(CAMERA_ARGS) as browser:
+    with tempfile.TemporaryDirectory() as folder, demo_site(Path(folder)) as site, camera(Path(folder)) as browser:
         admin = admin_state(browser, site)
         for stop in stops:
             with visit(browser, site, stop, admin) as page:

@@ -201,7 +201,7 @@ STOPS: tuple[Stop, ...] = (
         "kiosk-scanning",
         "/kiosk#token={kiosk}",
         TABLET,
-        "the kiosk waiting for a QR code (Chromium's fake camera)",
+        "the kiosk waiting for a QR code",
         _kiosk_ready,
         kiosk=True,
     ),
