@@ -4,7 +4,7 @@ STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 PORT ?= 8000
 
-.PHONY: run test lint typecheck bench vendor clean system-deps check-uvicorn
+.PHONY: run test lint typecheck bench vendor clean system-deps check-uvicorn screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,9 @@ test: lint typecheck system-deps
 bench: $(TESTSTAMP)
 	scripts/system-deps.sh bench
 	$(PY) -m bench
+
+screenshots: $(TESTSTAMP)
+	$(PY) -m tests.screenshots
 
 check-uvicorn:
 	scripts/check-uvicorn.sh

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page
 
+from checkin.demo import SYMPOSIUM
+from checkin.settings import Settings
 from tests.browser import chromium
+from tests.conftest import seed_event
 from tests.utils import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -101,3 +105,17 @@ def test_keyboard_registration_lands_on_a_scannable_ticket(live: LiveServer, pag
     page.emulate_media(media="print")
     assert not page.is_visible("header.site") and not page.is_visible(".actions")
     assert page.is_visible(".qr img")
+
+
+def test_the_language_link_stays_on_one_line_beside_a_long_header(live: LiveServer, settings: Settings) -> None:
+    """On a phone, a header with a long title and organisers leaves the language link whole (「日本語」 was
+    squeezed into one character per line)."""
+    seed_event(settings, replace(SYMPOSIUM, slug="long"))  # five ministries as organisers
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{live.url}/e/long/?lang=en")
+        link = page.locator("nav.lang a")
+        assert link.inner_text() == "日本語"
+        assert link.evaluate("a => a.getClientRects().length") == 1
+        box = link.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390

@@ -134,3 +134,29 @@ def test_before_the_first_arrival_the_chart_says_so(
     expect(page.locator("#chart-arrivals-empty")).to_have_text("まだ来場者はいません")
     expect(page.locator("#chart-arrivals")).to_be_hidden()
     page.context.close()
+
+
+def test_the_projectors_numbers_stand_level_when_a_label_wraps(
+    browser: Browser, live: LiveServer, settings: Settings, event: Event
+) -> None:
+    """In the eight narrow columns a long label (視聴者数（ユニーク）) takes two lines: its number still starts
+    on the same line as its neighbours' numbers."""
+    token = make_token(settings, event, Role.DASHBOARD)
+    page = open_page(browser, f"{live.url}/dashboard/sympo?projector=1#token={token}", 1920, 1080)
+    expect(page.locator('[data-field="online.unique"]')).to_have_text("0")
+    rows = page.evaluate(
+        """() => {
+          const rows = {};
+          for (const figure of document.querySelectorAll(".figure")) {
+            const top = Math.round(figure.getBoundingClientRect().top);
+            const label = figure.querySelector("h2").getBoundingClientRect();
+            const value = figure.querySelector(".value").getBoundingClientRect();
+            (rows[top] ??= []).push({lines: Math.round(label.height), value: Math.round(value.top)});
+          }
+          return Object.values(rows);
+        }"""
+    )
+    first = rows[0]
+    assert len({cell["lines"] for cell in first}) == 1, first
+    assert len({cell["value"] for cell in first}) == 1, first
+    page.context.close()

@@ -69,3 +69,15 @@ def test_the_report_shows_the_seeded_truth_and_prints_its_time(settings: Setting
         expect(page.locator("#as-of")).to_have_text(re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}時\d{2}分 現在$"))
         assert page.locator("button:visible").count() == 0
         context.close()
+
+
+def test_the_print_button_looks_like_the_pages_other_button(settings: Settings, event: Event) -> None:
+    """「印刷」is drawn like「English」beside it in the header (same padding, border and background), not as
+    the browser's bare default button."""
+    with run_server(settings) as server, chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{server.url}/dashboard/sympo/report#token={make_token(settings, event, Role.ORGANISER)}")
+        expect(page.locator("#print")).to_be_visible()
+        style = "e => ['padding', 'border-radius', 'background-color', 'font-size'].map(p => getComputedStyle(e)[p])"
+        assert page.locator("#print").evaluate(style) == page.locator("#lang").evaluate(style)
+        page.close()

@@ -27,6 +27,9 @@ def test_the_vendored_files_match_their_recorded_checksums() -> None:
     listed = (ROOT / "static" / "vendor" / "SHA256SUMS").read_text(encoding="utf-8")
     assert "zxing-wasm/zxing_reader.wasm" in listed and "zxing-wasm/LICENSE" in listed
     assert "jsqr" not in listed
+    tests_listed = (ROOT / "tests" / "vendor" / "SHA256SUMS").read_text(encoding="utf-8")
+    assert "axe-core/axe.min.js" in tests_listed and "axe-core/LICENSE" in tests_listed
+    assert "tests/vendor: 4 files match" in result.stdout
 
 
 def test_a_changed_missing_or_extra_file_fails_the_check(tmp_path: Path) -> None:
@@ -35,6 +38,7 @@ def test_a_changed_missing_or_extra_file_fails_the_check(tmp_path: Path) -> None
     (copy / "scripts").mkdir(parents=True)
     shutil.copy2(ROOT / "scripts" / "vendor.sh", copy / "scripts")
     shutil.copytree(ROOT / "static" / "vendor", copy / "static" / "vendor")
+    shutil.copytree(ROOT / "tests" / "vendor", copy / "tests" / "vendor")
     vendor = copy / "static" / "vendor"
     assert check(copy).returncode == 0
     wasm = vendor / "zxing-wasm" / "zxing_reader.wasm"
@@ -50,6 +54,11 @@ def test_a_changed_missing_or_extra_file_fails_the_check(tmp_path: Path) -> None
     (vendor / "hls" / "extra.js").write_text("alert(1)", encoding="utf-8")
     extra = check(copy)
     assert extra.returncode == 1 and "extra.js" in extra.stderr
+    (vendor / "hls" / "extra.js").unlink()
+    axe = copy / "tests" / "vendor" / "axe-core" / "axe.min.js"
+    axe.write_text(axe.read_text(encoding="utf-8") + ";", encoding="utf-8")
+    test_only = check(copy)
+    assert test_only.returncode == 1 and "axe.min.js" in test_only.stderr
 
 
 def test_the_decoder_files_are_served_with_types_a_browser_accepts(client: TestClient) -> None:
