@@ -63,8 +63,9 @@ SYMPOSIUM = Event(
         "1 minute from the Hijiribashi exit of JR Ochanomizu Station\n"
         "Directly connected to exit B2 of Shin-Ochanomizu Station (Tokyo Metro Chiyoda Line)"
     ),
-    contact="テレワーク月間事務局\nE-Mail: telework@ml.soumu.go.jp",
-    contact_en="Telework Month office\nE-mail: telework@ml.soumu.go.jp",
+    # The flyer names no contact address: a fictional one at a domain reserved for examples.
+    contact="テレワーク月間事務局\nE-Mail: telework-office@example.jp",
+    contact_en="Telework Month office\nE-mail: telework-office@example.jp",
 )
 
 

@@ -11,6 +11,7 @@ const MAX_SIDE = 640; // enough pixels for a version-4 code held up to the camer
 const MIN_INTERVAL_MS = 40; // at most 25 frames a second: a new code waits about a frame at most
 const HINT_AFTER_MS = 2500; // a code seen but not read for this long: tell the person what to do
 const HINT_GONE_MS = 1500; // no code seen for this long: the person has gone, so has the hint
+const HINT_GONE_FRAMES = 6; // ...and in this many decoded frames in a row
 const CLOSE_SHARE = 0.55; // a symbol wider than this share of the frame's short side is too close to focus
 const FPS_WINDOW_MS = 10_000;
 const WORKER_RETRY_MS = 5_000; // a worker that failed to load (server away, nothing cached) is tried again after this
@@ -70,13 +71,17 @@ class WorkerDecoder {
 class HintWatch {
   constructor() {
     this.since = 0; // when the current run of unread sightings began
+    this.misses = 0; // decoded frames in a row without a sighting
     this.lastSeen = 0;
     this.share = 0;
   }
 
   /** One decoder answer at time `now`; returns "back" (move it back) or "brighten" to show, or null. */
   update({ text, seen }, now) {
-    if (text || (!seen && now - this.lastSeen >= HINT_GONE_MS)) {
+    // Gone means unseen for a while *and* for several frames: a slow tablet decodes few frames a
+    // second, and a blurred code is not found in every one of them.
+    this.misses = seen ? 0 : this.misses + 1;
+    if (text || (!seen && now - this.lastSeen >= HINT_GONE_MS && this.misses >= HINT_GONE_FRAMES)) {
       this.since = 0;
       return null;
     }

@@ -41,7 +41,7 @@ FLYER = (
     "13:00",
     "アクセス",
     "問い合わせ先",
-    "telework@ml.soumu.go.jp",
+    "telework-office@example.jp",
 )
 FORM = {
     "title": "テスト",
@@ -96,7 +96,7 @@ def test_ticket_and_watch_pages_show_programme_and_contact(demo_client: TestClie
     code = register(demo_client, "online").split("/t/")[1].split("?")[0]
     for path in (f"/t/{code}", f"/w/{code}"):
         html = demo_client.get(path).text
-        assert "受賞企業の取組事例発表" in html and "telework@ml.soumu.go.jp" in html, path
+        assert "受賞企業の取組事例発表" in html and "telework-office@example.jp" in html, path
         assert "内閣府、総務省、厚生労働省、経済産業省、国土交通省" in html, path
 
 
@@ -110,7 +110,7 @@ def test_the_ticket_e_mail_carries_the_flyer(demo_client: TestClient, settings: 
         part = message.get_body(preferencelist=(kind,))
         assert part is not None
         body = part.get_content()
-        for text in ("開場", "13:00", "主催", "表彰式", "講評", "JR中央線", "telework@ml.soumu.go.jp"):
+        for text in ("開場", "13:00", "主催", "表彰式", "講評", "JR中央線", "telework-office@example.jp"):
             assert text in body, (kind, text)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,10 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 def planned(*args: str) -> str:
     """What `make run` would run (make -n: nothing is run)."""
-    result = subprocess.run(["make", "-n", "run", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    command = ["make", "--no-print-directory", "-n", "run", *args]
+    # Run from `make test`, the outer make's flags and level would reach this one: start clean.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     return result.stdout.strip().splitlines()[-1]
 
 

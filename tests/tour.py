@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -46,11 +47,25 @@ class Site:
 
 
 @contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """These environment variables for the length of a block."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
 def demo_site(folder: Path) -> Iterator[Site]:
     """Serve the demo event from a fresh database in `folder` until the block ends."""
     settings = Settings(
         db_path=folder / "checkin.db",
-        secret_key="tour-secret",
         sqlite_synchronous="NORMAL",
         qr_workers=0,
         smtp=SmtpSettings(outbox=folder / "outbox"),
@@ -59,7 +74,9 @@ def demo_site(folder: Path) -> Iterator[Site]:
     database.open()
     try:
         now = time.time()
-        event, credentials = ensure_demo(database, now)
+        # The demo's generated people, whatever sample file the machine has: the same pages everywhere.
+        with _environment(CHECKIN_DEMO_CSV=str(folder / "no-sample.csv")):
+            event, credentials = ensure_demo(database, now)
         assert credentials is not None
         tickets = [
             database.write_sync(
@@ -166,6 +183,7 @@ def _kiosk_walkin(page: Page, site: Site) -> None:
 def _kiosk_exit(page: Page, site: Site) -> None:
     _kiosk_ready(page, site)
     page.click("[data-toggle-direction]")
+    page.click("#exit-confirm button[value=yes]")  # temporary staff are asked first
     page.wait_for_selector("body[data-direction=out]")
 
 
