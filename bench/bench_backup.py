@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.bench_scans import KIOSKS, RATE, _fresh, paced_scans_samples, seed
+from bench.bench_scans import KIOSKS, RATE, fresh_copy, paced_scans_samples, seed
 from bench.common import Sample, machine, paced_summary, spawn_server
 
 BACKUP_AFTER = 3.0  # seconds into the steady load
@@ -41,7 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         seeded = seed(folder, tickets)
-        run_db = _fresh(folder, seeded)
+        run_db = fresh_copy(folder, seeded)
         proc, url = spawn_server(run_db, {"CHECKIN_SQLITE_SYNCHRONOUS": "FULL", "CHECKIN_QR_WORKERS": "0"})
         samples: list[Sample] = []
         try:

@@ -13,7 +13,6 @@ import base64
 import contextlib
 import multiprocessing
 import os
-import shutil
 import tempfile
 import time
 from multiprocessing.synchronize import Event as StopFlag
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.bench_scans import KIOSKS, RATE, Seeded, paced_scans, seed
+from bench.bench_scans import KIOSKS, RATE, Seeded, fresh_copy, paced_scans, seed
 from bench.common import machine, median, percentile, spawn_server
 
 ATTACKERS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
@@ -122,11 +121,9 @@ def _health_probe(url: str, stop: StopFlag, out: list[float]) -> None:
 
 def one_run(folder: Path, seeded: Seeded, codes: list[str], seconds: float, attack: bool) -> dict[str, float]:
     """A fresh server, optionally attacked, under RATE kiosk scans/s for `seconds`."""
-    run_db = folder / "run.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{run_db}{suffix}").unlink(missing_ok=True)
-    shutil.copy(seeded.db, run_db)
-    proc, url = spawn_server(run_db, {"CHECKIN_SQLITE_SYNCHRONOUS": "FULL", "CHECKIN_RATE_LIMITS": "on"})
+    proc, url = spawn_server(
+        fresh_copy(folder, seeded), {"CHECKIN_SQLITE_SYNCHRONOUS": "FULL", "CHECKIN_RATE_LIMITS": "on"}
+    )
     port = int(url.rsplit(":", 1)[1])
     manager = multiprocessing.Manager()
     stop = manager.Event()

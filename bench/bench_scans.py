@@ -175,7 +175,8 @@ def kill_during_rush(
     return {"answered_ok": len(answered), "ok_on_disk": len(on_disk), "missing": len(answered - on_disk)}
 
 
-def _fresh(folder: Path, seeded: Seeded) -> Path:
+def fresh_copy(folder: Path, seeded: Seeded) -> Path:
+    """A copy of the seeded database for one run, flushed to disk, with no WAL left from the last run."""
     run_db = folder / "run.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{run_db}{suffix}").unlink(missing_ok=True)
@@ -195,7 +196,7 @@ def measure(folder: Path, seeded: Seeded, sync: str, runs: int, seconds: float) 
     codes_file.write_text("\n".join(seeded.codes[len(paced_codes) :]) + "\n")
     steady, tops = [], []
     for _ in range(runs):
-        proc, url = spawn_server(_fresh(folder, seeded), env)
+        proc, url = spawn_server(fresh_copy(folder, seeded), env)
         try:
             steady.append(paced_scans(url, seeded, paced_codes, seconds))
             tops.append(ceiling(url, proc.pid, seeded, codes_file, seconds))
@@ -203,7 +204,7 @@ def measure(folder: Path, seeded: Seeded, sync: str, runs: int, seconds: float) 
             proc.terminate()
             proc.wait(timeout=30)
         print(f"  {sync}: steady {steady[-1]}", f"ceiling {tops[-1]}", sep="\n  ", flush=True)
-    killed = kill_during_rush(_fresh(folder, seeded), seeded, codes_file, env, folder)
+    killed = kill_during_rush(fresh_copy(folder, seeded), seeded, codes_file, env, folder)
 
     def mid(rows: list[dict[str, float]], key: str) -> float:
         return median([row[key] for row in rows])
@@ -219,7 +220,7 @@ def measure(folder: Path, seeded: Seeded, sync: str, runs: int, seconds: float) 
 
 def sync_copy(folder: Path, seeded: Seeded) -> str:
     """Time and size of a kiosk's full offline copy, and of a delta after one check-in."""
-    proc, url = spawn_server(_fresh(folder, seeded), {"CHECKIN_SQLITE_SYNCHRONOUS": "NORMAL"})
+    proc, url = spawn_server(fresh_copy(folder, seeded), {"CHECKIN_SQLITE_SYNCHRONOUS": "NORMAL"})
     try:
         with httpx.Client(base_url=url, headers={"authorization": f"Bearer {seeded.tokens[0]}"}, timeout=120) as http:
             path = f"/api/v1/events/{SLUG}/kiosk/sync"
