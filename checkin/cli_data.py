@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from checkin import mailer
+from checkin.display import format_datetime
 from checkin.mailer import Outcome, Result
 from checkin.models import Event
 from checkin.purge import check_ended, execute, plan
@@ -23,7 +24,6 @@ from checkin.storage import Database
 from checkin.storage import mail as mailstore
 from checkin.storage.events import get_event
 from checkin.storage.roster import export_rows
-from checkin.web.templating import format_datetime
 
 STALE_CLAIM = 300.0  # seconds after which an unconfirmed claim is taken as a run that died mid-message
 

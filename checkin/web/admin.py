@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import eventform
+from checkin.access import Principal
 from checkin.errors import AlreadyExists, Forbidden, Invalid
 from checkin.models import Event
 from checkin.storage import admin as store
@@ -18,7 +19,6 @@ from checkin.storage.events import create_event, list_events
 from checkin.web import admin_access, admin_door, admin_files, admin_kiosks, admin_registrants, admin_tickets, login
 from checkin.web.admin_tickets import sender_is_default
 from checkin.web.adminkit import admin_page, event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import mail_promoted, see_other, services
 from checkin.web.forms import form_strings, read_form
 

@@ -7,12 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkin.access import Principal
 from checkin.errors import Invalid, NotFound
 from checkin.models import Event, Role
 from checkin.storage.staff import create_token, list_tokens, revoke_token
 from checkin.text import single_line
 from checkin.web.adminkit import event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import see_other, services
 from checkin.web.forms import read_form, text_field
 

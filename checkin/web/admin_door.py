@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkin.access import Principal
 from checkin.models import Event
 from checkin.scans import Method, ScanRequest
 from checkin.storage.events import audit
@@ -17,7 +18,6 @@ from checkin.storage.registrants import get_registrant
 from checkin.storage.scans import Caller, ScanOutcome, record_scan, undo_checkin
 from checkin.web.admin_registrants import ONE, base_path, confirm, registrant_id
 from checkin.web.adminkit import event_page
-from checkin.web.auth import Principal
 from checkin.web.common import see_other, services
 
 # Scan results with their own sentence on the registrant's page; any other refusal gets a general one.

@@ -7,17 +7,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkin.access import Principal
 from checkin.csvio import FileProblem
-from checkin.i18n import language
 from checkin.models import Event
 from checkin.roster import REPORT_FORMATS, export_report, import_csv, report_filename
 from checkin.storage import admin as store
 from checkin.storage.events import audit
 from checkin.web.admin_tickets import sender_is_default, unsent_count
 from checkin.web.adminkit import event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import mail_promoted, services
 from checkin.web.forms import file_field, read_form, text_field
+from checkin.web.templating import language
 
 
 async def files_page(

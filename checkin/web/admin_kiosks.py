@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkin.access import Principal
 from checkin.errors import AlreadyExists, Invalid
 from checkin.models import Event
 from checkin.storage import kiosks as store
 from checkin.tickets import QrOptions, render_png
 from checkin.web.adminkit import event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import see_other, services
 from checkin.web.forms import read_form, text_field
 

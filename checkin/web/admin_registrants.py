@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import mailer
+from checkin.access import Principal
 from checkin.errors import Conflict, DuplicateEmail, Invalid
 from checkin.models import Event, Mode, Registrant, Status
 from checkin.registration import validate
@@ -21,7 +22,6 @@ from checkin.storage import admin as store
 from checkin.storage.events import audit
 from checkin.storage.registrants import Registration, cancel, get_registrant, reissue_ticket
 from checkin.web.adminkit import event_page, page, page_number
-from checkin.web.auth import Principal
 from checkin.web.common import mail_promoted, see_other, services
 from checkin.web.forms import form_strings, read_form
 

@@ -14,13 +14,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import mailer
+from checkin.access import Principal
 from checkin.models import Event
 from checkin.services import Services
 from checkin.settings import SmtpSettings
 from checkin.storage import mail as mailstore
 from checkin.storage.events import audit
 from checkin.web.adminkit import event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import see_other, services
 
 log = logging.getLogger("checkin.mail")

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from checkin import mailer, ratelimit
+from checkin.access import Principal
 from checkin.models import Event, Role, Ticket, iso
 from checkin.ratelimit import address_key
 from checkin.registration import validate
@@ -15,7 +16,7 @@ from checkin.storage import registrants as store
 from checkin.storage.attendance import RegistrantAttendance, registrant_attendance
 from checkin.storage.events import get_event_by_id
 from checkin.storage.scans import search_at_door
-from checkin.web.auth import Principal, require
+from checkin.web.auth import require
 from checkin.web.common import client_address, event_of, read_json, services
 
 

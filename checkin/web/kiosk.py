@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from checkin import ratelimit
 from checkin import scans as rules
+from checkin.access import Principal, authorise, token_principal
 from checkin.errors import BadRequest, NotCheckedIn
 from checkin.models import Event, Role, iso
 from checkin.ratelimit import address_key
@@ -20,7 +21,7 @@ from checkin.storage.events import get_event
 from checkin.storage.kiosk_sync import kiosk_sync
 from checkin.storage.scans import Caller, ScanOutcome, record_scan, register_walkin, to_json, undo_checkin
 from checkin.storage.staff import resolve_token
-from checkin.web.auth import Principal, authorise, bearer_secret, require, token_principal
+from checkin.web.auth import bearer_secret, require
 from checkin.web.common import client_address, event_of, read_json, services
 
 DOOR_ROLES = {Role.KIOSK, Role.ORGANISER}

@@ -17,14 +17,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import ratelimit, staff
+from checkin.access import Principal
 from checkin.errors import RateLimited
-from checkin.i18n import language
 from checkin.ratelimit import RateLimits, address_key
 from checkin.storage import users
 from checkin.web.adminkit import admin_page, page
-from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, Principal, authenticate, secure_cookies
+from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, authenticate, secure_cookies
 from checkin.web.common import client_address, services
 from checkin.web.forms import read_form, text_field
+from checkin.web.templating import language
 
 LOGIN_CSRF_COOKIE = "checkin_login_csrf"
 HOME = "/admin"

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from checkin import ics, mailer, ratelimit, tickets
 from checkin.calendarlinks import calendar_links
+from checkin.display import format_datetime
 from checkin.errors import (
     CheckinError,
     DuplicateEmail,
@@ -30,7 +31,6 @@ from checkin.errors import (
     TicketRevoked,
     VenueFull,
 )
-from checkin.i18n import language
 from checkin.models import Event, Mode, iso, to_datetime
 from checkin.ratelimit import address_key
 from checkin.storage import registrants as store
@@ -38,7 +38,7 @@ from checkin.storage.events import get_event
 from checkin.ticketmail import doors_time
 from checkin.web import regform
 from checkin.web.common import client_address, log, mail_promoted, read_body, see_other, services
-from checkin.web.templating import format_datetime, render
+from checkin.web.templating import language, render
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 NO_STORE = {"Cache-Control": "no-store"}
