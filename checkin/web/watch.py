@@ -25,12 +25,12 @@ from checkin.errors import EventNotFound
 from checkin.eventform import is_web_url
 from checkin.models import Event, Status
 from checkin.presence import Identity, RateLimit, Refusal, Refused
+from checkin.server.connections import AddressCounts, address_cap
 from checkin.services import Services
 from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
 from checkin.watching import NotAViewer, identify
 from checkin.web.common import client_address, services
-from checkin.web.connections import AddressCounts, address_cap
 from checkin.web.security import watch_policy
 from checkin.web.templating import render
 
