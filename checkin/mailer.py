@@ -21,6 +21,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Protocol, cast
 
+from checkin.errors import DeliveryError
 from checkin.models import Event
 from checkin.registration import envelope_address
 from checkin.services import Services
@@ -34,20 +35,6 @@ from checkin.ticketmail import compose
 log = logging.getLogger("checkin.mail")
 IDLE_CHECK = 10.0  # seconds after which a kept SMTP connection is checked before reuse
 SECURITY = ("starttls", "tls", "none")
-
-
-class DeliveryError(Exception):
-    """A message that did not (certainly) leave.
-
-    `certain`: the server refused it or was never reached, so it may be sent again; otherwise it
-    may have left. `connection`: the trouble is the server or outbox, not this recipient.
-    """
-
-    def __init__(self, reason: str, *, certain: bool, connection: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.certain = certain
-        self.connection = connection
 
 
 class Transport(Protocol):

@@ -11,14 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checkin.display import format_datetime
-from checkin.errors import Conflict
+from checkin.errors import NotEnded
 from checkin.models import Event
 from checkin.storage import Database
 from checkin.storage.purge import PurgeCounts, counts, purge
-
-
-class NotEnded(Conflict):
-    code = "event_not_ended"
 
 
 @dataclass(frozen=True)

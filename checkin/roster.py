@@ -10,9 +10,10 @@ from functools import partial
 from typing import Protocol
 
 from checkin.csvio import ExportRow, ImportReport, format_export, parse
+from checkin.errors import ImportRejected
 from checkin.models import Event, to_datetime
 from checkin.storage import Database
-from checkin.storage.roster import ImportRejected, apply_import, export_rows
+from checkin.storage.roster import apply_import, export_rows
 from checkin.xlsxio import MEDIA_TYPE as XLSX_MEDIA_TYPE
 from checkin.xlsxio import format_xlsx
 

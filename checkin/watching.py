@@ -22,10 +22,10 @@ from collections.abc import Callable, Sequence
 from itertools import count
 
 from checkin import tickets
-from checkin.errors import StorageUnavailable
+from checkin.errors import NotAViewer, Refusal, Refused, StorageUnavailable
 from checkin.hub import Hub
 from checkin.models import Event, Status
-from checkin.presence import Change, Identity, Presence, Refusal, Refused
+from checkin.presence import Change, Identity, Presence
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.events import get_event
@@ -39,14 +39,6 @@ EVENT_TTL = 2.0
 # A server whose heartbeat is older than this many of its periods is dead (on another host, or its
 # pid was reused: a dead process on this host is noticed at once).
 STALE_BEATS = 3
-
-
-class NotAViewer(Exception):
-    """A watch connection that names no valid viewer of this event; `code` is a stable reason."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 async def identify(db: Database, event: Event, ticket: str | None, anon: str | None) -> Identity:

@@ -6,6 +6,7 @@ Every import statement counts, including those inside functions: a late import i
 from __future__ import annotations
 
 import ast
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,7 +158,8 @@ def test_every_module_has_a_layer() -> None:
 
 def test_imports_point_down_the_layers() -> None:
     """Domain modules import no storage, web, server or HTTP; storage no web; only app and cli join the web."""
-    assert violations() == []
+    wrong = violations()
+    assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
 
 
 @pytest.mark.parametrize(
@@ -177,3 +179,17 @@ def test_the_check_sees_every_kind_of_import(tmp_path: Path, source: str, module
     path.write_text(source, encoding="utf-8")
     known = {name for name, _ in modules()}
     assert bool(wrong_imports(module, path, known)) is expected
+
+
+def test_errors_live_in_one_place() -> None:
+    """Every exception class of the package is a coded error of checkin.errors, but the transport's own.
+
+    `ProtocolError` is a broken websocket frame, closed with an RFC 6455 code before any endpoint sees it.
+    """
+    defined = set()
+    for module, _ in modules():
+        for name, value in vars(importlib.import_module(module)).items():
+            if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == module:
+                defined.add((module, name))
+    elsewhere = {(module, name) for module, name in defined if module != "checkin.errors"}
+    assert elsewhere == {("checkin.server.wsframes", "ProtocolError")}

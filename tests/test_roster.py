@@ -9,14 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from checkin.csvio import FileProblem
 from checkin.demo import sample_file
+from checkin.errors import EventPurged, FileProblem
 from checkin.models import Event, Status
 from checkin.roster import export_report, import_csv
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage import registrants as store
-from checkin.storage.roster import EventPurged
 from checkin.storage.viewing import WatchSummary
 from tests.conftest import seed_event
 from tests.report_files import csv_table, xlsx_as_csv_table

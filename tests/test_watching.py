@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 
 from checkin import tickets
+from checkin.errors import NotAViewer, Refusal, Refused
 from checkin.hub import Hub
 from checkin.models import Event, Mode
-from checkin.presence import Identity, Refusal, Refused
+from checkin.presence import Identity
 from checkin.registration import Application
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.registrants import cancel, register
 from checkin.storage.viewing import Server, online_figures, start_viewing, watch_summary
-from checkin.watching import NotAViewer, Watching, dead_servers, identify
+from checkin.watching import Watching, dead_servers, identify
 
 T0 = 1_700_000_000.0
 

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from checkin import eventform
 from checkin.access import Principal
-from checkin.errors import AlreadyExists, Forbidden, Invalid
+from checkin.errors import AlreadyExists, CapacityBelowSeats, Forbidden, Invalid
 from checkin.models import Event
 from checkin.storage import admin as store
 from checkin.storage.events import create_event, list_events
@@ -79,7 +79,7 @@ async def event_settings(request: Request, principal: Principal, event: Event) -
         change = await svc.db.write(store.change_settings, event.slug, settings, principal.actor, svc.now())
     except Invalid as exc:
         return settings_form(request, principal, event, values, exc.status, errors=exc.fields)
-    except eventform.CapacityBelowSeats as exc:
+    except CapacityBelowSeats as exc:
         return settings_form(
             request, principal, event, values, exc.status, errors={"capacity": "below_seats"}, taken=exc.taken
         )

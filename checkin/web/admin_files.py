@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from checkin.access import Principal
-from checkin.csvio import FileProblem
+from checkin.errors import FileProblem
 from checkin.models import Event
 from checkin.roster import REPORT_FORMATS, export_report, import_csv, report_filename
 from checkin.storage import admin as store

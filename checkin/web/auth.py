@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 
 from checkin.access import Principal, authorise, token_principal
-from checkin.errors import Forbidden
+from checkin.errors import CsrfFailed, Forbidden
 from checkin.models import Event, Role
 from checkin.storage.staff import resolve_token
 from checkin.storage.users import resolve_session
@@ -28,10 +28,6 @@ CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LOGIN_PATH = "/admin/login"
 MAX_SECRET = 200
-
-
-class CsrfFailed(Forbidden):
-    code = "csrf_failed"
 
 
 def _bearer(conn: HTTPConnection) -> str | None:
