@@ -7,13 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from checkin import tickets
-from checkin.errors import Conflict, DuplicateEmail, RegistrantNotFound, RegistrationClosed
+from checkin.errors import Conflict, DuplicateEmail, NotFound, RegistrantNotFound, RegistrationClosed, TicketRevoked
 from checkin.models import Event, Mode, Registrant, Status, Ticket
 from checkin.registration import Application, decide_status
-from checkin.storage.events import audit, get_event_by_id
+from checkin.storage.events import audit, get_event, get_event_by_id
 from checkin.text import search_key
 
 NewCode = Callable[[str], str]
+# Longer than any ticket code: such a code is looked up nowhere (`live_ticket`).
+MAX_CODE = 64
 
 
 @dataclass(frozen=True)
@@ -299,3 +301,25 @@ def list_registrants(
         params.append(mode)
     rows = conn.execute(sql + " ORDER BY ref_no", params).fetchall()
     return [registrant_from_row(row) for row in rows]
+
+
+def event_and_seats(conn: sqlite3.Connection, slug: str) -> tuple[Event, int]:
+    """An event and how many venue seats are still free."""
+    event = get_event(conn, slug)
+    return event, max(0, event.capacity - seats_taken(conn, event.id))
+
+
+def live_ticket(conn: sqlite3.Connection, code: str) -> TicketLookup:
+    """The ticket with this code and its holder; NotFound, or TicketRevoked once re-issued or cancelled."""
+    found = lookup_code(conn, code) if len(code) <= MAX_CODE else None
+    if found is None:
+        raise NotFound("no such ticket")
+    if not found.ticket.valid:
+        raise TicketRevoked("this ticket was re-issued or cancelled")
+    return found
+
+
+def cancel_by_code(conn: sqlite3.Connection, code: str, now: float) -> tuple[Event, Registration]:
+    """Cancel the registration a live ticket belongs to (and move the first waiting person up)."""
+    found = live_ticket(conn, code)
+    return found.event, cancel(conn, found.event, found.registrant.id, now, "registrant")
