@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from checkin import tickets
 from checkin.errors import Conflict, DuplicateEmail, NotFound, RegistrantNotFound, RegistrationClosed, TicketRevoked
 from checkin.models import Event, Mode, Registrant, Status, Ticket
-from checkin.registration import Application, decide_status
+from checkin.registration import Application, decide_status, search_text
 from checkin.storage.events import audit, get_event, get_event_by_id
 from checkin.text import search_key
 
@@ -60,10 +60,6 @@ def seats_taken(conn: sqlite3.Connection, event_id: int) -> int:
         (event_id,),
     ).fetchone()
     return int(row[0])
-
-
-def _search_text(app: Application, ref_no: str) -> str:
-    return " ".join(search_key(part) for part in (app.name, app.kana, app.email, ref_no) if part)
 
 
 def find_by_email(conn: sqlite3.Connection, event_id: int, email_key: str) -> Registrant | None:
@@ -120,7 +116,7 @@ def register(
     if ref_no is None:
         ref_no = f"W{registrant_id:07d}"
         conn.execute("UPDATE registrants SET ref_no = ? WHERE id = ?", (ref_no, registrant_id))
-    conn.execute("UPDATE registrants SET search_key = ? WHERE id = ?", (_search_text(app, ref_no), registrant_id))
+    conn.execute("UPDATE registrants SET search_key = ? WHERE id = ?", (search_text(app, ref_no), registrant_id))
     ticket = issue_ticket(conn, current, registrant_id, now, new_code) if status is Status.REGISTERED else None
     audit(conn, event.id, now, source, "registrant.create", ref_no, {"status": status.value})
     return Registration(get_registrant(conn, event.id, registrant_id), ticket)
@@ -148,7 +144,7 @@ def update_registrant(
             app.email_key,
             app.organisation,
             app.mode.value,
-            _search_text(app, old.ref_no),
+            search_text(app, old.ref_no),
             now,
             registrant_id,
         ),

@@ -18,7 +18,7 @@ from checkin import scans as rules
 from checkin import tickets
 from checkin.errors import DuplicateEmail, NotCheckedIn
 from checkin.models import Event, Registrant, iso
-from checkin.registration import Application
+from checkin.registration import Application, search_text
 from checkin.scans import Action, Counts, Decision, Method, Presence, Result, ScanRequest, Subject, WalkIn
 from checkin.storage import registrants as people
 from checkin.storage.events import audit, get_event
@@ -309,7 +309,7 @@ def _insert_walkin(
     ref_no = f"W{registrant_id:07d}"
     conn.execute(
         "UPDATE registrants SET ref_no = ?, search_key = ? WHERE id = ?",
-        (ref_no, people._search_text(app, ref_no), registrant_id),
+        (ref_no, search_text(app, ref_no), registrant_id),
     )
     people.issue_ticket(conn, event, registrant_id, now)
     audit(conn, event.id, now, kiosk, "registrant.create", ref_no, {"status": "registered", "source": "walkin"})
