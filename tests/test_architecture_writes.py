@@ -1,4 +1,5 @@
-"""The web layer changes data only through `Writes`: no database writes, no hub calls, no SQL of its own."""
+"""The web layer (and presence, the mailer, the import) change data only through `Writes`: no database writes,
+no hub calls, no sqlite3 of their own."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-WEB = Path(__file__).resolve().parent.parent / "checkin" / "web"
+PACKAGE = Path(__file__).resolve().parent.parent / "checkin"
+# Everything that runs in the server and changes data; the command line writes with `write_sync`.
+SERVED = [
+    *sorted((PACKAGE / "web").glob("*.py")),
+    *(PACKAGE / name for name in ("watching.py", "mailer.py", "roster.py")),
+]
 WRITES = {"write", "write_sync", "submit_write"}
 
 
@@ -36,9 +42,10 @@ def problems(source: str) -> list[str]:
     return [f"line {line}: {what}" for line, what in sorted(found)]
 
 
-@pytest.mark.parametrize("path", sorted(WEB.glob("*.py")), ids=lambda path: path.name)
-def test_web_modules_change_data_only_through_writes(path: Path) -> None:
-    """A web module never calls `db.write`/`write_sync` or `hub.changed` itself, nor imports sqlite3."""
+@pytest.mark.parametrize("path", SERVED, ids=lambda path: str(path.relative_to(PACKAGE)))
+def test_served_modules_change_data_only_through_writes(path: Path) -> None:
+    """A web module (or presence, the mailer, the import) never calls `db.write`/`write_sync` or `hub.changed`
+    itself, nor imports sqlite3."""
     assert problems(path.read_text(encoding="utf-8")) == []
 
 

@@ -59,7 +59,7 @@ def entries(conn: sqlite3.Connection) -> int:
 
 async def test_a_change_is_committed_before_the_hub_hears_of_it(db: Database) -> None:
     """The hub is told only once the write is committed: what it then reads shows the change."""
-    hub = ToldHub()
+    hub = Hub()
     seen: list[int] = []
     hub.changed = lambda slug: seen.append(db.read_sync(entries))  # type: ignore[method-assign]
     await Writes(db, hub).change("sympo", outcome, True)
