@@ -192,7 +192,7 @@ def _compose(services: Services, event: Event, item: Outgoing, kind: str) -> tup
 
 async def prepare(services: Services, event: Event, item: Outgoing, kind: str) -> Prepared:
     """Claim the message, then compose it (QR rendering) on the thread pool."""
-    send_id = await services.db.write(store.claim, item, kind, services.now())
+    send_id = await services.writes.store(store.claim, item, kind, services.now())
     if send_id is None:
         return Prepared(item, kind)
     loop = asyncio.get_running_loop()
@@ -219,17 +219,17 @@ async def finish(services: Services, transport: Transport, event: Event, prepare
             problem = exc
     if problem is not None:
         if problem.certain:
-            await services.db.write(store.release, prepared.send_id)
+            await services.writes.store(store.release, prepared.send_id)
         log.warning("ticket mail to %s (%s) failed: %s", ref_no, prepared.kind, problem.reason)
         return Outcome(ref_no, Result.FAILED, problem.reason, problem.connection)
-    await services.db.write(store.confirm, prepared.send_id, services.now())
+    await services.writes.store(store.confirm, prepared.send_id, services.now())
     return Outcome(ref_no, Result.SENT)
 
 
 async def discard(services: Services, prepared: Prepared) -> None:
     """Release a claim whose message was never handed to the server."""
     if prepared.send_id is not None:
-        await services.db.write(store.release, prepared.send_id)
+        await services.writes.store(store.release, prepared.send_id)
 
 
 async def deliver(services: Services, transport: Transport, event: Event, item: Outgoing, kind: str) -> Outcome:

@@ -51,6 +51,7 @@ SERVICES = {
     "checkin.services",
     "checkin.staffcli",
     "checkin.watching",
+    "checkin.writes",
 }
 # Where the process starts: these alone may join the endpoints and the server.
 ENTRY = {"checkin.app", "checkin.cli"}

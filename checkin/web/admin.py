@@ -49,7 +49,7 @@ async def new_event(request: Request, principal: Principal) -> Response:
     try:
         event = eventform.parse_new_event(values)
         svc = services(request)
-        created = await svc.db.write(create_event, event, svc.now(), principal.actor)
+        created = await svc.writes.store(create_event, event, svc.now(), principal.actor)
     except Invalid as exc:
         return page(request, principal, "admin/event_form.html", 422, values=values, errors=exc.fields, event=None)
     except AlreadyExists:
@@ -76,14 +76,15 @@ async def event_settings(request: Request, principal: Principal, event: Event) -
     svc = services(request)
     try:
         settings = eventform.parse_settings(values)
-        change = await svc.db.write(store.change_settings, event.slug, settings, principal.actor, svc.now())
+        change = await svc.writes.change(
+            event.slug, store.change_settings, event.slug, settings, principal.actor, svc.now()
+        )
     except Invalid as exc:
         return settings_form(request, principal, event, values, exc.status, errors=exc.fields)
     except CapacityBelowSeats as exc:
         return settings_form(
             request, principal, event, values, exc.status, errors={"capacity": "below_seats"}, taken=exc.taken
         )
-    svc.hub.changed(event.slug)
     mail = mail_promoted(request, change.event, change.promoted)
     url = f"/admin/events/{event.slug}/settings"
     return see_other(url, mail, done="settings_saved", promoted=str(len(change.promoted)))

@@ -81,7 +81,7 @@ async def run(svc: Services, event: Event, items: Sequence[mailstore.Outgoing], 
     finally:
         job.finished = True
     detail: dict[str, object] = {"sent": job.sent, "failed": len(job.failures), "skipped": job.skipped}
-    await svc.db.write(audit, event.id, svc.now(), actor, "tickets.send", "", detail)
+    await svc.writes.store(audit, event.id, svc.now(), actor, "tickets.send", "", detail)
 
 
 @event_page

@@ -16,7 +16,7 @@ import re
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,10 +27,9 @@ from checkin.models import Event, Status
 from checkin.presence import Identity, RateLimit
 from checkin.server.connections import AddressCounts, address_cap
 from checkin.services import Services
-from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
 from checkin.watching import identify
-from checkin.web.common import client_address, services
+from checkin.web.common import client_address, event_of, services
 from checkin.web.security import watch_policy
 from checkin.web.templating import render
 
@@ -102,7 +101,7 @@ async def _join(socket: WatchSocket, svc: Services, slug: str, scope: Scope) -> 
     """
     query = parse_qs(scope["query_string"].decode("latin-1"))
     try:
-        event = await svc.watching.event(slug)
+        event = await event_of(HTTPConnection(scope), slug)
         ticket, anon = query.get("ticket", [None])[0], query.get("anon", [None])[0]
         identity = _anonymous_within_cap(svc, await identify(svc.db, event, ticket, anon), client_address(scope))
         connection = svc.watching.connect(identity)
@@ -214,7 +213,7 @@ async def personal_page(request: Request) -> Response:
 async def anonymous_page(request: Request) -> Response:
     """The open watch page of an event that allows anonymous viewers."""
     try:
-        event = await services(request).db.read(get_event, str(request.path_params["slug"]))
+        event = await event_of(request)
     except EventNotFound:
         return _not_available(request, "event_not_found", 404)
     if not event.anonymous_watch:
