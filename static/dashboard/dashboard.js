@@ -1,8 +1,8 @@
 // The live dashboard page: follows the event's snapshots and says plainly when they are stale.
 
+import { ReconnectingSocket } from "/static/common/socket.js";
 import { makeCharts } from "./charts.js";
 import { eventSlug, forgetToken, socketUrl, takeToken } from "./credential.js";
-import { LiveFeed } from "./live.js";
 import { applyLanguage, currentLanguage, eventIdentity, formatEventDate, formatTime, rememberLanguage, t } from "./messages.js";
 import { buildFigures, renderFigures, renderKiosks, renderLatest } from "./view.js";
 
@@ -79,20 +79,39 @@ function setProjector(on) {
   buildCharts();
 }
 
-const feed = new LiveFeed(() => socketUrl(slug, token), {
-  snapshot: show,
-  state(state, code) {
-    connection = state;
-    refusedCode = code ?? null;
-    showFreshness();
+// The server's refusals: the page stops retrying and says why (after trying the login cookie, if a token failed).
+const REFUSED = new Set([4401, 4403, 4404]);
+
+function setConnection(state, code = null) {
+  connection = state;
+  refusedCode = code;
+  showFreshness();
+}
+
+// The server sends at least one snapshot every ~5 s: a silent socket is a half-open one.
+const feed = new ReconnectingSocket(
+  () => socketUrl(slug, token),
+  {
+    connecting: () => setConnection("connecting"),
+    open: () => setConnection("open"),
+    message(message) {
+      if (message.type === "snapshot") show(message);
+    },
+    closed(code) {
+      const refused = REFUSED.has(code);
+      if (refused && !token) {
+        setConnection("refused", code);
+        return "stop";
+      }
+      setConnection("closed", code);
+      if (!refused) return "later";
+      forgetToken(slug); // a refused token: the organiser's login may still work
+      token = null;
+      return "now";
+    },
   },
-  refused() {
-    if (!token) return false;
-    forgetToken(slug); // a refused token: the organiser's login may still work
-    token = null;
-    return true;
-  },
-});
+  { firstDelayMs: 500, maxDelayMs: 30_000, silentMs: 20_000 },
+);
 
 buildFigures(byId("figures"));
 byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
