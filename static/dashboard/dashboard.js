@@ -4,7 +4,7 @@ import { ReconnectingSocket } from "/static/common/socket.js";
 import { makeCharts } from "./charts.js";
 import { eventSlug, forgetToken, socketUrl, takeToken } from "./credential.js";
 import { applyLanguage, currentLanguage, eventIdentity, formatEventDate, formatTime, rememberLanguage, t } from "./messages.js";
-import { buildFigures, renderFigures, renderKiosks, renderLatest } from "./view.js";
+import { buildFigures, renderFigures, renderKiosks, renderLatest, showBanner } from "./view.js";
 
 // The server sends a snapshot at least every ~5 s: twice that without one means the figures are old.
 const STALE_MS = 10_000;
@@ -52,9 +52,7 @@ function staleness() {
 function showFreshness() {
   const text = staleness();
   document.body.classList.toggle("stale", text !== null);
-  byId("banner").hidden = text === null;
-  byId("banner-text").textContent = text || "";
-  byId("login").hidden = !(connection === "refused" && refusedCode !== 4404);
+  showBanner(text, connection === "refused" && refusedCode !== 4404);
   byId("updated").textContent = latest ? t(lang, "updated", { time: formatTime(lang, latest.at, true) }) : "";
 }
 
@@ -114,7 +112,6 @@ const feed = new ReconnectingSocket(
 );
 
 buildFigures(byId("figures"));
-byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 byId("report-link").href = `/dashboard/${encodeURIComponent(slug)}/report`;
 byId("lang").addEventListener("click", () => {
   rememberLanguage(lang === "ja" ? "en" : "ja");

@@ -13,6 +13,7 @@ import {
   rememberLanguage,
   t,
 } from "./messages.js";
+import { fillRows, showBanner } from "./view.js";
 
 const byId = (id) => document.getElementById(id);
 const slug = eventSlug();
@@ -104,28 +105,18 @@ function renderReportFigures(figures) {
   ]);
 }
 
-/** Fill a table body, or show one row with `empty` when there is nothing. */
+/** A table of people, a row of `cells(row)` texts each, or one row with the `empty` message. */
 function fillTable(tbody, rows, columns, empty, cells) {
-  tbody.replaceChildren();
-  if (rows.length === 0) {
-    const td = tbody.insertRow().insertCell();
-    td.colSpan = columns;
-    td.className = "empty";
-    td.textContent = t(lang, empty);
-  }
-  for (const row of rows) {
-    const tr = tbody.insertRow();
+  fillRows(tbody, rows, columns, t(lang, empty), (tr, row) => {
     for (const text of cells(row)) tr.insertCell().textContent = text;
-  }
+  });
 }
 
 function render() {
   applyLanguage(lang);
   document.title = `${t(lang, "report_title")} – ${report?.event.title || slug}`;
   for (const [chart, label] of charts) chart.build(t(lang, label));
-  byId("banner").hidden = problem === null;
-  byId("banner-text").textContent = problem ? t(lang, problem) : "";
-  byId("login").hidden = !(problem === "denied_4401" || problem === "denied_4403");
+  showBanner(problem ? t(lang, problem) : null, problem === "denied_4401" || problem === "denied_4403");
   if (!report) return;
   document.body.classList.remove("waiting");
   byId("event-title").textContent = report.event.title;
@@ -149,7 +140,6 @@ function render() {
   }
 }
 
-byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 byId("dashboard-link").href = `/dashboard/${encodeURIComponent(slug)}`;
 byId("print").addEventListener("click", () => window.print());
 byId("lang").addEventListener("click", () => {

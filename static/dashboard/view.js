@@ -1,4 +1,4 @@
-// Drawing a snapshot into the page: the big figures, the kiosks and the latest check-ins.
+// Drawing into the dashboard pages: the big figures, the kiosks, the latest check-ins, tables and the banner.
 
 import { formatNumber, formatTime, t } from "./messages.js";
 
@@ -55,7 +55,7 @@ function cell(row, text, className) {
 }
 
 /** Fill a table body, or show one row with `empty` when there is nothing. */
-function fillRows(tbody, items, columns, empty, addRow) {
+export function fillRows(tbody, items, columns, empty, addRow) {
   tbody.replaceChildren();
   if (items.length === 0) {
     const td = tbody.insertRow().insertCell();
@@ -77,6 +77,15 @@ export function renderFigures(snapshot, lang) {
   if (fill) fill.style.width = `${capacity > 0 ? Math.min(100, (100 * checkedIn) / capacity) : 0}%`;
   const peakAt = document.getElementById("peak-at");
   if (peakAt) peakAt.textContent = snapshot.online.peak_at ? t(lang, "peak_at", { time: formatTime(lang, snapshot.online.peak_at) }) : "";
+}
+
+/** The banner over the page: `text` (null: none), with the login link where logging in would help. */
+export function showBanner(text, offerLogin) {
+  document.getElementById("banner").hidden = text === null;
+  document.getElementById("banner-text").textContent = text ?? "";
+  const login = document.getElementById("login");
+  login.hidden = !offerLogin;
+  login.href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 }
 
 // Below this many decoded camera frames a second, a code held up waits noticeably before it is read.
