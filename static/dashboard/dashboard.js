@@ -3,7 +3,7 @@
 import { ReconnectingSocket } from "/static/common/socket.js";
 import { makeCharts } from "./charts.js";
 import { eventSlug, forgetToken, socketUrl, takeToken } from "./credential.js";
-import { applyLanguage, currentLanguage, eventIdentity, formatEventDate, formatTime, rememberLanguage, t } from "./messages.js";
+import { applyLanguage, currentLanguage, eventIdentity, formatEventDate, formatTime, rememberLanguage, translate } from "./messages.js";
 import { buildFigures, renderFigures, renderKiosks, renderLatest, showBanner } from "./view.js";
 
 // The server sends a snapshot at least every ~5 s: twice that without one means the figures are old.
@@ -24,7 +24,7 @@ const charts = makeCharts(byId);
 const identity = eventIdentity();
 
 function buildCharts() {
-  for (const [chart, label] of charts) chart.build(t(lang, label));
+  for (const [chart, label] of charts) chart.build(translate(label, lang));
 }
 
 function show(snapshot) {
@@ -41,11 +41,11 @@ function show(snapshot) {
 
 /** The banner's words for the current state, or null when the figures are live. */
 function staleness() {
-  if (connection === "refused") return t(lang, `denied_${refusedCode}`);
-  if (!latest) return Date.now() - openedAt > QUIET_START_MS ? t(lang, "stale_never") : null;
+  if (connection === "refused") return translate(`denied_${refusedCode}`, lang);
+  if (!latest) return Date.now() - openedAt > QUIET_START_MS ? translate("stale_never", lang) : null;
   const time = formatTime(lang, latest.at, true);
-  if (connection !== "open") return t(lang, "stale_disconnected", { time });
-  if (Date.now() - receivedAt > STALE_MS) return t(lang, "stale_quiet", { time });
+  if (connection !== "open") return translate("stale_disconnected", lang, { time });
+  if (Date.now() - receivedAt > STALE_MS) return translate("stale_quiet", lang, { time });
   return null;
 }
 
@@ -53,13 +53,13 @@ function showFreshness() {
   const text = staleness();
   document.body.classList.toggle("stale", text !== null);
   showBanner(text, connection === "refused" && refusedCode !== 4404);
-  byId("updated").textContent = latest ? t(lang, "updated", { time: formatTime(lang, latest.at, true) }) : "";
+  byId("updated").textContent = latest ? translate("updated", lang, { time: formatTime(lang, latest.at, true) }) : "";
 }
 
 function setLanguage(next) {
   lang = next;
   applyLanguage(lang);
-  document.title = `${t(lang, "title")} – ${identity.title || slug}`;
+  document.title = `${translate("title", lang)} – ${identity.title || slug}`;
   byId("event-title").textContent = identity.title || slug;
   byId("event-date").textContent = formatEventDate(lang, identity.starts, identity.ends);
   buildCharts();
