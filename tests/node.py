@@ -15,7 +15,8 @@ def node_json(script: str, data: object = None) -> Any:
     DATA) and parse the JSON it prints."""
     prelude = f"globalThis.DATA = {json.dumps(data, ensure_ascii=False)};\n"
     done = subprocess.run(
-        ["node", "--input-type=module", "-e", prelude + script],
+        ["node", "--input-type=module"],
+        input=prelude + script,
         cwd=ROOT,
         capture_output=True,
         text=True,
