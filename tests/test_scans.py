@@ -161,7 +161,7 @@ def test_offline_refusal_changes_nothing_and_keeps_the_kiosks_word() -> None:
     decision = decide(VENUE, None, Direction.IN, T0, room=5, offline_decision="unknown")
     assert decision == Decision(Result.UNKNOWN, warnings=("refused_offline",))
     assert decide(VENUE, INSIDE, Direction.IN, T0 - 60, 5, offline_decision="venue_full").action is Action.NONE
-    assert decide(VENUE, None, Direction.IN, T0, 5, offline_decision="whatever").result is Result.OK
+    assert decide(VENUE, None, Direction.IN, T0, 5, offline_decision="whatever").result is Result.UNKNOWN
     assert decide(VENUE, None, Direction.IN, T0, 5, offline_decision="whatever").action is Action.NONE
     assert (
         decide(VENUE, INSIDE, Direction.IN, T0 + 5, 5, offline_decision="revoked").result is Result.ALREADY_CHECKED_IN

@@ -70,6 +70,18 @@ def find_by_email(conn: sqlite3.Connection, event_id: int, email_key: str) -> Re
     return None if row is None else registrant_from_row(row)
 
 
+@dataclass(frozen=True)
+class Walkin:
+    """A walk-in (当日参加) registered by a kiosk, which has already found room in the hall for them."""
+
+    scan_id: str
+    kiosk: str
+
+    def email_key(self, app: Application) -> str:
+        """The person's e-mail key; without an e-mail, a key of its own keeps the row unique."""
+        return app.email_key or f"walk-in:{self.scan_id}"
+
+
 def register(
     conn: sqlite3.Connection,
     event: Event,
@@ -82,27 +94,36 @@ def register(
     new_code: NewCode = tickets.new_code,
     enforce_open: bool = True,
     address: str | None = None,
+    walkin: Walkin | None = None,
 ) -> Registration:
     """Register one person within capacity (the writer thread serialises this, so seats never oversell).
 
-    `address`: the client address a web registration came from (kept for organisers only)."""
+    `address`: the client address a web registration came from (kept for organisers only).
+    `walkin`: registered at the door, open or not and whatever the capacity, with source `walkin`."""
     current = get_event_by_id(conn, event.id)
-    if enforce_open and not current.registration_open:
+    if enforce_open and walkin is None and not current.registration_open:
         raise RegistrationClosed("registration is closed")
-    if find_by_email(conn, event.id, app.email_key) is not None:
+    key = app.email_key if walkin is None else walkin.email_key(app)
+    if find_by_email(conn, event.id, key) is not None:
         raise DuplicateEmail("this e-mail address is already registered")
-    allow_waitlist = current.waitlist_enabled if waitlist is None else waitlist and current.waitlist_enabled
-    status = decide_status(app.mode, seats_taken(conn, event.id), current.capacity, allow_waitlist)
+    detail: dict[str, object]
+    if walkin is None:
+        allow_waitlist = current.waitlist_enabled if waitlist is None else waitlist and current.waitlist_enabled
+        status = decide_status(app.mode, seats_taken(conn, event.id), current.capacity, allow_waitlist)
+        actor, detail = source, {"status": status.value}
+    else:
+        status, source, actor = Status.REGISTERED, "walkin", walkin.kiosk
+        detail = {"status": status.value, "source": source}
     cur = conn.execute(
         "INSERT INTO registrants (event_id, ref_no, name, kana, email, email_key, organisation, mode, status,"
         " source, created_at, updated_at, client_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             event.id,
-            ref_no or f"tmp-{now}-{app.email_key}",
+            ref_no or f"tmp-{now}-{key}",
             app.name,
             app.kana,
             app.email,
-            app.email_key,
+            key,
             app.organisation,
             app.mode.value,
             status.value,
@@ -118,7 +139,7 @@ def register(
         conn.execute("UPDATE registrants SET ref_no = ? WHERE id = ?", (ref_no, registrant_id))
     conn.execute("UPDATE registrants SET search_key = ? WHERE id = ?", (search_text(app, ref_no), registrant_id))
     ticket = issue_ticket(conn, current, registrant_id, now, new_code) if status is Status.REGISTERED else None
-    audit(conn, event.id, now, source, "registrant.create", ref_no, {"status": status.value})
+    audit(conn, event.id, now, actor, "registrant.create", ref_no, detail)
     return Registration(get_registrant(conn, event.id, registrant_id), ticket)
 
 

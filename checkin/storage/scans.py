@@ -16,9 +16,8 @@ from typing import Any
 
 from checkin import scans as rules
 from checkin import tickets
-from checkin.errors import DuplicateEmail, NotCheckedIn
+from checkin.errors import NotCheckedIn
 from checkin.models import Event, Registrant, iso
-from checkin.registration import Application, search_text
 from checkin.scans import Action, Counts, Decision, Method, Presence, Result, ScanRequest, Subject, WalkIn
 from checkin.storage import registrants as people
 from checkin.storage.events import audit, get_event
@@ -241,7 +240,8 @@ def register_walkin(conn: sqlite3.Connection, event: Event, walkin: WalkIn, call
     decision = _adjusted(rules.decide_walkin(counts(conn, event.id).room, scan.offline_decision), clamped)
     registrant = None
     if decision.action is Action.ADMIT:
-        registrant = _insert_walkin(conn, event, walkin.app, scan.scan_id, now, scanner.name)
+        door = people.Walkin(scan.scan_id, scanner.name)
+        registrant = people.register(conn, event, walkin.app, now, walkin=door).registrant
         _apply(conn, event.id, registrant.id, Action.ADMIT, scanned_at, scanner.name)
     first = (scanned_at, scanner.name) if registrant is not None else None
     text = to_json(rules.answer(decision, scan.scan_id, registrant, first, counts(conn, event.id), event.tz))
@@ -282,38 +282,6 @@ def check_in_by_organiser(
 def _adjusted(decision: Decision, clamped: bool) -> Decision:
     """The decision, noting that the kiosk's time was moved into the sane window."""
     return replace(decision, warnings=(*decision.warnings, "scanned_at_adjusted")) if clamped else decision
-
-
-def _insert_walkin(
-    conn: sqlite3.Connection, event: Event, app: Application, scan_id: str, now: float, kiosk: str
-) -> Registrant:
-    """A registered venue registrant from the door; without an e-mail, a key of its own keeps it unique."""
-    if app.email and people.find_by_email(conn, event.id, app.email_key) is not None:
-        raise DuplicateEmail("this e-mail address is already registered")
-    cur = conn.execute(
-        "INSERT INTO registrants (event_id, ref_no, name, kana, email, email_key, organisation, mode, status,"
-        " source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'venue', 'registered', 'walkin', ?, ?)",
-        (
-            event.id,
-            f"tmp-{scan_id}",
-            app.name,
-            app.kana,
-            app.email,
-            app.email_key or f"walk-in:{scan_id}",
-            app.organisation,
-            now,
-            now,
-        ),
-    )
-    registrant_id = int(cur.lastrowid or 0)
-    ref_no = f"W{registrant_id:07d}"
-    conn.execute(
-        "UPDATE registrants SET ref_no = ?, search_key = ? WHERE id = ?",
-        (ref_no, search_text(app, ref_no), registrant_id),
-    )
-    people.issue_ticket(conn, event, registrant_id, now)
-    audit(conn, event.id, now, kiosk, "registrant.create", ref_no, {"status": "registered", "source": "walkin"})
-    return people.get_registrant(conn, event.id, registrant_id)
 
 
 def undo_checkin(conn: sqlite3.Connection, event: Event, registrant_id: int, actor: str, now: float) -> Counts:
