@@ -11,7 +11,7 @@ from typing import Protocol
 
 from checkin.csvio import ExportRow, ImportReport, format_export, parse
 from checkin.models import Event, to_datetime
-from checkin.storage import Database
+from checkin.storage import Engine
 from checkin.storage.roster import ImportRejected, apply_import, export_rows
 from checkin.xlsxio import MEDIA_TYPE as XLSX_MEDIA_TYPE
 from checkin.xlsxio import format_xlsx
@@ -29,7 +29,7 @@ REPORT_FORMATS: dict[str, tuple[Formatter, str]] = {
 
 
 async def import_csv(
-    db: Database, event: Event, data: bytes, *, now: float, skip_bad_rows: bool = False, actor: str = "import"
+    db: Engine, event: Event, data: bytes, *, now: float, skip_bad_rows: bool = False, actor: str = "import"
 ) -> ImportReport:
     """Import a registrant file all or nothing (one write transaction).
 
@@ -53,7 +53,7 @@ def format_report(
 
 
 async def export_report(
-    db: Database,
+    db: Engine,
     event: Event,
     *,
     base_url: str,

@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import socket
-import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from itertools import count
@@ -27,9 +26,10 @@ from checkin.hub import Hub
 from checkin.models import Event, Status
 from checkin.presence import Change, Identity, Presence, Refusal, Refused
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import Engine
 from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
+from checkin.storage.sql import Connection
 from checkin.storage.viewing import OpenViewing, Server, beat, leave, record, servers, take_over
 
 log = logging.getLogger("checkin.watching")
@@ -49,7 +49,7 @@ class NotAViewer(Exception):
         self.code = code
 
 
-async def identify(db: Database, event: Event, ticket: str | None, anon: str | None) -> Identity:
+async def identify(db: Engine, event: Event, ticket: str | None, anon: str | None) -> Identity:
     """The viewer a connection speaks for: a registrant by ticket code, or an anonymous browser id."""
     if ticket:
         problem = tickets.classify(ticket, event.slug)
@@ -101,7 +101,7 @@ def _unexpected(exc: Exception) -> bool:
 
 
 def heartbeat(
-    conn: sqlite3.Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
+    conn: Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
 ) -> list[OpenViewing]:
     """Write this server's heartbeat; take over the open viewings of dead servers (at start-up, of any
     server not running). Returns the viewings taken over that are still inside their grace."""
@@ -114,7 +114,7 @@ def heartbeat(
 class Watching:
     """Presence of every viewer of this process, and the background task that records it."""
 
-    def __init__(self, settings: Settings, db: Database, hub: Hub, clock: Callable[[], float]) -> None:
+    def __init__(self, settings: Settings, db: Engine, hub: Hub, clock: Callable[[], float]) -> None:
         self.settings = settings
         self.db = db
         self.hub = hub
@@ -239,7 +239,7 @@ class Watching:
         return True
 
     def _record(
-        self, conn: sqlite3.Connection, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None
+        self, conn: Connection, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None
     ) -> list[OpenViewing]:
         """On the writer thread: the changes, and the heartbeat if one is due."""
         record(conn, changes, seen, self.server.server_id)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict, dataclass
 
 from checkin.storage.events import audit
+from checkin.storage.sql import Connection
 
 PURGED_NAME = "（削除済み）"
 _PERSONAL_KEYS = {"name", "kana", "email", "organisation"}
@@ -25,7 +25,7 @@ class PurgeCounts:
     purged_at: float | None
 
 
-def counts(conn: sqlite3.Connection, event_id: int) -> PurgeCounts:
+def counts(conn: Connection, event_id: int) -> PurgeCounts:
     def count(table: str, where: str = "event_id = ?") -> int:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", (event_id,)).fetchone()[0])
 
@@ -50,7 +50,7 @@ def _scrub(value: object) -> object:
     return value
 
 
-def _scrub_scans(conn: sqlite3.Connection, event_id: int) -> None:
+def _scrub_scans(conn: Connection, event_id: int) -> None:
     rows = conn.execute("SELECT id, response FROM scans WHERE event_id = ?", (event_id,)).fetchall()
     for row in rows:
         try:
@@ -61,7 +61,7 @@ def _scrub_scans(conn: sqlite3.Connection, event_id: int) -> None:
             conn.execute("UPDATE scans SET response = ? WHERE id = ?", (cleaned, row["id"]))
 
 
-def purge(conn: sqlite3.Connection, event_id: int, now: float, actor: str) -> PurgeCounts:
+def purge(conn: Connection, event_id: int, now: float, actor: str) -> PurgeCounts:
     """Replace names, readings, e-mails, organisations, reference numbers and ticket codes, and forget the
     addresses registrations came from; keep every count.
 

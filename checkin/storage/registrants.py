@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from checkin.errors import Conflict, DuplicateEmail, RegistrantNotFound, Registr
 from checkin.models import Event, Mode, Registrant, Status, Ticket
 from checkin.registration import Application, decide_status
 from checkin.storage.events import audit, get_event_by_id
+from checkin.storage.sql import Connection, Row
 from checkin.text import search_key
 
 NewCode = Callable[[str], str]
@@ -25,7 +25,7 @@ class Registration:
     promoted: tuple[Registration, ...] = ()
 
 
-def registrant_from_row(row: sqlite3.Row) -> Registrant:
+def registrant_from_row(row: Row) -> Registrant:
     return Registrant(
         id=row["id"],
         event_id=row["event_id"],
@@ -41,7 +41,7 @@ def registrant_from_row(row: sqlite3.Row) -> Registrant:
     )
 
 
-def ticket_from_row(row: sqlite3.Row) -> Ticket:
+def ticket_from_row(row: Row) -> Ticket:
     return Ticket(
         id=row["id"],
         registrant_id=row["registrant_id"],
@@ -51,7 +51,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
     )
 
 
-def seats_taken(conn: sqlite3.Connection, event_id: int) -> int:
+def seats_taken(conn: Connection, event_id: int) -> int:
     """Venue seats held by registered venue registrants."""
     row = conn.execute(
         "SELECT COUNT(*) FROM registrants WHERE event_id = ? AND mode = 'venue' AND status = 'registered'",
@@ -64,7 +64,7 @@ def _search_text(app: Application, ref_no: str) -> str:
     return " ".join(search_key(part) for part in (app.name, app.kana, app.email, ref_no) if part)
 
 
-def find_by_email(conn: sqlite3.Connection, event_id: int, email_key: str) -> Registrant | None:
+def find_by_email(conn: Connection, event_id: int, email_key: str) -> Registrant | None:
     row = conn.execute(
         "SELECT * FROM registrants WHERE event_id = ? AND email_key = ? AND status != 'cancelled'",
         (event_id, email_key),
@@ -73,7 +73,7 @@ def find_by_email(conn: sqlite3.Connection, event_id: int, email_key: str) -> Re
 
 
 def register(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event: Event,
     app: Application,
     now: float,
@@ -125,7 +125,7 @@ def register(
 
 
 def update_registrant(
-    conn: sqlite3.Connection, event: Event, registrant_id: int, app: Application, now: float, actor: str
+    conn: Connection, event: Event, registrant_id: int, app: Application, now: float, actor: str
 ) -> Registrant:
     """Change a registrant's details (import, admin); the mode change keeps capacity rules."""
     old = get_registrant(conn, event.id, registrant_id)
@@ -156,7 +156,7 @@ def update_registrant(
 
 
 def issue_ticket(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event: Event,
     registrant_id: int,
     now: float,
@@ -172,7 +172,7 @@ def issue_ticket(
     return Ticket(id=int(cur.lastrowid or 0), registrant_id=registrant_id, code=code, issued_at=now)
 
 
-def revoke_tickets(conn: sqlite3.Connection, registrant_id: int, now: float, reason: str) -> None:
+def revoke_tickets(conn: Connection, registrant_id: int, now: float, reason: str) -> None:
     """Revoke every live ticket of a registrant."""
     conn.execute(
         "UPDATE tickets SET revoked_at = ?, revoked_reason = ? WHERE registrant_id = ? AND revoked_at IS NULL",
@@ -180,7 +180,7 @@ def revoke_tickets(conn: sqlite3.Connection, registrant_id: int, now: float, rea
     )
 
 
-def reissue_ticket(conn: sqlite3.Connection, event: Event, registrant_id: int, now: float, actor: str) -> Ticket:
+def reissue_ticket(conn: Connection, event: Event, registrant_id: int, now: float, actor: str) -> Ticket:
     """Re-issue: revoke the old code, make a new one (only for registered people)."""
     registrant = get_registrant(conn, event.id, registrant_id)
     if registrant.status is not Status.REGISTERED:
@@ -190,14 +190,14 @@ def reissue_ticket(conn: sqlite3.Connection, event: Event, registrant_id: int, n
     return ticket
 
 
-def get_registrant(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> Registrant:
+def get_registrant(conn: Connection, event_id: int, registrant_id: int) -> Registrant:
     row = conn.execute("SELECT * FROM registrants WHERE id = ? AND event_id = ?", (registrant_id, event_id)).fetchone()
     if row is None:
         raise RegistrantNotFound("no such registrant in this event")
     return registrant_from_row(row)
 
 
-def current_ticket(conn: sqlite3.Connection, registrant_id: int) -> Ticket | None:
+def current_ticket(conn: Connection, registrant_id: int) -> Ticket | None:
     row = conn.execute(
         "SELECT * FROM tickets WHERE registrant_id = ? AND revoked_at IS NULL ORDER BY id DESC LIMIT 1",
         (registrant_id,),
@@ -205,7 +205,7 @@ def current_ticket(conn: sqlite3.Connection, registrant_id: int) -> Ticket | Non
     return None if row is None else ticket_from_row(row)
 
 
-def registration(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> Registration:
+def registration(conn: Connection, event_id: int, registrant_id: int) -> Registration:
     return Registration(get_registrant(conn, event_id, registrant_id), current_ticket(conn, registrant_id))
 
 
@@ -218,7 +218,7 @@ class TicketLookup:
     event: Event
 
 
-def lookup_code(conn: sqlite3.Connection, code: str) -> TicketLookup | None:
+def lookup_code(conn: Connection, code: str) -> TicketLookup | None:
     """The ticket with this exact code (valid or revoked), or None."""
     row = conn.execute("SELECT * FROM tickets WHERE code = ?", (tickets.normalise(code),)).fetchone()
     if row is None:
@@ -230,7 +230,7 @@ def lookup_code(conn: sqlite3.Connection, code: str) -> TicketLookup | None:
     return TicketLookup(ticket, registrant, get_event_by_id(conn, registrant.event_id))
 
 
-def cancel(conn: sqlite3.Connection, event: Event, registrant_id: int, now: float, actor: str) -> Registration:
+def cancel(conn: Connection, event: Event, registrant_id: int, now: float, actor: str) -> Registration:
     """Cancel a registration, revoke its ticket, and move the first waiting person up if a seat freed."""
     registrant = get_registrant(conn, event.id, registrant_id)
     if registrant.status is Status.CANCELLED:
@@ -245,7 +245,7 @@ def cancel(conn: sqlite3.Connection, event: Event, registrant_id: int, now: floa
     return Registration(get_registrant(conn, event.id, registrant_id), None, promoted)
 
 
-def promote_waitlist(conn: sqlite3.Connection, event: Event, now: float) -> tuple[Registration, ...]:
+def promote_waitlist(conn: Connection, event: Event, now: float) -> tuple[Registration, ...]:
     """Give free seats to waiting people, first come first served."""
     current = get_event_by_id(conn, event.id)
     free = current.capacity - seats_taken(conn, event.id)
@@ -273,7 +273,7 @@ def contains_pattern(query: str) -> str | None:
     return "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def search(conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50) -> list[Registrant]:
+def search(conn: Connection, event_id: int, query: str, limit: int = 50) -> list[Registrant]:
     """Registrants whose name, reading, e-mail or reference number contains the folded query."""
     pattern = contains_pattern(query)
     if pattern is None:
@@ -286,7 +286,7 @@ def search(conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50)
 
 
 def list_registrants(
-    conn: sqlite3.Connection, event_id: int, *, status: str | None = None, mode: str | None = None
+    conn: Connection, event_id: int, *, status: str | None = None, mode: str | None = None
 ) -> list[Registrant]:
     """Registrants of an event in reference-number order, optionally filtered."""
     sql = "SELECT * FROM registrants WHERE event_id = ?"

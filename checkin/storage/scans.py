@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +21,7 @@ from checkin.scans import Action, Counts, Decision, Presence, Result, ScanReques
 from checkin.storage import registrants as people
 from checkin.storage.events import audit
 from checkin.storage.kiosks import kiosk_for_token
+from checkin.storage.sql import Connection, Row
 
 # Warnings that an organiser should be able to find later in the audit log.
 FLAGGED = frozenset({"admitted_offline_revoked", "earlier_scan_stands", "over_capacity"})
@@ -75,7 +75,7 @@ def text_hash(raw: str) -> str:
     return hashlib.sha256(tickets.normalise(raw).encode("utf-8")).hexdigest()
 
 
-def counts(conn: sqlite3.Connection, event_id: int) -> Counts:
+def counts(conn: Connection, event_id: int) -> Counts:
     """Capacities, people checked in and people in the hall now (kept exact by triggers)."""
     row = conn.execute(
         "SELECT e.capacity, c.checked_in, c.in_hall, COALESCE(e.hall_capacity, e.capacity) FROM events e"
@@ -85,12 +85,12 @@ def counts(conn: sqlite3.Connection, event_id: int) -> Counts:
     return Counts(capacity=row[0], checked_in=row[1], in_hall=row[2], hall_capacity=row[3])
 
 
-def _stored_answer(conn: sqlite3.Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
+def _stored_answer(conn: Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
     row = conn.execute("SELECT response FROM scans WHERE event_id = ? AND scan_id = ?", (event_id, scan_id)).fetchone()
     return None if row is None else ScanOutcome(row[0], recorded=False)
 
 
-def _scanner(conn: sqlite3.Connection, event_id: int, caller: Caller, now: float) -> Scanner:
+def _scanner(conn: Connection, event_id: int, caller: Caller, now: float) -> Scanner:
     if caller.kiosk_token_id is None:
         return Scanner(caller.name)
     kiosk = kiosk_for_token(conn, event_id, caller.kiosk_token_id, caller.name, now)
@@ -100,7 +100,7 @@ def _scanner(conn: sqlite3.Connection, event_id: int, caller: Caller, now: float
 _PRESENCE = "a.first_checked_in_at, a.first_kiosk, a.inside, a.last_moved_at"
 
 
-def _find(conn: sqlite3.Connection, event: Event, scan: ScanRequest) -> _Target:
+def _find(conn: Connection, event: Event, scan: ScanRequest) -> _Target:
     """The registrant a scan points at, with their attendance, in one query (the writer's time is the door's)."""
     if scan.registrant_id is not None:
         row = conn.execute(
@@ -125,14 +125,14 @@ def _find(conn: sqlite3.Connection, event: Event, scan: ScanRequest) -> _Target:
     return _found(row, row["ticket_revoked_at"] is not None, digest)
 
 
-def _found(row: sqlite3.Row, ticket_revoked: bool, code_hash: str | None) -> _Target:
+def _found(row: Row, ticket_revoked: bool, code_hash: str | None) -> _Target:
     presence = None
     if row["first_checked_in_at"] is not None:
         presence = Presence(row["first_checked_in_at"], row["first_kiosk"], bool(row["inside"]), row["last_moved_at"])
     return _Target(None, people.registrant_from_row(row), ticket_revoked, code_hash, presence)
 
 
-def _apply(conn: sqlite3.Connection, event_id: int, registrant_id: int, action: Action, at: float, kiosk: str) -> None:
+def _apply(conn: Connection, event_id: int, registrant_id: int, action: Action, at: float, kiosk: str) -> None:
     """Make the attendance change a decision calls for (the counts follow by trigger)."""
     if action is Action.ADMIT:
         conn.execute(
@@ -169,7 +169,7 @@ def _first(decision: Decision, presence: Presence | None, at: float, kiosk: str)
 
 
 def _log(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event: Event,
     scan: ScanRequest,
     scanner: Scanner,
@@ -205,7 +205,7 @@ def _log(
         audit(conn, event.id, now, scanner.name, "scan.flagged", registrant.ref_no, detail)
 
 
-def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, caller: Caller, now: float) -> ScanOutcome:
+def record_scan(conn: Connection, event: Event, scan: ScanRequest, caller: Caller, now: float) -> ScanOutcome:
     """Decide one scan, change attendance accordingly and log the attempt; a known scan_id changes nothing."""
     stored = _stored_answer(conn, event.id, scan.scan_id)
     if stored is not None:
@@ -228,7 +228,7 @@ def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, calle
     return ScanOutcome(text, recorded=True)
 
 
-def register_walkin(conn: sqlite3.Connection, event: Event, walkin: WalkIn, caller: Caller, now: float) -> ScanOutcome:
+def register_walkin(conn: Connection, event: Event, walkin: WalkIn, caller: Caller, now: float) -> ScanOutcome:
     """Register a walk-in and check them in at once, while the hall has a free seat."""
     scan = walkin.scan
     stored = _stored_answer(conn, event.id, scan.scan_id)
@@ -253,7 +253,7 @@ def _adjusted(decision: Decision, clamped: bool) -> Decision:
 
 
 def _insert_walkin(
-    conn: sqlite3.Connection, event: Event, app: Application, scan_id: str, now: float, kiosk: str
+    conn: Connection, event: Event, app: Application, scan_id: str, now: float, kiosk: str
 ) -> Registrant:
     """A registered venue registrant from the door; without an e-mail, a key of its own keeps it unique."""
     if app.email and people.find_by_email(conn, event.id, app.email_key) is not None:
@@ -284,7 +284,7 @@ def _insert_walkin(
     return people.get_registrant(conn, event.id, registrant_id)
 
 
-def undo_checkin(conn: sqlite3.Connection, event: Event, registrant_id: int, actor: str, now: float) -> Counts:
+def undo_checkin(conn: Connection, event: Event, registrant_id: int, actor: str, now: float) -> Counts:
     """Take back a mistaken check-in (the scans stay in the log; the undo goes to the audit log)."""
     row = conn.execute(
         "SELECT a.*, r.ref_no FROM attendance a JOIN registrants r ON r.id = a.registrant_id"
@@ -302,7 +302,7 @@ def undo_checkin(conn: sqlite3.Connection, event: Event, registrant_id: int, act
     return counts(conn, event.id)
 
 
-def checked_in_times(conn: sqlite3.Connection, registrant_ids: Sequence[int]) -> dict[int, float]:
+def checked_in_times(conn: Connection, registrant_ids: Sequence[int]) -> dict[int, float]:
     """First check-in time per registrant, for those who have one."""
     if not registrant_ids:
         return {}
@@ -315,7 +315,7 @@ def checked_in_times(conn: sqlite3.Connection, registrant_ids: Sequence[int]) ->
 
 
 def search_at_door(
-    conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50
+    conn: Connection, event_id: int, query: str, limit: int = 50
 ) -> list[tuple[Registrant, float | None]]:
     """Registrants matching a search, each with their first check-in time (or None)."""
     found = people.search(conn, event_id, query, limit)

@@ -3,7 +3,6 @@ storage functions, asked for confirmation first, audit-logged and told to the li
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 
 from starlette.requests import Request
@@ -15,6 +14,7 @@ from checkin.scans import Method, ScanRequest
 from checkin.storage.events import audit
 from checkin.storage.registrants import get_registrant
 from checkin.storage.scans import Caller, ScanOutcome, record_scan, undo_checkin
+from checkin.storage.sql import Connection
 from checkin.web.admin_registrants import ONE, base_path, confirm, registrant_id
 from checkin.web.adminkit import event_page
 from checkin.web.auth import Principal
@@ -24,9 +24,7 @@ from checkin.web.common import see_other, services
 RESULTS = frozenset({"ok", "already_checked_in", "venue_full", "waitlisted", "revoked"})
 
 
-def check_in_by_organiser(
-    conn: sqlite3.Connection, event: Event, registrant: int, actor: str, now: float
-) -> ScanOutcome:
+def check_in_by_organiser(conn: Connection, event: Event, registrant: int, actor: str, now: float) -> ScanOutcome:
     """One manual scan, decided by the door's rules, and an audit entry saying who made it and what it gave."""
     person = get_registrant(conn, event.id, registrant)
     scan = ScanRequest(str(uuid.uuid4()), registrant_id=person.id, method=Method.SEARCH)

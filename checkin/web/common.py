@@ -102,7 +102,7 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 async def event_of(conn: HTTPConnection) -> Event:
     """The event named by the path's `slug`, or EventNotFound."""
-    return services(conn).db.lookup(get_event, str(conn.path_params["slug"]))
+    return await services(conn).db.lookup(get_event, str(conn.path_params["slug"]))
 
 
 def error_response(request: Request, exc: Exception) -> Response:

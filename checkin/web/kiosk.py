@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import sqlite3
 from typing import Any
 
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from checkin.storage import kiosks
 from checkin.storage.events import get_event
 from checkin.storage.kiosk_sync import kiosk_sync
 from checkin.storage.scans import Caller, ScanOutcome, record_scan, register_walkin, to_json, undo_checkin
+from checkin.storage.sql import Connection
 from checkin.storage.staff import resolve_token
 from checkin.web.auth import Principal, authorise, bearer_secret, require, token_principal
 from checkin.web.common import client_address, event_of, read_json, services
@@ -51,7 +51,7 @@ async def scan(request: Request) -> Response:
     return Response(outcome.text, media_type="application/json")
 
 
-def _scan_with_token(conn: sqlite3.Connection, slug: str, secret: str, data: dict[str, Any], now: float) -> ScanOutcome:
+def _scan_with_token(conn: Connection, slug: str, secret: str, data: dict[str, Any], now: float) -> ScanOutcome:
     """Event, token, permission and scan in ONE hand-off to the writer thread: the hot path of the door.
 
     Each SQLite call on the event loop lets the writer thread take the GIL; looking up the event and
@@ -85,7 +85,7 @@ async def walkin(request: Request) -> Response:
     return Response(outcome.text, media_type="application/json")
 
 
-def _sync_body(conn: sqlite3.Connection, event: Event, since: str | None, now: float, gzipped: bool) -> bytes:
+def _sync_body(conn: Connection, event: Event, since: str | None, now: float, gzipped: bool) -> bytes:
     # Encoded (and compressed, when the kiosk accepts it) on the reading thread: a full copy of a large
     # event is megabytes of JSON, which would otherwise hold the event loop and every scan behind it.
     body = to_json(kiosk_sync(conn, event, since, now)).encode("utf-8")

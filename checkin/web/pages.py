@@ -8,7 +8,6 @@ and an unknown code says nothing beyond "not found".
 from __future__ import annotations
 
 import functools
-import sqlite3
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +34,7 @@ from checkin.models import Event, Mode, iso, to_datetime
 from checkin.ratelimit import address_key
 from checkin.storage import registrants as store
 from checkin.storage.events import get_event
+from checkin.storage.sql import Connection
 from checkin.ticketmail import doors_time
 from checkin.web import regform
 from checkin.web.common import client_address, log, mail_promoted, read_body, see_other, services
@@ -105,7 +105,7 @@ def event_facts(event: Event, lang: str) -> dict[str, str]:
 # --- the event page and its registration form
 
 
-def event_and_seats(conn: sqlite3.Connection, slug: str) -> tuple[Event, int]:
+def event_and_seats(conn: Connection, slug: str) -> tuple[Event, int]:
     """An event and how many venue seats are still free."""
     event = get_event(conn, slug)
     return event, max(0, event.capacity - store.seats_taken(conn, event.id))
@@ -193,7 +193,7 @@ async def cancelled(request: Request) -> Response:
 # --- the ticket
 
 
-def live_ticket(conn: sqlite3.Connection, code: str) -> store.TicketLookup:
+def live_ticket(conn: Connection, code: str) -> store.TicketLookup:
     """The ticket with this code and its holder; NotFound, or TicketRevoked once re-issued or cancelled."""
     found = store.lookup_code(conn, code) if len(code) <= MAX_CODE else None
     if found is None:
@@ -203,7 +203,7 @@ def live_ticket(conn: sqlite3.Connection, code: str) -> store.TicketLookup:
     return found
 
 
-def cancel_by_code(conn: sqlite3.Connection, code: str, now: float) -> tuple[Event, store.Registration]:
+def cancel_by_code(conn: Connection, code: str, now: float) -> tuple[Event, store.Registration]:
     """Cancel the registration a live ticket belongs to (and move the first waiting person up)."""
     found = live_ticket(conn, code)
     return found.event, store.cancel(conn, found.event, found.registrant.id, now, "registrant")
