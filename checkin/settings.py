@@ -105,6 +105,11 @@ class Settings:
         return replace(self, db_path=Path(db), db_url="")
 
     @property
+    def db(self) -> str:
+        """The database as CHECKIN_DB names it: the postgresql:// URL, else the file."""
+        return self.db_url or str(self.db_path)
+
+    @property
     def database(self) -> str:
         """The database, as messages name it (a URL without its password)."""
         return redacted(self.db_url) if self.db_url else str(self.db_path)

@@ -29,7 +29,8 @@ ENGINES = ("sqlite", "postgresql")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests of modules marked `both_engines` run once on SQLite and once on PostgreSQL."""
-    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+    marked = metafunc.definition.get_closest_marker("both_engines")
+    if "backend" in metafunc.fixturenames and marked and not metafunc.definition.get_closest_marker("sqlite_only"):
         metafunc.parametrize("backend", ENGINES, indirect=True)
 
 

@@ -21,6 +21,8 @@ from checkin.storage.registrants import cancel, register
 from checkin.storage.viewing import Server, online_figures, start_viewing, watch_summary
 from checkin.watching import NotAViewer, Watching, dead_servers, identify
 
+pytestmark = pytest.mark.both_engines
+
 T0 = 1_700_000_000.0
 
 

@@ -121,7 +121,7 @@ def _where(event_id: int, filters: RegistrantFilter) -> tuple[str, list[object]]
 def address_counts(conn: Connection, event_id: int, limit: int = 200) -> list[AddressCount]:
     """The client addresses of the event's web registrations, most registrations first."""
     rows = conn.execute(
-        "SELECT client_address, COUNT(*) AS registrations, SUM(status != 'cancelled') AS live,"
+        "SELECT client_address, COUNT(*) AS registrations, COUNT(CASE WHEN status != 'cancelled' THEN 1 END) AS live,"
         " MIN(created_at) AS first_at, MAX(created_at) AS last_at FROM registrants"
         " WHERE event_id = ? AND client_address IS NOT NULL GROUP BY client_address"
         " ORDER BY registrations DESC, last_at DESC LIMIT ?",
@@ -222,8 +222,9 @@ def event_counts(conn: Connection, event_id: int | None = None) -> dict[int, Cou
         conn.execute(f"SELECT event_id, COUNT(*) FROM attendance {where} GROUP BY event_id", params).fetchall()
     )
     rows = conn.execute(
-        "SELECT event_id, SUM(mode = 'venue' AND status = 'registered'),"
-        " SUM(mode = 'online' AND status = 'registered'), SUM(status = 'waitlisted'), SUM(status = 'cancelled')"
+        "SELECT event_id, COUNT(CASE WHEN mode = 'venue' AND status = 'registered' THEN 1 END),"
+        " COUNT(CASE WHEN mode = 'online' AND status = 'registered' THEN 1 END),"
+        " COUNT(CASE WHEN status = 'waitlisted' THEN 1 END), COUNT(CASE WHEN status = 'cancelled' THEN 1 END)"
         f" FROM registrants {where} GROUP BY event_id",
         params,
     ).fetchall()

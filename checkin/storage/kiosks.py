@@ -135,7 +135,8 @@ def get_kiosk(conn: Connection, event_id: int, kiosk_id: int) -> Kiosk:
 def list_kiosks(conn: Connection, event_id: int) -> list[Kiosk]:
     """An event's kiosks by name, with how many scans and check-ins each recorded."""
     rows = conn.execute(
-        "SELECT k.*, COUNT(s.id) AS scans, COALESCE(SUM(s.direction = 'in' AND s.result = 'ok'), 0) AS checked_in"
+        "SELECT k.*, COUNT(s.id) AS scans,"
+        " COUNT(CASE WHEN s.direction = 'in' AND s.result = 'ok' THEN 1 END) AS checked_in"
         " FROM kiosks k LEFT JOIN scans s ON s.kiosk_id = k.id WHERE k.event_id = ? GROUP BY k.id ORDER BY k.name",
         (event_id,),
     ).fetchall()

@@ -7,6 +7,7 @@ list, translated here once per statement text (cached):
 - ``MAX(a, b)`` / ``MIN(a, b)`` with two or more arguments (SQLite's scalar forms) become
   ``GREATEST`` / ``LEAST`` (every use in storage keeps NULLs out of them, where the two differ);
 - ``CAST(x AS INTEGER)`` truncates in SQLite but rounds in PostgreSQL: it becomes ``CAST(TRUNC(x) AS BIGINT)``;
+- ``x IS ?`` / ``x IS NOT ?`` (SQLite's NULL-safe comparison) become ``IS [NOT] DISTINCT FROM``;
 - ``json_each(?)`` (a JSON array as a table of `value`) becomes ``json_array_elements_text(?::json)``
   (text values: cast them where an integer is compared);
 - an ``INSERT`` into a table with an identity `id` gets ``RETURNING id``, which gives the cursor
@@ -49,6 +50,7 @@ IDENTITY_TABLES = frozenset(
 
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _JSON_EACH = re.compile(r"\bjson_each\(%s\)", re.IGNORECASE)
+_IS = re.compile(r"\bIS(\s+NOT)?\s+%s", re.IGNORECASE)
 _CALL = re.compile(r"\b(MAX|MIN|CAST)\s*\(", re.IGNORECASE)
 _AS_INTEGER = re.compile(r"\s+AS\s+INTEGER\s*$", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
@@ -63,6 +65,7 @@ def to_postgres(sql: str) -> tuple[str, bool]:
         part = part.replace("%", "%%")
         if index % 2 == 0:  # outside string literals
             part = _JSON_EACH.sub("json_array_elements_text(%s::json)", part.replace("?", "%s"))
+            part = _IS.sub(lambda is_: "IS DISTINCT FROM %s" if is_.group(1) else "IS NOT DISTINCT FROM %s", part)
         parts[index] = part
     text = _rewrite_calls("".join(parts))
     insert = _INSERT.match(text)

@@ -10,6 +10,7 @@ from checkin.storage.sql import Connection
 
 PURGED_NAME = "（削除済み）"
 _PERSONAL_KEYS = {"name", "kana", "email", "organisation"}
+_MARK = "\x01"
 
 
 @dataclass(frozen=True)
@@ -69,23 +70,32 @@ def purge(conn: Connection, event_id: int, now: float, actor: str) -> PurgeCount
     figures of the event survive; reference numbers in the audit log follow their registrant.
     """
     before = counts(conn, event_id)
-    conn.execute(
-        "UPDATE audit_log SET subject = (SELECT printf('P%07d', r.id) FROM registrants r"
-        " WHERE r.event_id = audit_log.event_id AND r.ref_no = audit_log.subject)"
-        " WHERE event_id = ? AND subject IN (SELECT ref_no FROM registrants WHERE event_id = ?)",
-        (event_id, event_id),
+    # New reference numbers (P0000012 from the id) are made here rather than in SQL: zero-padding is
+    # spelled differently by each engine. Renaming goes through a value no file can hold (control
+    # characters never survive an import), so that a registrant already numbered like P0000012 cannot
+    # collide with another's renaming halfway, in the registrants and in the audit log alike.
+    renamed = [
+        (row[0], row[1], f"P{row[0]:07d}")
+        for row in conn.execute("SELECT id, ref_no FROM registrants WHERE event_id = ?", (event_id,))
+    ]
+    conn.executemany(
+        "UPDATE audit_log SET subject = ? WHERE event_id = ? AND subject = ?",
+        [(_MARK + new, event_id, old) for _, old, new in renamed],
     )
-    # Through a value no file can hold (control characters never survive an import), so that a
-    # registrant already numbered like P0000012 cannot collide with the renaming halfway.
-    conn.execute("UPDATE registrants SET ref_no = char(0) || id WHERE event_id = ?", (event_id,))
     conn.execute(
-        "UPDATE registrants SET ref_no = printf('P%07d', id), name = ?, kana = '', organisation = '',"
-        " email = printf('purged-%d@invalid', id), email_key = printf('purged-%d@invalid', id), search_key = '',"
+        "UPDATE audit_log SET subject = substr(subject, 2) WHERE event_id = ? AND subject LIKE ?",
+        (event_id, _MARK + "%"),
+    )
+    conn.execute("UPDATE registrants SET ref_no = ? || id WHERE event_id = ?", (_MARK, event_id))
+    conn.executemany("UPDATE registrants SET ref_no = ? WHERE id = ?", [(new, id_) for id_, _, new in renamed])
+    conn.execute(
+        "UPDATE registrants SET name = ?, kana = '', organisation = '',"
+        " email = 'purged-' || id || '@invalid', email_key = 'purged-' || id || '@invalid', search_key = '',"
         " client_address = NULL, updated_at = ? WHERE event_id = ?",
         (PURGED_NAME, now, event_id),
     )
     conn.execute(
-        "UPDATE tickets SET code = printf('PURGED-%d', id), revoked_at = COALESCE(revoked_at, ?),"
+        "UPDATE tickets SET code = 'PURGED-' || id, revoked_at = COALESCE(revoked_at, ?),"
         " revoked_reason = COALESCE(revoked_reason, 'purged') WHERE event_id = ?",
         (now, event_id),
     )

@@ -214,6 +214,10 @@ def record_scan(conn: Connection, event: Event, scan: ScanRequest, caller: Calle
     scanned_at, clamped = rules.clamp_scanned_at(scan.scanned_at, now)
     target = _find(conn, event, scan)
     registrant, presence = target.registrant, target.presence
+    if scan.scanned_at is None and presence is not None:
+        # A live scan happens when it is decided: what stands was decided before it, even if its time of
+        # receipt is a moment earlier (another server's transaction committed in between).
+        scanned_at = max(scanned_at, presence.last_moved_at)
     if target.problem is not None or registrant is None:
         decision = Decision(target.problem or Result.UNKNOWN)
     else:

@@ -24,7 +24,7 @@ class OnlineMemo:
     def figures(self, conn: Connection, event_id: int, now: float) -> OnlineFigures:
         """online_figures(conn, event_id, now), reused while nothing it depends on has changed."""
         state = conn.execute(
-            "SELECT COUNT(*), MAX(id), COUNT(ended_at), TOTAL(ended_at), TOTAL(registrant_id)"
+            "SELECT COUNT(*), MAX(id), COUNT(ended_at), COALESCE(SUM(ended_at), 0), COALESCE(SUM(registrant_id), 0)"
             " FROM viewing_intervals WHERE event_id = ?",
             (event_id,),
         ).fetchone()
@@ -49,7 +49,8 @@ def snapshot_counts(conn: Connection, slug: str, now: float, memo: OnlineMemo | 
     ).fetchone()
     online = online_figures(conn, event.id, now) if memo is None else memo.figures(conn, event.id, now)
     both = conn.execute(
-        "SELECT COUNT(*) FROM attendance WHERE event_id = ? AND registrant_id IN (SELECT value FROM json_each(?))",
+        "SELECT COUNT(*) FROM attendance WHERE event_id = ?"
+        " AND registrant_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
         (event.id, json.dumps(online.unique_registrants)),
     ).fetchone()[0]
     arrivals = conn.execute(

@@ -147,7 +147,8 @@ def beat(conn: Connection, server: Server, now: float) -> None:
     """This server is alive at `now` (one row per server, however many viewers it watches)."""
     conn.execute(
         "INSERT INTO server_heartbeats (server_id, host, pid, started_at, last_seen_at) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (server_id) DO UPDATE SET last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
+        " ON CONFLICT (server_id) DO UPDATE SET"
+        " last_seen_at = MAX(server_heartbeats.last_seen_at, excluded.last_seen_at)",
         (server.server_id, server.host, server.pid, server.started_at, now),
     )
 
