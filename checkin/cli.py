@@ -13,7 +13,7 @@ from typing import Any
 from checkin import cli_data, staffcli
 from checkin.errors import CheckinError, Invalid
 from checkin.eventform import LONG_TEXTS, TEXTS, parse_new_event
-from checkin.settings import Settings
+from checkin.settings import Settings, is_database_url, redacted
 from checkin.storage import database_for, opened
 from checkin.storage.events import create_event
 
@@ -136,6 +136,26 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_copy_db(args: argparse.Namespace, settings: Settings) -> int:
+    from checkin.storage.copy import copy_database
+
+    if settings.db_url:
+        print("error: copy-db copies an SQLite database (--db FILE) into PostgreSQL", file=sys.stderr)
+        return 1
+    if not is_database_url(args.to):
+        print("error: --to must be a postgresql://user@host:port/dbname URL", file=sys.stderr)
+        return 1
+    copies, committed = copy_database(settings.db_path, args.to)
+    print(f"{'table':<20} {'sqlite':>8} {'postgresql':>10}  checksum")
+    for copy in copies:
+        print(f"{copy.table:<20} {copy.source_rows:>8} {copy.target_rows:>10}  {'same' if copy.same else 'DIFFERENT'}")
+    if not committed:
+        print("error: the copy differs from the source; nothing was committed", file=sys.stderr)
+        return 1
+    print(f"copied {settings.db_path} to {redacted(args.to)} ({sum(c.source_rows for c in copies)} rows)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="checkin", description="Event-day check-in and hybrid attendance.")
     common = argparse.ArgumentParser(add_help=False)
@@ -178,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", parents=[common], help="consistent online backup of the database")
     backup.add_argument("file")
     backup.set_defaults(handler=cmd_backup)
+
+    copy_db = sub.add_parser(
+        "copy-db", parents=[common], help="copy the whole SQLite database into an empty PostgreSQL database"
+    )
+    copy_db.add_argument("--to", required=True, help="postgresql://user@host:port/dbname (an empty database)")
+    copy_db.set_defaults(handler=cmd_copy_db)
 
     cli_data.add_parsers(sub, common)
 
