@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import shutil
 import sqlite3
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 import psycopg_pool
@@ -180,11 +182,18 @@ class PgDatabase:
                 f" or run: pg_dump --format=custom --file={target} <the database URL>"
             )
         partial = target.with_name(f".{target.name}.partial")
+        # A password goes to pg_dump in its environment, never on its command line (which `ps` shows).
+        parts = urlsplit(self.url)
+        environment = dict(os.environ)
+        if parts.password is not None:
+            environment["PGPASSWORD"] = unquote(parts.password)
+        url = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@")).geturl()
         done = subprocess.run(  # noqa: S603 - a fixed program, the URL as one argument
-            [pg_dump, "--format=custom", f"--file={partial}", f"--dbname={self.url}"],
+            [pg_dump, "--format=custom", f"--file={partial}", f"--dbname={url}"],
             capture_output=True,
             text=True,
             check=False,
+            env=environment,
         )
         if done.returncode != 0:
             partial.unlink(missing_ok=True)
