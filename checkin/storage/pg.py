@@ -4,8 +4,10 @@ Several server processes may write to one PostgreSQL database at once, so the ch
 storage functions (seats left, already checked in, a scan_id seen before, the waiting list) cannot
 rely on one writer as on SQLite: PostgreSQL enforces it. Every write runs at SERIALIZABLE; when
 PostgreSQL refuses one (serialization_failure, deadlock_detected, or a unique key taken by a
-concurrent transaction), the whole function runs again from the start, a few times, after a short
-random pause. PostgreSQL groups concurrent commits itself. Reads run at REPEATABLE READ, READ ONLY:
+concurrent transaction), the whole function runs again from the start after a short random pause,
+alone among the writers of every server (an advisory lock), so a rush of conflicting writes (seats,
+one ticket at sixteen kiosks) degrades to one at a time instead of failing. PostgreSQL groups
+concurrent commits itself. Reads run at REPEATABLE READ, READ ONLY:
 one consistent snapshot, never refused.
 
 A lost connection or a server that cannot be reached reaches callers as StorageUnavailable (503 with
@@ -46,6 +48,10 @@ T = TypeVar("T")
 ATTEMPTS = 12  # runs of one write before a conflict that keeps coming back is answered with a 503
 FIRST_PAUSE = 0.002  # seconds; doubles per attempt, each pause a random part of it (jitter)
 RETRIED = (errors.SerializationFailure, errors.DeadlockDetected)
+# Writers hold this advisory lock (a session lock, taken before the transaction's snapshot) shared; a
+# write that met a conflict runs again holding it exclusively: it waits for the writes in flight, new
+# ones wait for it, and so it cannot meet another conflict. Without conflicts, writers never wait on it.
+WRITERS = 0x636B696E  # "ckin"
 
 
 def _conflict(exc: BaseException) -> bool:
@@ -108,7 +114,8 @@ class PgDatabase:
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
-    def _transaction(self, begin: str, call: Callable[[PgConnection], T]) -> T:
+    def _transaction(self, begin: str, call: Callable[[PgConnection], T], end: str = "") -> T:
+        """Run `call` between `begin` and COMMIT; `end` runs after the transaction, whatever its outcome."""
         if self._pool is None:
             raise RuntimeError("database is not open")
         try:
@@ -116,11 +123,14 @@ class PgDatabase:
                 raw.execute(begin)
                 try:
                     result = call(PgConnection(raw))
+                    raw.execute("COMMIT")
                 except BaseException:
                     if not raw.broken:
                         raw.execute("ROLLBACK")
                     raise
-                raw.execute("COMMIT")
+                finally:
+                    if end and not raw.broken:
+                        raw.execute(end)
                 return result
         except RETRIED:
             raise
@@ -128,10 +138,16 @@ class PgDatabase:
             raise _unavailable(exc) from exc
 
     def _run_write(self, call: Callable[[PgConnection], T]) -> T:
+        """Run a write; after a conflict, again, alone among the writers of every server (see WRITERS)."""
         pause = FIRST_PAUSE
         for attempt in range(ATTEMPTS):
+            lock, unlock = ("lock_shared", "unlock_shared") if attempt == 0 else ("lock", "unlock")
             try:
-                return self._transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", call)
+                return self._transaction(
+                    f"SELECT pg_advisory_{lock}({WRITERS}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE",
+                    call,
+                    f"SELECT pg_advisory_{unlock}({WRITERS})",
+                )
             except (*RETRIED, sqlite3.IntegrityError) as exc:
                 if not _conflict(exc) or attempt == ATTEMPTS - 1:
                     if isinstance(exc, RETRIED):
