@@ -34,7 +34,7 @@ def test_backup_of_postgresql_is_a_dump_that_restores_the_same_rows(settings: Se
         assert main(["backup", "--db", url, str(target)]) == 0
         assert target.read_bytes().startswith(b"PGDMP")
         assert main(["backup", "--db", url, str(target)]) == 1
-    with fresh_database() as restored:
+    with fresh_database(empty=True) as restored:
         subprocess.run(["pg_restore", "--no-owner", f"--dbname={restored}", str(target)], check=True)
         assert _registrants(settings.with_db(restored)) == 5
 

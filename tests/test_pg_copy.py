@@ -56,7 +56,7 @@ def test_copy_db_moves_every_table_with_equal_counts_and_checksums(
     """Every table arrives; the printed table says the counts and checksums agree; a server on the copy agrees."""
     event = seed_event(settings)
     _fill(settings, event)
-    with fresh_database() as url:
+    with fresh_database(empty=True) as url:
         assert main(["copy-db", "--db", str(settings.db_path), "--to", url]) == 0
         out = capsys.readouterr().out
         rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:] if line.split()[0] in ORDER}
@@ -76,7 +76,7 @@ def test_copy_db_refuses_a_target_that_is_not_empty(
 ) -> None:
     """A second copy into the same database is refused with a clear message, and changes nothing."""
     event = seed_event(settings)
-    with fresh_database() as url:
+    with fresh_database(empty=True) as url:
         assert main(["copy-db", "--db", str(settings.db_path), "--to", url]) == 0
         with opened(replace(settings, db_url=url)) as db:
             register(db, event, 2)

@@ -85,7 +85,7 @@ def test_postgresql_tables_match_sqlite_column_by_column(settings: Settings) -> 
     """Same tables; per column the same type family, NOT NULL and default; the same unique keys."""
     with opened(settings):
         pass
-    with fresh_database() as url:
+    with fresh_database(empty=True) as url:
         with opened(settings.with_db(url)):
             pass
         lite, pg = sqlite_schema(settings.db_path), postgres_schema(url)

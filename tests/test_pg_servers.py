@@ -34,11 +34,9 @@ class Cluster:
 
 @contextlib.contextmanager
 def cluster(tmp_path: Path, count: int = 3) -> Iterator[Cluster]:
-    """`count` servers on one fresh PostgreSQL database."""
-    with fresh_database() as url:
+    """`count` servers on one empty PostgreSQL database (the first to start creates the schema)."""
+    with fresh_database(empty=True) as url:
         settings = Settings(db_path=tmp_path / "unused.db", qr_workers=0).with_db(url)
-        with opened(settings):
-            pass  # the schema, before the servers race to create it
         env = {"CHECKIN_DB": url, "CHECKIN_QR_WORKERS": "0"}
         servers: list[ServerProcess] = []
         try:
