@@ -130,7 +130,7 @@ def test_registrations_through_three_servers_keep_capacity_exact(three: Cluster)
                         three.servers[n % 3].url,
                         f"/api/v1/events/{event.slug}/registrations",
                         dict(person, email=f"p{n}@example.jp"),
-                    )  # fmt: skip
+                    )
                     for n in range(60)
                 )
             )

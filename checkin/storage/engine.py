@@ -45,6 +45,10 @@ class Engine(Protocol):
 
     def backup(self, target: Path) -> None: ...
 
+    async def __aenter__(self) -> Engine: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
 
 def database_for(settings: Settings) -> Engine:
     """The engine the settings name (a postgresql:// URL, else the SQLite file), not yet open."""

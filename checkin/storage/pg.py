@@ -119,23 +119,34 @@ class PgDatabase:
         if self._pool is None:
             raise RuntimeError("database is not open")
         try:
-            with self._pool.connection() as raw:
-                raw.execute(begin)
-                try:
-                    result = call(PgConnection(raw))
-                    raw.execute("COMMIT")
-                except BaseException:
-                    if not raw.broken:
-                        raw.execute("ROLLBACK")
-                    raise
-                finally:
-                    if end and not raw.broken:
-                        raw.execute(end)
-                return result
+            for _ in range(self._size):
+                with self._pool.connection() as raw:
+                    try:
+                        raw.execute(begin)
+                    except psycopg.OperationalError:
+                        if raw.broken:  # ended by the server while idle (a restart): the pool drops it
+                            continue
+                        raise
+                    return self._complete(raw, call, end)
+            raise psycopg.OperationalError("every pooled connection was broken")
         except RETRIED:
             raise
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise _unavailable(exc) from exc
+
+    @staticmethod
+    def _complete(raw: psycopg.Connection[Any], call: Callable[[PgConnection], T], end: str) -> T:
+        try:
+            result = call(PgConnection(raw))
+            raw.execute("COMMIT")
+        except BaseException:
+            if not raw.broken:
+                raw.execute("ROLLBACK")
+            raise
+        finally:
+            if end and not raw.broken:
+                raw.execute(end)
+        return result
 
     def _run_write(self, call: Callable[[PgConnection], T]) -> T:
         """Run a write; after a conflict, again, alone among the writers of every server (see WRITERS)."""
