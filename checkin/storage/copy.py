@@ -118,13 +118,12 @@ def copy_database(source_path: Path, url: str) -> tuple[list[TableCopy], bool]:
     try:
         source.execute("BEGIN")  # one snapshot of the source, however busy its server is
         tables = _tables(source)
-        with psycopg.connect(url) as target:
-            with target.transaction():
-                if not _empty(target, tables):
-                    raise Invalid("the target database is not empty: copy-db only fills a new, empty database")
-                copies = [_copy_table(source, target, table) for table in tables]
-                if not all(copy.same for copy in copies):
-                    raise psycopg.Rollback()  # leaves the block with the target as it was
+        with psycopg.connect(url) as target, target.transaction():
+            if not _empty(target, tables):
+                raise Invalid("the target database is not empty: copy-db only fills a new, empty database")
+            copies = [_copy_table(source, target, table) for table in tables]
+            if not all(copy.same for copy in copies):
+                raise psycopg.Rollback()  # leaves the block with the target as it was
         return copies, all(copy.same for copy in copies)
     finally:
         source.close()
