@@ -184,12 +184,13 @@ def configure(conn: psycopg.Connection[Any]) -> None:
 
 
 class PgCursor:
-    """A statement's result with sqlite3's `lastrowid` and `rowcount`."""
+    """A statement's result with sqlite3's `lastrowid` and `rowcount` (the added RETURNING id is not a result)."""
 
-    __slots__ = ("_cursor", "lastrowid")
+    __slots__ = ("_cursor", "_rows", "lastrowid")
 
     def __init__(self, cursor: psycopg.Cursor[Any], returning: bool) -> None:
         self._cursor = cursor
+        self._rows = cursor.description is not None and not returning
         self.lastrowid: int | None = None
         if returning:
             row = cursor.fetchone()
@@ -200,10 +201,10 @@ class PgCursor:
         return self._cursor.rowcount
 
     def fetchone(self) -> Any:
-        return None if self._cursor.description is None else self._cursor.fetchone()
+        return self._cursor.fetchone() if self._rows else None
 
     def fetchall(self) -> list[Any]:
-        return [] if self._cursor.description is None else self._cursor.fetchall()
+        return self._cursor.fetchall() if self._rows else []
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
