@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+import traceback
 
 import pytest
 
+from checkin.cli import main
 from checkin.errors import AlreadyExists, StorageUnavailable
 from checkin.settings import Settings
 from checkin.storage import opened
-from checkin.storage.events import create_event
+from checkin.storage.events import create_event, get_event
 from checkin.storage.pg import PgDatabase
 from checkin.storage.pgsql import to_postgres
 from checkin.storage.sql import Connection
@@ -71,18 +73,21 @@ def test_rows_answer_by_name_and_index_and_ids_come_back(pg_settings: Settings) 
 
 
 def test_a_unique_violation_is_sqlites_integrity_error(pg_settings: Settings) -> None:
-    """Storage functions catch one exception class on both engines (a second event of one slug)."""
+    """Storage functions catch one exception class on both engines; its text holds no personal data."""
     with opened(pg_settings) as db:
         db.write_sync(create_event, EVENT, 0.0)
         with pytest.raises(AlreadyExists):
             db.write_sync(create_event, EVENT, 0.0)
 
-        def insert_twice(conn: Connection) -> None:
-            conn.execute("INSERT INTO users (login, password_hash, created_at) VALUES ('a', 'h', 0)")
-            conn.execute("INSERT INTO users (login, password_hash, created_at) VALUES ('a', 'h', 0)")
+        login = "kiri" + "@ex.jp"  # built here, so the traceback's source lines do not hold it
 
-        with pytest.raises(sqlite3.IntegrityError):
+        def insert_twice(conn: Connection) -> None:
+            for _ in range(2):
+                conn.execute("INSERT INTO users (login, password_hash, created_at) VALUES (?, 'h', 0)", (login,))
+
+        with pytest.raises(sqlite3.IntegrityError) as raised:
             db.write_sync(insert_twice)
+        assert login not in "".join(traceback.format_exception(raised.value))  # it would reach the log
         assert db.read_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]) == 0
 
 
@@ -110,3 +115,15 @@ def test_an_unreachable_server_is_storage_unavailable(settings: Settings) -> Non
     with pytest.raises(StorageUnavailable) as raised:
         engine.open()
     assert "secret" not in str(raised.value)
+
+
+def test_the_first_command_on_an_empty_database_creates_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    """`checkin event create --db postgresql://…` on a new database: schema, event, and a clear duplicate error."""
+    with fresh_database(empty=True) as url:
+        args = ["--db", url, "--title", "t", "--starts", "2023-11-27T13:30", "--ends", "2023-11-27T16:30"]
+        assert main(["event", "create", "sympo", *args, "--capacity", "30", "--hall-capacity", "35"]) == 0
+        assert main(["event", "create", "sympo", *args, "--capacity", "30"]) == 1
+        assert "already exists" in capsys.readouterr().err
+        with opened(Settings().with_db(url)) as db:
+            event = db.read_sync(get_event, "sympo")
+    assert (event.capacity, event.hall_limit) == (30, 35)

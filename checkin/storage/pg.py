@@ -38,7 +38,7 @@ from checkin.errors import StorageUnavailable
 from checkin.settings import redacted
 from checkin.storage.engine import Fn
 from checkin.storage.pg_schema import migrate_pg
-from checkin.storage.pgsql import PgConnection, configure
+from checkin.storage.pgsql import PgConnection, PgIntegrityError, configure
 
 log = logging.getLogger("checkin")
 
@@ -58,7 +58,7 @@ def _conflict(exc: BaseException) -> bool:
     """A refusal that running the write again may not meet: another transaction got there first."""
     if isinstance(exc, RETRIED):
         return True
-    return isinstance(exc, sqlite3.IntegrityError) and isinstance(exc.__cause__, errors.UniqueViolation)
+    return isinstance(exc, PgIntegrityError) and exc.sqlstate == errors.UniqueViolation.sqlstate
 
 
 def _unavailable(exc: BaseException) -> StorageUnavailable:

@@ -16,7 +16,9 @@ list, translated here once per statement text (cached):
 Rows answer by index and by name (case-insensitive, the first column of a name), as sqlite3.Row;
 ``bool`` parameters go in as 0/1 (flags are INTEGER columns on both engines); NUMERIC results (sums of
 BIGINT) come back as int, or float when fractional. A unique, foreign-key, check or not-null violation
-raises sqlite3.IntegrityError (its cause the psycopg error), so storage functions catch one class.
+raises sqlite3.IntegrityError (`PgIntegrityError`, with the SQLSTATE), so storage functions catch one
+class; its message names the constraint but never the values (PostgreSQL's DETAIL would put an e-mail
+address into a log).
 """
 
 from __future__ import annotations
@@ -123,6 +125,14 @@ def _top_level_commas(inner: str) -> bool:
     return False
 
 
+class PgIntegrityError(sqlite3.IntegrityError):
+    """A constraint violation on PostgreSQL, as storage functions catch it on SQLite."""
+
+    def __init__(self, exc: errors.IntegrityError) -> None:
+        super().__init__(f"{exc.diag.message_primary} ({exc.diag.constraint_name or exc.sqlstate})")
+        self.sqlstate = exc.sqlstate
+
+
 class PgRow:
     """One result row, by index or by name (as sqlite3.Row)."""
 
@@ -227,7 +237,7 @@ class PgConnection:
         try:
             cursor = self.raw.execute(text + " RETURNING id" if returning else text, _params(parameters))
         except errors.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
+            raise PgIntegrityError(exc) from None  # psycopg's text holds the offending values
         return PgCursor(cursor, returning)
 
     def executemany(self, sql: str, parameters: Any, /) -> PgCursor:
@@ -236,5 +246,5 @@ class PgConnection:
         try:
             cursor.executemany(text, [_params(row) for row in parameters])
         except errors.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
+            raise PgIntegrityError(exc) from None  # psycopg's text holds the offending values
         return PgCursor(cursor, False)
