@@ -39,12 +39,16 @@ def _schema_template() -> str:
 
 
 @contextlib.contextmanager
-def fresh_database(*, empty: bool = False) -> Iterator[str]:
-    """The URL of a new database `checkin_t_<random>` with the schema (or `empty`), dropped afterwards."""
+def fresh_database(*, empty: bool = False, icu_locale: str = "") -> Iterator[str]:
+    """The URL of a new database `checkin_t_<random>` with the schema (or `empty`, or empty in an ICU
+    locale such as en-US, as production databases often are), dropped afterwards."""
     name = f"checkin_t_{secrets.token_hex(6)}"
-    template = "" if empty else f" TEMPLATE {_schema_template()}"
+    if icu_locale:
+        options = f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}' LOCALE 'C.UTF-8'"
+    else:
+        options = "" if empty else f" TEMPLATE {_schema_template()}"
     with admin_connection() as conn:
-        conn.execute(f"CREATE DATABASE {name}{template}")
+        conn.execute(f"CREATE DATABASE {name}{options}")
     try:
         yield f"{SERVER}/{name}"
     finally:

@@ -12,9 +12,11 @@ from checkin.errors import AlreadyExists, StorageUnavailable
 from checkin.settings import Settings
 from checkin.storage import opened
 from checkin.storage.events import create_event, get_event
+from checkin.storage.kiosks import create_kiosk, list_kiosks
 from checkin.storage.pg import PgDatabase
 from checkin.storage.pgsql import to_postgres
 from checkin.storage.sql import Connection
+from tests.conftest import seed_event
 from tests.pg import admin_connection, fresh_database
 from tests.utils import EVENT
 
@@ -127,3 +129,18 @@ def test_the_first_command_on_an_empty_database_creates_the_schema(capsys: pytes
         with opened(Settings().with_db(url)) as db:
             event = db.read_sync(get_event, "sympo")
     assert (event.capacity, event.hall_limit) == (30, 35)
+
+
+def test_text_sorts_by_code_point_as_on_sqlite_in_a_database_of_any_locale(settings: Settings) -> None:
+    """Kiosks, reference numbers and readings list in SQLite's order even where the database collates en-US."""
+    names = ["b", "B", "a", "A", "受付2", "受付10"]
+
+    def listed(engine_settings: Settings) -> list[str]:
+        event = seed_event(engine_settings)
+        with opened(engine_settings) as db:
+            for name in names:
+                db.write_sync(create_kiosk, event.id, name, 0.0)
+            return [kiosk.name for kiosk in db.read_sync(list_kiosks, event.id)]
+
+    with fresh_database(icu_locale="en-US") as url:
+        assert listed(settings.with_db(url)) == listed(settings) == sorted(names)
