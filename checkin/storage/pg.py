@@ -17,7 +17,6 @@ Retry-After); the pool replaces broken connections.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 import shutil
@@ -39,8 +38,6 @@ from checkin.settings import redacted
 from checkin.storage.engine import Fn
 from checkin.storage.pg_schema import migrate_pg
 from checkin.storage.pgsql import PgConnection, PgIntegrityError, configure
-
-log = logging.getLogger("checkin")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -126,6 +123,8 @@ class PgDatabase:
                     except psycopg.OperationalError:
                         if raw.broken:  # ended by the server while idle (a restart): the pool drops it
                             continue
+                        if end:
+                            raw.execute(end)
                         raise
                     return self._complete(raw, call, end)
             raise psycopg.OperationalError("every pooled connection was broken")
@@ -152,12 +151,12 @@ class PgDatabase:
         """Run a write; after a conflict, again, alone among the writers of every server (see WRITERS)."""
         pause = FIRST_PAUSE
         for attempt in range(ATTEMPTS):
-            lock, unlock = ("lock_shared", "unlock_shared") if attempt == 0 else ("lock", "unlock")
+            lock = "pg_advisory_lock_shared" if attempt == 0 else "pg_advisory_lock"
             try:
                 return self._transaction(
-                    f"SELECT pg_advisory_{lock}({WRITERS}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE",
+                    f"SELECT {lock}({WRITERS}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE",
                     call,
-                    f"SELECT pg_advisory_{unlock}({WRITERS})",
+                    "SELECT pg_advisory_unlock_all()",
                 )
             except (*RETRIED, sqlite3.IntegrityError) as exc:
                 if not _conflict(exc) or attempt == ATTEMPTS - 1:

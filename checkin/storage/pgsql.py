@@ -188,9 +188,11 @@ class _Number(Loader):
 
 
 def configure(conn: psycopg.Connection[Any]) -> None:
-    """Set up a new pooled connection: SQLite-like rows and numbers."""
+    """Set up a new pooled connection: SQLite-like rows and numbers; a lock wait ends (503) after 30 s, as
+    SQLite's busy timeout does, rather than holding a request for ever."""
     conn.row_factory = _row_factory
     conn.adapters.register_loader("numeric", _Number)
+    conn.execute("SET lock_timeout = '30s'")
 
 
 class PgCursor:
