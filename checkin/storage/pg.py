@@ -34,7 +34,6 @@ import psycopg_pool
 from psycopg import errors
 
 from checkin.errors import StorageUnavailable
-from checkin.settings import redacted
 from checkin.storage.engine import Fn
 from checkin.storage.pg_schema import migrate_pg
 from checkin.storage.pgsql import PgConnection, PgIntegrityError, configure
@@ -72,9 +71,6 @@ class PgDatabase:
         self._size = max(2, pool_size)
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
         self._threads: ThreadPoolExecutor | None = None
-
-    def describe(self) -> str:
-        return redacted(self.url)
 
     def open(self) -> None:
         """Create or migrate the schema and open the pool."""
