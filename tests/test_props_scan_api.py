@@ -25,10 +25,10 @@ from checkin.registration import Application
 from checkin.scans import Decision, Direction, Presence, Subject
 from checkin.services import build
 from checkin.settings import Settings, SmtpSettings
+from checkin.storage import opened
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event
 from tests.conftest import make_token
-from tests.door_helpers import opened
 from tests.test_props_scans import door, model
 from tests.utils import EVENT
 
