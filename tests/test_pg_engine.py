@@ -144,3 +144,21 @@ def test_text_sorts_by_code_point_as_on_sqlite_in_a_database_of_any_locale(setti
 
     with fresh_database(icu_locale="en-US") as url:
         assert listed(settings.with_db(url)) == listed(settings) == sorted(names)
+
+
+def test_writes_leave_no_advisory_lock_behind_whatever_their_outcome(pg_settings: Settings) -> None:
+    """A committed write, one whose function raises and one PostgreSQL refuses all release the writers' lock
+    (a lock left held would make the next conflicting write wait for ever)."""
+
+    def refused(conn: Connection) -> None:
+        conn.execute("SELECT no_such_column FROM events")
+
+    with opened(pg_settings) as db:
+        db.write_sync(create_event, EVENT, 0.0)
+        with pytest.raises(ZeroDivisionError):
+            db.write_sync(lambda conn: 1 / 0)
+        with pytest.raises(Exception, match="no_such_column"):
+            db.write_sync(refused)
+        with admin_connection() as admin:
+            held = admin.execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()
+    assert held == (0,)

@@ -133,14 +133,11 @@ class PgDatabase:
     def _complete(raw: psycopg.Connection[Any], call: Callable[[PgConnection], T], end: str) -> T:
         try:
             result = call(PgConnection(raw))
-            raw.execute("COMMIT")
+            raw.execute(f"COMMIT; {end}" if end else "COMMIT")  # one round trip (a failed COMMIT skips `end`)
         except BaseException:
             if not raw.broken:
-                raw.execute("ROLLBACK")
+                raw.execute(f"ROLLBACK; {end}" if end else "ROLLBACK")
             raise
-        finally:
-            if end and not raw.broken:
-                raw.execute(end)
         return result
 
     def _run_write(self, call: Callable[[PgConnection], T]) -> T:
