@@ -48,6 +48,9 @@ RETRIED = (errors.SerializationFailure, errors.DeadlockDetected)
 # write that met a conflict runs again holding it exclusively: it waits for the writes in flight, new
 # ones wait for it, and so it cannot meet another conflict. Without conflicts, writers never wait on it.
 WRITERS = 0x636B696E  # "ckin"
+# After a conflict, this process's writes start alone for this long: in a rush on one event (its counts
+# row, the kiosks' sync sequence) a first attempt side by side would mostly be refused and run again.
+CONTENDED_FOR = 0.5
 
 
 def _conflict(exc: BaseException) -> bool:
@@ -71,6 +74,7 @@ class PgDatabase:
         self._size = max(2, pool_size)
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
         self._threads: ThreadPoolExecutor | None = None
+        self._contended_until = 0.0  # until then, writes start alone: a rush would only conflict again
 
     def open(self) -> None:
         """Create or migrate the schema and open the pool."""
@@ -143,8 +147,9 @@ class PgDatabase:
     def _run_write(self, call: Callable[[PgConnection], T]) -> T:
         """Run a write; after a conflict, again, alone among the writers of every server (see WRITERS)."""
         pause = FIRST_PAUSE
+        contended = time.monotonic() < self._contended_until
         for attempt in range(ATTEMPTS):
-            lock = "pg_advisory_lock_shared" if attempt == 0 else "pg_advisory_lock"
+            lock = "pg_advisory_lock" if attempt or contended else "pg_advisory_lock_shared"
             try:
                 return self._transaction(
                     f"SELECT {lock}({WRITERS}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE",
@@ -156,6 +161,7 @@ class PgDatabase:
                     if isinstance(exc, RETRIED):
                         raise _unavailable(exc) from exc
                     raise
+                self._contended_until = time.monotonic() + CONTENDED_FOR
                 time.sleep(random.uniform(0, pause))
                 pause = min(pause * 2, 0.25)
         raise AssertionError("unreachable")
