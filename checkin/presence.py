@@ -184,6 +184,10 @@ class Presence:
     def connections(self) -> int:
         return len(self._connections)
 
+    def anonymous_counts(self) -> dict[tuple[int, str], int]:
+        """Anonymous viewers present per (event id, client address)."""
+        return dict(self._anonymous)
+
     def _settle(self, viewer: _Viewer, now: float) -> list[Change]:
         if viewer.watching:
             self._idle.pop(viewer.identity.key, None)

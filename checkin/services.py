@@ -17,6 +17,7 @@ from checkin.ratelimit import RateLimits, storage_uri
 from checkin.settings import Settings
 from checkin.shared.hub import SharedHub
 from checkin.shared.link import RedisLink
+from checkin.shared.presence import SharedViewers
 from checkin.storage import Database
 from checkin.watching import Watching
 
@@ -87,7 +88,8 @@ class Services:
     limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
-        self.watching = Watching(self.settings, self.db, self.hub, self.now)
+        shared = SharedViewers(self.link) if self.link is not None else None
+        self.watching = Watching(self.settings, self.db, self.hub, self.now, shared)
         self.limits = RateLimits(
             storage_uri(self.settings.redis_url if self.link else ""),
             enabled=self.settings.rate_limits,

@@ -18,8 +18,10 @@ import re
 import socket
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from itertools import count
+
+from redis.exceptions import RedisError
 
 from checkin import tickets
 from checkin.errors import StorageUnavailable
@@ -27,10 +29,22 @@ from checkin.hub import Hub
 from checkin.models import Event, Status
 from checkin.presence import Change, Identity, Presence, Refusal, Refused
 from checkin.settings import Settings
+from checkin.shared.presence import SharedViewers
 from checkin.storage import Database
 from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
-from checkin.storage.viewing import OpenViewing, Server, beat, leave, record, servers, take_over
+from checkin.storage.viewing import (
+    HandedOver,
+    OpenViewing,
+    Server,
+    Step,
+    beat,
+    leave,
+    record,
+    servers,
+    take_over,
+    watched_by,
+)
 
 log = logging.getLogger("checkin.watching")
 BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -114,8 +128,17 @@ def heartbeat(
 class Watching:
     """Presence of every viewer of this process, and the background task that records it."""
 
-    def __init__(self, settings: Settings, db: Database, hub: Hub, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        hub: Hub,
+        clock: Callable[[], float],
+        shared: SharedViewers | None = None,
+    ) -> None:
         self.settings = settings
+        self.shared = shared
+        self._published: dict[tuple[int, str], int] = {}  # anonymous counts as Redis last heard them
         self.db = db
         self.hub = hub
         self.clock = clock
@@ -126,7 +149,8 @@ class Watching:
         self._ids = count(1)
         self._task: asyncio.Task[None] | None = None
         self._next_beat = 0.0
-        self.server = Server(uuid.uuid4().hex, socket.gethostname(), os.getpid(), clock())
+        server_id = shared.link.server_id if shared is not None else uuid.uuid4().hex
+        self.server = Server(server_id, socket.gethostname(), os.getpid(), clock())
         self._events: dict[str, tuple[float, asyncio.Future[Event]]] = {}
 
     async def event(self, slug: str) -> Event:
@@ -153,7 +177,9 @@ class Watching:
         """Close viewings a crash left open (at their last sign of life), adopt recent ones, start recording."""
         now = self.clock()
         grace = self.settings.watch_grace
-        self._adopt(await self.db.write(heartbeat, self.server, now, grace, self.stale, starting=True))
+        await self._adopt(await self.db.write(heartbeat, self.server, now, grace, self.stale, starting=True))
+        if self.shared is not None:
+            self.shared.link.on_lost(self.refill)
         self._next_beat = now + self.settings.watch_heartbeat
         self._task = asyncio.create_task(self._run(), name="watching")
 
@@ -173,9 +199,47 @@ class Watching:
         except Exception as exc:  # the row stays: the next start finds this process gone and uses its last heartbeat
             log.warning("could not remove this server's heartbeat: %s", exc, exc_info=_unexpected(exc))
 
-    def _adopt(self, viewings: list[OpenViewing]) -> None:
+    async def _adopt(self, viewings: list[OpenViewing]) -> None:
         for viewing in viewings:
             self.presence.adopt(viewing.identity, viewing.last_seen_at)
+        if self.shared is not None and viewings:
+            await self._shared_quietly(self.shared.hold(viewing.identity for viewing in viewings))
+
+    async def refill(self) -> None:
+        """Redis lost what it held: count this server's viewers there again, and its anonymous viewers."""
+        if self.shared is not None:
+            counting = self.presence.watching() + [identity for identity, _ in self.presence.idle()]
+            await self.shared.hold(counting)
+            self._published = {}
+            await self._publish_anonymous()
+
+    async def admits_anonymous(self, identity: Identity, cap: int) -> bool:
+        """Whether this anonymous viewer may join (see `Presence.admits_anonymous`), counting the viewers of
+        its address on every server."""
+        elsewhere = 0
+        if self.shared is not None and identity.address is not None:
+            try:
+                elsewhere = await self.shared.anonymous_elsewhere(identity.event_id, identity.address)
+            except (RedisError, OSError) as exc:  # Redis away: this server's own count still holds
+                log.debug("anonymous viewers elsewhere unknown: %r", exc)
+        return self.presence.admits_anonymous(identity, cap - elsewhere)
+
+    async def _publish_anonymous(self) -> None:
+        if self.shared is None:
+            return
+        counts = self.presence.anonymous_counts()
+        changed = {place: counts.get(place, 0) for place in counts.keys() | self._published.keys()}
+        changed = {place: held for place, held in changed.items() if self._published.get(place, 0) != held}
+        if changed:
+            await self.shared.publish_anonymous(changed)
+            self._published = counts
+
+    async def _shared_quietly(self, step: Awaitable[None]) -> None:
+        """A Redis step whose failure only waits for the next beat (or the refill once Redis is back)."""
+        try:
+            await step
+        except (RedisError, OSError) as exc:
+            log.warning("redis: %r", exc)
 
     def connect(self, identity: Identity) -> int:
         """Register a new connection of this viewer; its id. Refused past the caps."""
@@ -219,30 +283,58 @@ class Watching:
         changes = self._take(now)
         if changes or beat_at is not None:
             await self._write(changes, [], beat_at)
+        if self.shared is not None:
+            await self._shared_quietly(self._publish_anonymous())
+            if beat_at is not None:
+                await self._shared_quietly(self.shared.sweep())
 
     async def _write(
         self, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None = None
     ) -> bool:
-        """Write; False (the changes kept for the next try) if the database refused."""
+        """Write; False (the changes kept for the next try) if the database (or Redis, with several servers) refused."""
         async with self._writing:
+            steps: list[Step] = list(changes)
+            if self.shared is not None:
+                try:
+                    steps = await self.shared.settle(changes) if changes else []
+                    steps += await self._heirs(beat_at) if beat_at is not None else []
+                except (RedisError, OSError) as exc:  # keep the changes; the heartbeat must go on regardless
+                    log.warning("could not settle %d viewing changes in redis (%r); will retry", len(changes), exc)
+                    self._pending[:0] = changes
+                    changes, steps = [], []
+                    if beat_at is None:
+                        return False
             try:
-                taken = await self.db.write(self._record, changes, seen, beat_at)
+                taken = await self.db.write(self._record, steps, seen, beat_at)
             except Exception as exc:  # the disk may come back: keep the changes, in order, for the next try
                 log.warning(
                     "could not record %d viewing changes (%s); will retry", len(changes), exc, exc_info=_unexpected(exc)
                 )
                 self._pending[:0] = changes
                 return False
-        self._adopt(taken)
+        await self._adopt(taken)
         for slug in sorted({change.identity.slug for change in changes}):
             self.hub.changed(slug)
         return True
 
+    async def _heirs(self, now: float) -> list[Step]:
+        """Viewings of dead servers that a live server still counts: handed to it before the heartbeat takes
+        over the rest (which it would close or adopt)."""
+        assert self.shared is not None
+        dead = dead_servers(await self.db.read(servers), self.server, now, self.stale)
+        if not dead:
+            return []
+        viewings = await self.db.read(watched_by, dead)
+        heirs = await self.shared.holders([identity for identity, _ in viewings], dead)
+        return [
+            HandedOver(identity, heir, owner) for (identity, owner), heir in zip(viewings, heirs, strict=True) if heir
+        ]
+
     def _record(
-        self, conn: sqlite3.Connection, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None
+        self, conn: sqlite3.Connection, changes: list[Step], seen: list[tuple[Identity, float]], beat_at: float | None
     ) -> list[OpenViewing]:
         """On the writer thread: the changes, and the heartbeat if one is due."""
-        record(conn, changes, seen, self.server.server_id)
+        record(conn, changes, seen, self.server.server_id, shared=self.shared is not None)
         if beat_at is None:
             return []
         return heartbeat(conn, self.server, beat_at, self.settings.watch_grace, self.stale)

@@ -18,12 +18,16 @@ from checkin.presence import Change, Identity, Kind
 from checkin.viewing import Interval, OnlineFigures, WatchSummary, figures, merged_by, summaries
 
 __all__ = [
+    "HandedOver",
+    "Joined",
     "OnlineFigures",
     "OpenViewing",
     "Server",
+    "Step",
     "WatchSummary",
     "beat",
     "end_viewing",
+    "hand_over",
     "leave",
     "online_figures",
     "record",
@@ -31,6 +35,7 @@ __all__ = [
     "start_viewing",
     "take_over",
     "watch_summary",
+    "watched_by",
     "watched_seconds",
 ]
 
@@ -79,38 +84,88 @@ def start_viewing(
     registrant_id: int | None,
     at: float,
     server_id: str | None = None,
+    *,
+    claim: bool = True,
 ) -> None:
-    """Open an interval (the viewer starts counting); one still open continues, watched by this server now."""
+    """Open an interval (the viewer starts counting); one still open continues, watched by this server now
+    (or, without `claim`, by the server that watches it already)."""
     conn.execute(
         "INSERT INTO viewing_intervals (event_id, viewer_key, registrant_id, started_at, last_seen_at, server_id)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, viewer_key) WHERE ended_at IS NULL"
-        " DO UPDATE SET server_id = excluded.server_id",
+        + (" DO UPDATE SET server_id = excluded.server_id" if claim else " DO NOTHING"),
         (event_id, viewer_key, registrant_id, at, at, server_id),
     )
 
 
-def end_viewing(conn: sqlite3.Connection, event_id: int, viewer_key: str, last_seen_at: float) -> None:
-    """Close the viewer's open interval at its last sign of life."""
+def end_viewing(
+    conn: sqlite3.Connection, event_id: int, viewer_key: str, last_seen_at: float, owner: str | None = None
+) -> None:
+    """Close the viewer's open interval at its last sign of life (only if `owner` watches it, when given)."""
     conn.execute(
         "UPDATE viewing_intervals SET last_seen_at = MAX(started_at, ?), ended_at = MAX(started_at, ?)"
-        " WHERE event_id = ? AND viewer_key = ? AND ended_at IS NULL",
-        (last_seen_at, last_seen_at, event_id, viewer_key),
+        " WHERE event_id = ? AND viewer_key = ? AND ended_at IS NULL AND (? IS NULL OR server_id = ?)",
+        (last_seen_at, last_seen_at, event_id, viewer_key, owner, owner),
     )
+
+
+def hand_over(conn: sqlite3.Connection, identity: Identity, owner: str, heir: str) -> None:
+    """The viewer's open interval, if `owner` watches it, is watched by `heir` from now on."""
+    conn.execute(
+        "UPDATE viewing_intervals SET server_id = ? WHERE event_id = ? AND viewer_key = ? AND ended_at IS NULL"
+        " AND server_id = ?",
+        (heir, identity.event_id, identity.viewer_key, owner),
+    )
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Several servers: another one counts this viewer already; open an interval only if none is open."""
+
+    identity: Identity
+    at: float
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """Several servers: `owner` (None: this server) stops counting the viewer while `heir` still does."""
+
+    identity: Identity
+    heir: str
+    owner: str | None = None
+
+
+Step = Change | Joined | HandedOver
 
 
 def record(
     conn: sqlite3.Connection,
-    changes: Sequence[Change],
+    changes: Sequence[Step],
     seen: Sequence[tuple[Identity, float]],
     server_id: str | None = None,
+    *,
+    shared: bool = False,
 ) -> None:
-    """Apply starts (watched by `server_id`) and ends in order, then write the last sign of life of `seen`."""
+    """Apply starts (watched by `server_id`) and ends in order, then write the last sign of life of `seen`.
+
+    `shared` (several servers): an end closes only an interval this server still watches.
+    """
     for change in changes:
         identity = change.identity
-        if change.kind is Kind.START:
-            start_viewing(conn, identity.event_id, identity.viewer_key, identity.registrant_id, change.at, server_id)
+        if isinstance(change, HandedOver):
+            if (owner := change.owner or server_id) is not None:
+                hand_over(conn, identity, owner, change.heir)
+        elif isinstance(change, Joined) or change.kind is Kind.START:
+            start_viewing(
+                conn,
+                identity.event_id,
+                identity.viewer_key,
+                identity.registrant_id,
+                change.at,
+                server_id,
+                claim=not isinstance(change, Joined),
+            )
         else:
-            end_viewing(conn, identity.event_id, identity.viewer_key, change.at)
+            end_viewing(conn, identity.event_id, identity.viewer_key, change.at, server_id if shared else None)
     conn.executemany(
         "UPDATE viewing_intervals SET last_seen_at = MAX(last_seen_at, ?)"
         " WHERE event_id = ? AND viewer_key = ? AND ended_at IS NULL",
@@ -184,6 +239,17 @@ def take_over(
         OpenViewing(Identity(row["event_id"], row["slug"], row["viewer_key"], row["registrant_id"]), row["last"])
         for row in recent
     ]
+
+
+def watched_by(conn: sqlite3.Connection, server_ids: Collection[str]) -> list[tuple[Identity, str]]:
+    """The open viewings these servers watch, each with its server."""
+    rows = conn.execute(
+        "SELECT v.event_id, e.slug, v.viewer_key, v.registrant_id, v.server_id FROM viewing_intervals v"
+        " JOIN events e ON e.id = v.event_id"
+        " WHERE v.ended_at IS NULL AND v.server_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(server_ids)),),
+    )
+    return [(Identity(row[0], row[1], row[2], row[3]), row[4]) for row in rows]
 
 
 def leave(conn: sqlite3.Connection, server_id: str) -> None:

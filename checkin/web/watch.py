@@ -111,7 +111,7 @@ async def _join(socket: WatchSocket, svc: Services, slug: str, scope: Scope) -> 
     try:
         event = await svc.watching.event(slug)
         ticket, anon = query.get("ticket", [None])[0], query.get("anon", [None])[0]
-        identity = _anonymous_within_cap(svc, await identify(svc.db, event, ticket, anon), client_address(scope))
+        identity = await _anonymous_within_cap(svc, await identify(svc.db, event, ticket, anon), client_address(scope))
         connection = svc.watching.connect(identity)
     except (EventNotFound, NotAViewer, Refused) as exc:
         await socket.accept_to_refuse(_refusal(exc))
@@ -119,7 +119,7 @@ async def _join(socket: WatchSocket, svc: Services, slug: str, scope: Scope) -> 
     return connection, "anonymous" if identity.registrant_id is None else "registrant"
 
 
-def _anonymous_within_cap(svc: Services, identity: Identity, address: str) -> Identity:
+async def _anonymous_within_cap(svc: Services, identity: Identity, address: str) -> Identity:
     """An anonymous viewer with the address it comes from; Refused if that address already has its fill.
 
     Anyone can make up anonymous ids: without a cap, one machine could raise the figures at will.
@@ -128,7 +128,7 @@ def _anonymous_within_cap(svc: Services, identity: Identity, address: str) -> Id
         return identity
     identity = replace(identity, address=address)
     cap = svc.settings.max_anonymous_per_address
-    if svc.settings.rate_limits and not svc.watching.presence.admits_anonymous(identity, cap):
+    if svc.settings.rate_limits and not await svc.watching.admits_anonymous(identity, cap):
         raise Refused(Refusal.TOO_MANY_ANONYMOUS)
     return identity
 

@@ -1,0 +1,199 @@
+"""Viewer presence across servers: one person with tabs on several servers is one viewer.
+
+Each server runs the rules of `checkin.presence` for its own connections (tabs, grace periods). What they
+say is then settled in Redis, per event and viewer, in a hash `viewer:<event id>:<viewer key>` of
+server id -> 1 for every server that counts the viewer (watching, or inside its grace), changed by small
+Lua scripts that answer atomically:
+- a server starting to count the viewer (`join`) says whether it is the first; the first opens the
+  viewing in the database (or takes over one still open), the others only add themselves;
+- a server whose grace ran out (`leave`) hears whether it was the last live one: then it ends the viewing,
+  at the latest last sign of life any server reported; else it hands the viewing to a server still
+  counting the viewer. Ends and hand-overs apply only to a viewing this server still owns, so a server
+  that joined meanwhile is never cut off.
+Servers whose liveness key has expired count for nothing: `leave` drops them as it meets them, and every
+beat sweeps the hashes of servers gone (`held:<server id>` lists them). Anonymous viewers per event and
+client address are counted per server in `anon:<event id>:<address>` (server id -> count); the cap holds
+for the sum over live servers. The database stays the record: peak, unique and the per-minute series are
+computed from its intervals as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from checkin.presence import Change, Identity, Kind
+from checkin.shared.link import RedisLink
+from checkin.storage.viewing import HandedOver, Joined, Step
+
+log = logging.getLogger("checkin.watching")
+ANONYMOUS_TTL = 86_400  # an address's counts outlive no event day (servers gone are left out anyway)
+
+# KEYS: viewer hash, this server's held set. ARGV: server id. Returns 1 when no other live server counted the viewer.
+JOIN = """
+local first = 1
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if field ~= ARGV[1] and field ~= '_seen' then
+    if redis.call('EXISTS', ARGV[2] .. field) == 1 then first = 0 else redis.call('HDEL', KEYS[1], field) end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], '1')
+redis.call('SADD', KEYS[2], KEYS[1])
+return first
+"""
+
+# KEYS: viewer hash, this server's held set. ARGV: server id, alive-key prefix, last sign of life.
+# Returns {'', latest last sign of life} when this was the last live server, else {a live server, ''}.
+LEAVE = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], KEYS[1])
+local seen = tonumber(redis.call('HGET', KEYS[1], '_seen') or ARGV[3])
+if tonumber(ARGV[3]) > seen then seen = tonumber(ARGV[3]) end
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if field ~= '_seen' then
+    if redis.call('EXISTS', ARGV[2] .. field) == 1 then
+      redis.call('HSET', KEYS[1], '_seen', tostring(seen))
+      return {field, ''}
+    end
+    redis.call('HDEL', KEYS[1], field)
+  end
+end
+redis.call('DEL', KEYS[1])
+return {'', tostring(seen)}
+"""
+
+# KEYS: viewer hashes. ARGV: alive-key prefix, then servers to leave out. Returns a live holder per hash ('' if none).
+HOLDERS = """
+local skip = {}
+for i = 2, #ARGV do skip[ARGV[i]] = true end
+local found = {}
+for i, key in ipairs(KEYS) do
+  found[i] = ''
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if field ~= '_seen' and not skip[field] and redis.call('EXISTS', ARGV[1] .. field) == 1 then
+      found[i] = field
+      break
+    end
+  end
+end
+return found
+"""
+
+# KEYS: a gone server's held set. ARGV: its id, alive-key prefix. Drops its fields, and hashes left with no live one.
+SWEEP = """
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  redis.call('HDEL', key, ARGV[1])
+  local live = false
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if field ~= '_seen' and redis.call('EXISTS', ARGV[2] .. field) == 1 then live = true break end
+  end
+  if not live then redis.call('DEL', key) end
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+# KEYS: an address's hash. ARGV: server id, alive-key prefix. The anonymous viewers other live servers hold.
+OTHERS = """
+local total = 0
+local counts = redis.call('HGETALL', KEYS[1])
+for i = 1, #counts, 2 do
+  if counts[i] ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. counts[i]) == 1 then
+    total = total + tonumber(counts[i + 1])
+  end
+end
+return total
+"""
+
+
+class SharedViewers:
+    """This server's side of the shared presence: settles its changes and holds its share of the counts."""
+
+    def __init__(self, link: RedisLink) -> None:
+        self.link = link
+        self._join = link.client.register_script(JOIN)
+        self._leave = link.client.register_script(LEAVE)
+        self._holders = link.client.register_script(HOLDERS)
+        self._sweep = link.client.register_script(SWEEP)
+        self._others = link.client.register_script(OTHERS)
+
+    @property
+    def alive_prefix(self) -> str:
+        return self.link.key("alive", "")
+
+    @property
+    def held_key(self) -> str:
+        return self.link.key("held", self.link.server_id)
+
+    def viewer_key(self, identity: Identity) -> str:
+        return self.link.key("viewer", identity.event_id, identity.viewer_key)
+
+    async def settle(self, changes: Sequence[Change]) -> list[Step]:
+        """Tell Redis of each start and end, in order (one round trip); what the database must do, in order."""
+        server = self.link.server_id
+        async with self.link.client.pipeline(transaction=False) as pipe:
+            for change in changes:
+                keys = [self.viewer_key(change.identity), self.held_key]
+                if change.kind is Kind.START:
+                    await self._join(keys, [server, self.alive_prefix], client=pipe)
+                else:
+                    await self._leave(keys, [server, self.alive_prefix, repr(change.at)], client=pipe)
+            answers = await pipe.execute()
+        steps: list[Step] = []
+        for change, answer in zip(changes, answers, strict=True):
+            if change.kind is Kind.START:
+                steps.append(change if answer == 1 else Joined(change.identity, change.at))
+            elif answer[0]:
+                steps.append(HandedOver(change.identity, str(answer[0])))
+            else:
+                steps.append(Change(Kind.END, change.identity, float(answer[1])))
+        return steps
+
+    async def hold(self, identities: Iterable[Identity]) -> None:
+        """Count these viewers as this server's again (viewings taken over; Redis emptied by a flush)."""
+        identities = list(identities)
+        if not identities:
+            return
+        async with self.link.client.pipeline(transaction=False) as pipe:
+            for identity in identities:
+                await self._join(
+                    [self.viewer_key(identity), self.held_key], [self.link.server_id, self.alive_prefix], client=pipe
+                )
+            await pipe.execute()
+
+    async def holders(self, identities: Sequence[Identity], leaving_out: Iterable[str]) -> list[str]:
+        """A live server counting each viewer, other than `leaving_out` ('' where there is none)."""
+        if not identities:
+            return []
+        keys = [self.viewer_key(identity) for identity in identities]
+        return [str(found) for found in await self._holders(keys, [self.alive_prefix, *leaving_out])]
+
+    async def sweep(self) -> None:
+        """Forget what servers gone from Redis (killed, silent past their TTL) held."""
+        _, gone = await self.link.live_servers()
+        for server in sorted(gone):
+            await self._sweep([self.link.key("held", server)], [server, self.alive_prefix])
+            log.warning("server %s is gone: its viewers no longer count through it", server)
+
+    def anonymous_key(self, event_id: int, address: str) -> str:
+        return self.link.key("anon", event_id, address)
+
+    async def anonymous_elsewhere(self, event_id: int, address: str) -> int:
+        """Anonymous viewers of this event from this address that the other live servers hold."""
+        return int(
+            await self._others([self.anonymous_key(event_id, address)], [self.link.server_id, self.alive_prefix])
+        )
+
+    async def publish_anonymous(self, counts: dict[tuple[int, str], int]) -> None:
+        """This server's anonymous viewers per event and address (0: none any more)."""
+        if not counts:
+            return
+        async with self.link.client.pipeline(transaction=False) as pipe:
+            for (event_id, address), held in counts.items():
+                key = self.anonymous_key(event_id, address)
+                if held:
+                    pipe.hset(key, self.link.server_id, held)
+                    pipe.expire(key, ANONYMOUS_TTL)
+                else:
+                    pipe.hdel(key, self.link.server_id)
+            await pipe.execute()
