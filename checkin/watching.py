@@ -219,10 +219,10 @@ class Watching:
         elsewhere = 0
         if self.shared is not None and identity.address is not None:
             try:
-                elsewhere = await self.shared.anonymous_elsewhere(identity.event_id, identity.address)
+                elsewhere = await self.shared.anonymous_elsewhere(identity, identity.address)
             except (RedisError, OSError) as exc:  # Redis away: this server's own count still holds
                 log.debug("anonymous viewers elsewhere unknown: %r", exc)
-        return self.presence.admits_anonymous(identity, cap - elsewhere)
+        return elsewhere < 0 or self.presence.admits_anonymous(identity, cap - elsewhere)
 
     async def _publish_anonymous(self) -> None:
         if self.shared is None:

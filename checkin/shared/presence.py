@@ -93,8 +93,10 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 
-# KEYS: an address's hash. ARGV: server id, alive-key prefix. The anonymous viewers other live servers hold.
+# KEYS: an address's hash, the viewer's hash. ARGV: server id, alive-key prefix. The anonymous viewers other live
+# servers hold; -1 when some server counts this very viewer already (one already present may come back).
 OTHERS = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local total = 0
 local counts = redis.call('HGETALL', KEYS[1])
 for i = 1, #counts, 2 do
@@ -178,11 +180,11 @@ class SharedViewers:
     def anonymous_key(self, event_id: int, address: str) -> str:
         return self.link.key("anon", event_id, address)
 
-    async def anonymous_elsewhere(self, event_id: int, address: str) -> int:
-        """Anonymous viewers of this event from this address that the other live servers hold."""
-        return int(
-            await self._others([self.anonymous_key(event_id, address)], [self.link.server_id, self.alive_prefix])
-        )
+    async def anonymous_elsewhere(self, identity: Identity, address: str) -> int:
+        """Anonymous viewers of this event from this address that the other live servers hold (-1: this viewer
+        is counted somewhere already)."""
+        keys = [self.anonymous_key(identity.event_id, address), self.viewer_key(identity)]
+        return int(await self._others(keys, [self.link.server_id, self.alive_prefix]))
 
     async def publish_anonymous(self, counts: dict[tuple[int, str], int]) -> None:
         """This server's anonymous viewers per event and address (0: none any more)."""
