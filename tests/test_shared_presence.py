@@ -51,9 +51,8 @@ async def figures(db: Database, event: Event, clock: Clock) -> tuple[int, int, i
 
 
 async def intervals(db: Database) -> list[tuple[float, float | None, str]]:
-    rows = await db.read(
-        lambda conn: conn.execute("SELECT started_at, ended_at, server_id FROM viewing_intervals ORDER BY id").fetchall()
-    )
+    sql = "SELECT started_at, ended_at, server_id FROM viewing_intervals ORDER BY id"
+    rows = await db.read(lambda conn: conn.execute(sql).fetchall())
     return [tuple(row) for row in rows]
 
 
