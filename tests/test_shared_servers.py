@@ -1,0 +1,85 @@
+"""Two real `checkin serve` processes on one database and one Redis: they count online viewers as one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from checkin.models import Role
+from checkin.settings import Settings
+from tests.conftest import make_token, seed_event
+from tests.serve_process import ServerProcess, start
+from tests.shared_redis import REDIS_URL, redis_prefix
+from tests.test_watch_crash import online
+from tests.utils import EVENT, free_port
+
+__all__ = ["redis_prefix"]
+pytestmark = pytest.mark.slow
+KILLED_GONE_WITHIN = 30.0  # seconds: a killed server's viewers leave the count by then
+
+
+async def tab(server: ServerProcess, browser: str) -> ClientConnection:
+    """A tab of an anonymous viewer (its browser id) whose player plays, on this server."""
+    socket = await websockets.connect(f"{server.ws_url}/ws/events/{EVENT.slug}/watch?anon={browser * 20}")
+    assert json.loads(await socket.recv())["type"] == "hello"
+    await socket.send(json.dumps({"type": "state", "watching": True}))
+    assert json.loads(await socket.recv()) == {"type": "ack", "watching": True}
+    return socket
+
+
+async def watch_count(server: ServerProcess, token: str, until: int, seconds: float = 60.0) -> list[int]:
+    """Every `now` the server's /stats showed, polled until it shows `until` (or time is up)."""
+    seen: list[int] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.append(int((await asyncio.to_thread(online, server, token))["now"]))  # type: ignore[call-overload]
+        if seen[-1] == until:
+            break
+        await asyncio.sleep(0.3)
+    return seen
+
+
+async def test_a_killed_servers_viewers_leave_and_come_back_once(tmp_path: Path, redis_prefix: str) -> None:
+    """P watches on A and B, Q on A only: two viewers. A is killed: P stays counted, Q leaves within 30 s;
+    Q reopens on B: two again, never three; peak 2."""
+    db = tmp_path / "checkin.db"
+    settings = Settings(db_path=db, sqlite_synchronous="NORMAL")
+    event = seed_event(settings, EVENT)
+    token = make_token(settings, event, Role.DASHBOARD)
+    env = {
+        "CHECKIN_WATCH_GRACE": "3",
+        "CHECKIN_QR_WORKERS": "0",
+        "CHECKIN_REDIS_URL": REDIS_URL,
+        "CHECKIN_REDIS_PREFIX": redis_prefix,
+    }
+    first = start(db, free_port(), tmp_path / "a.log", env)
+    second = start(db, free_port(), tmp_path / "b.log", env)
+    sockets: list[ClientConnection] = []
+    try:
+        sockets = [await tab(second, "p"), await tab(first, "p"), await tab(first, "q")]
+        assert (await watch_count(second, token, 2))[-1] == 2
+        first.kill()
+        killed = time.monotonic()
+        seen = await watch_count(second, token, 1)
+        assert seen[-1] == 1 and time.monotonic() - killed <= KILLED_GONE_WITHIN, seen
+        assert min(seen) == 1, seen  # P, on B all along, never left the count
+        sockets.append(await tab(second, "q"))
+        seen = await watch_count(second, token, 2, seconds=10)
+        await asyncio.sleep(6)  # a heartbeat and a grace later, still two
+        seen += await watch_count(second, token, 2, seconds=1)
+        assert seen[-1] == 2 and max(seen) == 2, seen
+        figures = await asyncio.to_thread(online, second, token)
+        assert (figures["peak"], figures["unique"]) == (2, 2)
+    finally:
+        for socket in sockets:
+            with contextlib.suppress(Exception):
+                await socket.close()
+        first.stop()
+        second.stop()
