@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+import redis.asyncio as aioredis
 
 from checkin.errors import RateLimited
 from checkin.ratelimit import RateLimits, storage_uri
+from checkin.shared import connections as shared_connections
+from checkin.shared.connections import SharedAddressCounts, SharedConnectionRate, Syncing
 from tests.shared_redis import REDIS_URL, keys_under, redis_prefix
 from tests.test_ratelimit import BURST, FakeTime
 
@@ -47,3 +52,66 @@ async def test_a_cleared_count_is_cleared_for_every_server(redis_prefix: str, cl
     assert await second.used(BURST, "login")
     await second.clear(BURST, "login")
     assert not await first.used(BURST, "login")
+
+
+async def synced(*counts: Syncing) -> None:
+    """Every count writes what it holds and reads what the others hold (as its background task does)."""
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        for count in counts:
+            await count.sync(client)
+    finally:
+        await client.aclose()
+
+
+async def test_open_connections_per_address_are_capped_across_servers(redis_prefix: str) -> None:
+    """Cap 3: two connections on A and one on B fill it on both; one closing on A frees a place on B."""
+    first, second = (SharedAddressCounts(3, REDIS_URL, redis_prefix, "ws") for _ in range(2))
+    assert first.take("192.0.2.1") and first.take("192.0.2.1")
+    await synced(first, second)
+    assert second.take("192.0.2.1")
+    await synced(second, first)
+    assert not first.take("192.0.2.1") and not second.take("192.0.2.1")
+    assert second.take("192.0.2.2")  # another address has its own count
+    first.release("192.0.2.1")
+    await synced(first, second)
+    assert second.take("192.0.2.1")
+
+
+async def test_a_killed_servers_connections_stop_counting_when_its_hash_expires(
+    redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that dies holding the cap stops syncing: its hash expires after TTL seconds and the place is free."""
+    monkeypatch.setattr(shared_connections, "TTL", 1)
+    first, second = (SharedAddressCounts(2, REDIS_URL, redis_prefix, "http") for _ in range(2))
+    assert first.take("192.0.2.1") and first.take("192.0.2.1")
+    await synced(first, second)
+    assert not second.take("192.0.2.1")
+    for _ in range(50):  # the first server is gone: nothing renews its hash
+        await asyncio.sleep(0.1)
+        await synced(second)
+        if second.take("192.0.2.1"):
+            break
+    else:
+        pytest.fail("the dead server's connections still count")
+
+
+async def test_new_connections_per_address_are_counted_across_servers(
+    redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1 a second (a burst of 10; 20 in a 10 s window): 10 on A and 11 on B use up the window on B and on A."""
+    clock = FakeTime()
+    monkeypatch.setattr(shared_connections, "time", clock)
+    first, second = (SharedConnectionRate(1.0, REDIS_URL, redis_prefix) for _ in range(2))
+    assert all(first.allow("192.0.2.1", 0.0) for _ in range(10))
+    assert all(second.allow("192.0.2.1", 0.0) for _ in range(10))
+    await synced(first, second)
+    assert second.allow("192.0.2.1", 1.0)
+    await synced(second)
+    assert not second.allow("192.0.2.1", 100.0)  # a full bucket of its own, but the window is used up
+    assert first.allow("192.0.2.1", 100.0)
+    await synced(first)
+    assert not first.allow("192.0.2.1", 200.0)
+    clock.now += shared_connections.WINDOW
+    await synced(first)
+    assert first.allow("192.0.2.1", 300.0)

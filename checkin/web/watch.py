@@ -30,7 +30,7 @@ from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
 from checkin.watching import NotAViewer, identify
 from checkin.web.common import client_address, services
-from checkin.web.connections import AddressCounts, address_cap
+from checkin.web.connections import AddressCounts, address_counts
 from checkin.web.security import watch_policy
 from checkin.web.templating import render
 
@@ -277,7 +277,7 @@ class WatchSockets:
             await self.refuse_foreign_protocol(receive, send)
             return
         if self.sockets is None:
-            self.sockets = AddressCounts(address_cap(scope["app"].state.services.settings))
+            self.sockets = address_counts(scope["app"].state.services.settings, "ws")
         address = client_address(scope)
         if not self.sockets.take(address):
             await receive()  # websocket.connect
