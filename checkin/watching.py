@@ -222,7 +222,18 @@ class Watching:
                 elsewhere = await self.shared.anonymous_elsewhere(identity, identity.address)
             except (RedisError, OSError) as exc:  # Redis away: this server's own count still holds
                 log.debug("anonymous viewers elsewhere unknown: %r", exc)
-        return elsewhere < 0 or self.presence.admits_anonymous(identity, cap - elsewhere)
+        if elsewhere < 0 or self.presence.admits_anonymous(identity, cap - elsewhere):
+            return True
+        if self.shared is not None:
+            await self._shared_quietly(self.shared.refused(identity))
+        return False
+
+    async def refused_anonymous(self, event_id: int) -> int:
+        """Anonymous viewers of this event the per-address cap turned away (on every server, with Redis)."""
+        if self.shared is not None:
+            with contextlib.suppress(RedisError, OSError):
+                return await self.shared.refused_count(event_id)
+        return self.presence.refused_anonymous(event_id)
 
     async def _publish_anonymous(self) -> None:
         if self.shared is None:

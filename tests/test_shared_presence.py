@@ -15,7 +15,7 @@ from checkin.shared.presence import SharedViewers
 from checkin.storage import Database
 from checkin.storage.viewing import online_figures
 from checkin.watching import Watching
-from tests.shared_redis import REDIS_URL, redis_prefix
+from tests.shared_redis import REDIS_URL, delete_keys, redis_prefix
 from tests.test_watching import T0, Clock
 
 __all__ = ["redis_prefix"]
@@ -150,3 +150,28 @@ async def test_the_anonymous_cap_per_address_counts_every_server(
         assert not await second.admits_anonymous(viewer("c"), 2)
         assert await second.admits_anonymous(viewer("a"), 2)
         assert await second.admits_anonymous(replace(viewer("c"), address="198.51.100.8"), 2)
+        assert not await first.admits_anonymous(viewer("d"), 2)
+        assert await first.refused_anonymous(event.id) == await second.refused_anonymous(event.id) == 2
+
+
+async def test_after_redis_lost_everything_the_servers_put_their_viewers_back(
+    settings: Settings, db: Database, event: Event, redis_prefix: str
+) -> None:
+    """Redis flushed while a person watches on A and B: the next beat puts both back, so A leaving later
+    hands the viewing to B instead of ending it."""
+    clock = Clock()
+    person = Identity.anonymous(event.id, event.slug, "s" * 20)
+    async with servers(settings, db, redis_prefix, clock) as (first, second):
+        tab_a = first.connect(person)
+        first.state(tab_a, True)
+        await flush(first)
+        second.state(second.connect(person), True)
+        await flush(second)
+        delete_keys(redis_prefix)  # FLUSHALL, or a restart without persistence
+        for manager in (first, second):
+            assert manager.shared is not None
+            assert not await manager.shared.link.beat_once()
+        first.disconnect(tab_a)
+        clock.now += GRACE + 1
+        await flush(first, second)
+        assert await figures(db, event, clock) == (1, 1, 1)

@@ -186,6 +186,14 @@ class SharedViewers:
         keys = [self.anonymous_key(identity.event_id, address), self.viewer_key(identity)]
         return int(await self._others(keys, [self.link.server_id, self.alive_prefix]))
 
+    async def refused(self, identity: Identity) -> None:
+        """The cap turned this anonymous viewer away (counted once per viewer, approximately, in a HyperLogLog)."""
+        await self.link.client.pfadd(self.link.key("refused", identity.event_id), identity.viewer_key)
+
+    async def refused_count(self, event_id: int) -> int:
+        """About how many distinct anonymous viewers of this event the cap turned away, on every server."""
+        return int(await self.link.client.pfcount(self.link.key("refused", event_id)))
+
     async def publish_anonymous(self, counts: dict[tuple[int, str], int]) -> None:
         """This server's anonymous viewers per event and address (0: none any more)."""
         if not counts:
