@@ -20,6 +20,7 @@ import uuid
 from collections import Counter
 
 import redis.asyncio as redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from checkin.shared.link import Backoff
@@ -96,6 +97,8 @@ class SharedAddressCounts(AddressCounts, Syncing):
         self._own_key = f"{self._registry}:{uuid.uuid4().hex}"
         self._elsewhere: dict[str, int] = {}
         self._changed: set[str] = set()
+        self._renew_at = 0.0
+        self._script: AsyncScript | None = None
         # Only addresses holding many connections are shared: few bytes per sync, and a cap of 256 is missed by
         # at most HEAVY - 1 connections per server.
         self.heavy = max(1, min(HEAVY, (cap or 0) // 4))
@@ -115,16 +118,21 @@ class SharedAddressCounts(AddressCounts, Syncing):
 
     async def sync(self, client: redis.Redis) -> None:
         changed, self._changed = self._changed, set()
-        async with client.pipeline(transaction=False) as pipe:
-            for address in sorted(changed):
-                if (held := self.counts.get(address, 0)) >= self.heavy:
-                    pipe.hset(self._own_key, address, held)
-                else:
-                    pipe.hdel(self._own_key, address)
-            pipe.expire(self._own_key, TTL)
-            pipe.sadd(self._registry, self._own_key)
-            pipe.eval(ELSEWHERE, 1, self._registry, self._own_key)
-            flat = (await pipe.execute())[-1]
+        now = asyncio.get_running_loop().time()
+        if changed or now >= self._renew_at:  # the hash is written when it changes, and renewed well inside its TTL
+            async with client.pipeline(transaction=False) as pipe:
+                for address in sorted(changed):
+                    if (held := self.counts.get(address, 0)) >= self.heavy:
+                        pipe.hset(self._own_key, address, held)
+                    else:
+                        pipe.hdel(self._own_key, address)
+                pipe.expire(self._own_key, TTL)
+                pipe.sadd(self._registry, self._own_key)
+                await pipe.execute()
+            self._renew_at = now + TTL / 3
+        if self._script is None:
+            self._script = client.register_script(ELSEWHERE)
+        flat = await self._script([self._registry], [self._own_key], client=client)
         self._elsewhere = {str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     def lost(self) -> None:

@@ -29,37 +29,47 @@ from checkin.storage.viewing import HandedOver, Joined, Step
 log = logging.getLogger("checkin.watching")
 ANONYMOUS_TTL = 86_400  # an address's counts outlive no event day (servers gone are left out anyway)
 
-# KEYS: viewer hash, this server's held set. ARGV: server id. Returns 1 when no other live server counted the viewer.
-JOIN = """
-local first = 1
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if field ~= ARGV[1] and field ~= '_seen' then
-    if redis.call('EXISTS', ARGV[2] .. field) == 1 then first = 0 else redis.call('HDEL', KEYS[1], field) end
-  end
-end
-redis.call('HSET', KEYS[1], ARGV[1], '1')
-redis.call('SADD', KEYS[2], KEYS[1])
-return first
-"""
-
-# KEYS: viewer hash, this server's held set. ARGV: server id, alive-key prefix, last sign of life.
-# Returns {'', latest last sign of life} when this was the last live server, else {a live server, ''}.
-LEAVE = """
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('SREM', KEYS[2], KEYS[1])
-local seen = tonumber(redis.call('HGET', KEYS[1], '_seen') or ARGV[3])
-if tonumber(ARGV[3]) > seen then seen = tonumber(ARGV[3]) end
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if field ~= '_seen' then
-    if redis.call('EXISTS', ARGV[2] .. field) == 1 then
-      redis.call('HSET', KEYS[1], '_seen', tostring(seen))
-      return {field, ''}
+# KEYS: this server's held set, then viewer hashes. ARGV: server id, alive-key prefix, then one step per viewer:
+# 'join' (answered {'1', ''} when no other live server counted the viewer, else {'0', ''}) or a leave, given as
+# the last sign of life (answered {a live server still counting the viewer, ''} or, when this was the last one,
+# {'', the latest last sign of life any server reported}).
+SETTLE = """
+local server, alive = ARGV[1], ARGV[2]
+local answers = {}
+for i = 2, #KEYS do
+  local key, step = KEYS[i], ARGV[i + 1]
+  if step == 'join' then
+    local first = '1'
+    for _, field in ipairs(redis.call('HKEYS', key)) do
+      if field ~= server and field ~= '_seen' then
+        if redis.call('EXISTS', alive .. field) == 1 then first = '0' else redis.call('HDEL', key, field) end
+      end
     end
-    redis.call('HDEL', KEYS[1], field)
+    redis.call('HSET', key, server, '1')
+    redis.call('SADD', KEYS[1], key)
+    answers[i - 1] = {first, ''}
+  else
+    redis.call('HDEL', key, server)
+    redis.call('SREM', KEYS[1], key)
+    local seen = tonumber(step)
+    local before = tonumber(redis.call('HGET', key, '_seen') or step)
+    if before > seen then seen = before end
+    local heir = ''
+    for _, field in ipairs(redis.call('HKEYS', key)) do
+      if field ~= '_seen' and heir == '' then
+        if redis.call('EXISTS', alive .. field) == 1 then heir = field else redis.call('HDEL', key, field) end
+      end
+    end
+    if heir == '' then
+      redis.call('DEL', key)
+      answers[i - 1] = {'', tostring(seen)}
+    else
+      redis.call('HSET', key, '_seen', tostring(seen))
+      answers[i - 1] = {heir, ''}
+    end
   end
 end
-redis.call('DEL', KEYS[1])
-return {'', tostring(seen)}
+return answers
 """
 
 # KEYS: viewer hashes. ARGV: alive-key prefix, then servers to leave out. Returns a live holder per hash ('' if none).
@@ -113,8 +123,7 @@ class SharedViewers:
 
     def __init__(self, link: RedisLink) -> None:
         self.link = link
-        self._join = link.client.register_script(JOIN)
-        self._leave = link.client.register_script(LEAVE)
+        self._settle = link.client.register_script(SETTLE)
         self._holders = link.client.register_script(HOLDERS)
         self._sweep = link.client.register_script(SWEEP)
         self._others = link.client.register_script(OTHERS)
@@ -131,37 +140,31 @@ class SharedViewers:
         return self.link.key("viewer", identity.event_id, identity.viewer_key)
 
     async def settle(self, changes: Sequence[Change]) -> list[Step]:
-        """Tell Redis of each start and end, in order (one round trip); what the database must do, in order."""
-        server = self.link.server_id
-        async with self.link.client.pipeline(transaction=False) as pipe:
-            for change in changes:
-                keys = [self.viewer_key(change.identity), self.held_key]
-                if change.kind is Kind.START:
-                    await self._join(keys, [server, self.alive_prefix], client=pipe)
-                else:
-                    await self._leave(keys, [server, self.alive_prefix, repr(change.at)], client=pipe)
-            answers = await pipe.execute()
-        steps: list[Step] = []
-        for change, answer in zip(changes, answers, strict=True):
+        """Tell Redis of each start and end, in order (one script call); what the database must do, in order."""
+        steps = ["join" if change.kind is Kind.START else repr(change.at) for change in changes]
+        answers = await self._run_settle([change.identity for change in changes], steps)
+        settled: list[Step] = []
+        for change, (first_or_heir, seen) in zip(changes, answers, strict=True):
             if change.kind is Kind.START:
-                steps.append(change if answer == 1 else Joined(change.identity, change.at))
-            elif answer[0]:
-                steps.append(HandedOver(change.identity, str(answer[0])))
+                settled.append(change if first_or_heir == "1" else Joined(change.identity, change.at))
+            elif first_or_heir:
+                settled.append(HandedOver(change.identity, str(first_or_heir)))
             else:
-                steps.append(Change(Kind.END, change.identity, float(answer[1])))
-        return steps
+                settled.append(Change(Kind.END, change.identity, float(seen)))
+        return settled
 
     async def hold(self, identities: Iterable[Identity]) -> None:
         """Count these viewers as this server's again (viewings taken over; Redis emptied by a flush)."""
         identities = list(identities)
+        if identities:
+            await self._run_settle(identities, ["join"] * len(identities))
+
+    async def _run_settle(self, identities: Sequence[Identity], steps: list[str]) -> list[list[str]]:
         if not identities:
-            return
-        async with self.link.client.pipeline(transaction=False) as pipe:
-            for identity in identities:
-                await self._join(
-                    [self.viewer_key(identity), self.held_key], [self.link.server_id, self.alive_prefix], client=pipe
-                )
-            await pipe.execute()
+            return []
+        keys = [self.held_key, *(self.viewer_key(identity) for identity in identities)]
+        answers = await self._settle(keys, [self.link.server_id, self.alive_prefix, *steps])
+        return [[str(part) for part in answer] for answer in answers]
 
     async def holders(self, identities: Sequence[Identity], leaving_out: Iterable[str]) -> list[str]:
         """A live server counting each viewer, other than `leaving_out` ('' where there is none)."""
