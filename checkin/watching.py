@@ -27,7 +27,7 @@ from checkin import tickets
 from checkin.errors import StorageUnavailable
 from checkin.hub import Hub
 from checkin.models import Event, Status
-from checkin.presence import Change, Identity, Presence, Refusal, Refused
+from checkin.presence import Change, Identity, Kind, Presence, Refusal, Refused
 from checkin.settings import Settings
 from checkin.shared.presence import SharedViewers
 from checkin.storage import Database
@@ -53,6 +53,7 @@ EVENT_TTL = 2.0
 # A server whose heartbeat is older than this many of its periods is dead (on another host, or its
 # pid was reused: a dead process on this host is noticed at once).
 STALE_BEATS = 3
+LEFT_REMEMBERED = 10_000
 
 
 class NotAViewer(Exception):
@@ -117,8 +118,9 @@ def _unexpected(exc: Exception) -> bool:
 def heartbeat(
     conn: sqlite3.Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
 ) -> list[OpenViewing]:
-    """Write this server's heartbeat; take over the open viewings of dead servers (at start-up, of any
-    server not running). Returns the viewings taken over that are still inside their grace."""
+    """Write this server's heartbeat; take over the open viewings of dead servers (at start-up — and always,
+    `starting`, with several servers sharing Redis — of any server not running). Returns the viewings taken
+    over that are still inside their grace."""
     dead = dead_servers(servers(conn), me, now, stale)
     taken = take_over(conn, me.server_id, dead, now, grace, ownerless=starting) if dead or starting else []
     beat(conn, me, now)
@@ -139,6 +141,7 @@ class Watching:
         self.settings = settings
         self.shared = shared
         self._published: dict[tuple[int, str], int] = {}  # anonymous counts as Redis last heard them
+        self._left: dict[tuple[int, str], float] = {}  # viewer -> its last sign of life when this server stopped
         self.db = db
         self.hub = hub
         self.clock = clock
@@ -308,6 +311,7 @@ class Watching:
             if self.shared is not None:
                 try:
                     steps = await self.shared.settle(changes) if changes else []
+                    self._remember_left(changes)
                     steps += await self._heirs(beat_at) if beat_at is not None else []
                 except (RedisError, OSError) as exc:  # keep the changes; the heartbeat must go on regardless
                     log.warning("could not settle %d viewing changes in redis (%r); will retry", len(changes), exc)
@@ -328,18 +332,35 @@ class Watching:
             self.hub.changed(slug)
         return True
 
+    def _remember_left(self, changes: list[Change]) -> None:
+        """When this server last saw each viewer it stopped counting (to end a viewing it finds itself left with)."""
+        if len(self._left) > LEFT_REMEMBERED:
+            self._left.clear()
+        self._left.update((change.identity.key, change.at) for change in changes if change.kind is Kind.END)
+
     async def _heirs(self, now: float) -> list[Step]:
-        """Viewings of dead servers that a live server still counts: handed to it before the heartbeat takes
-        over the rest (which it would close or adopt)."""
+        """Viewings of servers dead or stopped that a live server still counts: handed to it before the heartbeat
+        takes over the rest (which it would close or adopt). And viewings this server owns without counting their
+        viewer any more (its hand-over and another server's end crossed): handed on, or ended."""
         assert self.shared is not None
+        me = self.server.server_id
         dead = dead_servers(await self.db.read(servers), self.server, now, self.stale)
-        if not dead:
-            return []
-        viewings = await self.db.read(watched_by, dead)
-        heirs = await self.shared.holders([identity for identity, _ in viewings], dead)
-        return [
-            HandedOver(identity, heir, owner) for (identity, owner), heir in zip(viewings, heirs, strict=True) if heir
+        viewings = [
+            (identity, owner) for identity, owner in await self.db.read(watched_by, {*dead, me}, ownerless=True)
         ]
+        counting = {identity.key for identity in self.presence.watching()}
+        counting.update(identity.key for identity, _ in self.presence.idle())
+        viewings = [(identity, owner) for identity, owner in viewings if owner != me or identity.key not in counting]
+        if not viewings:
+            return []
+        heirs = await self.shared.holders(viewings)
+        steps: list[Step] = []
+        for (identity, owner), heir in zip(viewings, heirs, strict=True):
+            if heir:
+                steps.append(HandedOver(identity, heir, owner))
+            elif owner == me:
+                steps.append(Change(Kind.END, identity, self._left.get(identity.key, now)))
+        return steps
 
     def _record(
         self, conn: sqlite3.Connection, changes: list[Step], seen: list[tuple[Identity, float]], beat_at: float | None
@@ -348,4 +369,6 @@ class Watching:
         record(conn, changes, seen, self.server.server_id, shared=self.shared is not None)
         if beat_at is None:
             return []
-        return heartbeat(conn, self.server, beat_at, self.settings.watch_grace, self.stale)
+        # Several servers: a server stopped cleanly leaves its viewings to whichever server beats next.
+        starting = self.shared is not None
+        return heartbeat(conn, self.server, beat_at, self.settings.watch_grace, self.stale, starting=starting)

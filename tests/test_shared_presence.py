@@ -13,7 +13,7 @@ from checkin.settings import Settings
 from checkin.shared.link import RedisLink
 from checkin.shared.presence import SharedViewers
 from checkin.storage import Database
-from checkin.storage.viewing import online_figures
+from checkin.storage.viewing import online_figures, start_viewing
 from checkin.watching import Watching
 from tests.shared_redis import REDIS_URL, delete_keys, redis_prefix
 from tests.test_watching import T0, Clock
@@ -175,3 +175,47 @@ async def test_after_redis_lost_everything_the_servers_put_their_viewers_back(
         clock.now += GRACE + 1
         await flush(first, second)
         assert await figures(db, event, clock) == (1, 1, 1)
+
+
+async def test_a_viewing_a_server_owns_without_counting_its_viewer_is_handed_on_or_ended(
+    settings: Settings, db: Database, event: Event, redis_prefix: str
+) -> None:
+    """A hand-over that crossed another server's end leaves B owning a viewing it does not count: B's next beat
+    hands it to the server that counts the viewer, or ends it when none does."""
+    clock = Clock()
+    counted = Identity.anonymous(event.id, event.slug, "t" * 20)
+    nobody = Identity.anonymous(event.id, event.slug, "u" * 20)
+    async with servers(settings, db, redis_prefix, clock) as (first, second):
+        first.state(first.connect(counted), True)
+        await flush(first)
+        for identity in (counted, nobody):
+            await db.write(start_viewing, identity.event_id, identity.viewer_key, None, T0, second.server.server_id)
+        clock.now += 6
+        await flush(second)
+        expected = [(None, first.server.server_id), (clock.now, second.server.server_id)]
+        assert [(end, owner) for _, end, owner in await intervals(db)] == expected
+
+
+async def test_a_server_stopped_cleanly_leaves_its_viewings_to_the_server_that_counts_them(
+    settings: Settings, db: Database, event: Event, redis_prefix: str
+) -> None:
+    """A opened the viewing, B shows it too; A stops: B's next beat takes the viewing, and B ends it later."""
+    clock = Clock()
+    person = Identity.anonymous(event.id, event.slug, "v" * 20)
+    async with servers(settings, db, redis_prefix, clock, count=3) as (first, second, _third):
+        first.state(first.connect(person), True)
+        await flush(first)
+        tab = second.connect(person)
+        second.state(tab, True)
+        await flush(second)
+        await first.stop()
+        assert first.shared is not None
+        await first.shared.link.client.delete(first.shared.link.alive_key)
+        clock.now += 6
+        await flush(second)
+        assert [(end, owner) for _, end, owner in await intervals(db)] == [(None, second.server.server_id)]
+        second.disconnect(tab)
+        left = clock.now
+        clock.now += GRACE + 1
+        await flush(second)
+        assert [end for _, end, _ in await intervals(db)] == [left]

@@ -72,15 +72,14 @@ end
 return answers
 """
 
-# KEYS: viewer hashes. ARGV: alive-key prefix, then servers to leave out. Returns a live holder per hash ('' if none).
+# KEYS: viewer hashes. ARGV: alive-key prefix, then per hash a server to leave out. Returns a live server counting
+# each viewer ('' if none).
 HOLDERS = """
-local skip = {}
-for i = 2, #ARGV do skip[ARGV[i]] = true end
 local found = {}
 for i, key in ipairs(KEYS) do
   found[i] = ''
   for _, field in ipairs(redis.call('HKEYS', key)) do
-    if field ~= '_seen' and not skip[field] and redis.call('EXISTS', ARGV[1] .. field) == 1 then
+    if field ~= '_seen' and field ~= ARGV[i + 1] and redis.call('EXISTS', ARGV[1] .. field) == 1 then
       found[i] = field
       break
     end
@@ -166,12 +165,13 @@ class SharedViewers:
         answers = await self._settle(keys, [self.link.server_id, self.alive_prefix, *steps])
         return [[str(part) for part in answer] for answer in answers]
 
-    async def holders(self, identities: Sequence[Identity], leaving_out: Iterable[str]) -> list[str]:
-        """A live server counting each viewer, other than `leaving_out` ('' where there is none)."""
-        if not identities:
+    async def holders(self, viewings: Sequence[tuple[Identity, str]]) -> list[str]:
+        """For each (viewer, server), a live server counting the viewer other than that one ('' where none)."""
+        if not viewings:
             return []
-        keys = [self.viewer_key(identity) for identity in identities]
-        return [str(found) for found in await self._holders(keys, [self.alive_prefix, *leaving_out])]
+        keys = [self.viewer_key(identity) for identity, _ in viewings]
+        found = await self._holders(keys, [self.alive_prefix, *(owner for _, owner in viewings)])
+        return [str(server) for server in found]
 
     async def sweep(self) -> None:
         """Forget what servers gone from Redis (killed, silent past their TTL) held."""

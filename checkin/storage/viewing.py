@@ -241,13 +241,17 @@ def take_over(
     ]
 
 
-def watched_by(conn: sqlite3.Connection, server_ids: Collection[str]) -> list[tuple[Identity, str]]:
-    """The open viewings these servers watch, each with its server."""
+def watched_by(
+    conn: sqlite3.Connection, server_ids: Collection[str], *, ownerless: bool = False
+) -> list[tuple[Identity, str]]:
+    """The open viewings these servers watch (and, if `ownerless`, those of servers without a heartbeat row),
+    each with its server."""
     rows = conn.execute(
         "SELECT v.event_id, e.slug, v.viewer_key, v.registrant_id, v.server_id FROM viewing_intervals v"
-        " JOIN events e ON e.id = v.event_id"
-        " WHERE v.ended_at IS NULL AND v.server_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(sorted(server_ids)),),
+        " JOIN events e ON e.id = v.event_id WHERE v.ended_at IS NULL AND v.server_id IS NOT NULL"
+        " AND (v.server_id IN (SELECT value FROM json_each(?))"
+        " OR (? AND NOT EXISTS (SELECT 1 FROM server_heartbeats h WHERE h.server_id = v.server_id)))",
+        (json.dumps(sorted(server_ids)), ownerless),
     )
     return [(Identity(row[0], row[1], row[2], row[3]), row[4]) for row in rows]
 
