@@ -4,9 +4,10 @@ A private `redis-server` (no persistence) on a free port and two `checkin serve`
 file. Its `INFO commandstats` and `INFO stats` (network bytes both ways) are read before and after each phase:
 - idle: the servers alone (liveness beats, connection-count syncs, the hub's listeners), per minute;
 - join: VIEWERS anonymous viewers open a watch socket (half on each server) and say they watch;
-- watching: they keep watching for WATCH seconds, scaled to a minute, less the idle cost.
+- watching: they keep watching for WATCH seconds; shown per server and minute, with as many viewers as
+  CHECKIN_BENCH_VIEWERS says (default 200): run it with two numbers to see whether it grows with them.
 Commands are counted with MONITOR: those the servers send (a pipeline of ten is ten), and apart from them
-the ones Lua scripts run inside Redis.
+the ones Lua scripts run inside Redis; what MONITOR itself sends is taken out of the bytes from Redis.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import tempfile
 import threading
@@ -31,7 +33,7 @@ from checkin.storage import Database
 from checkin.storage.events import create_event
 from tests.utils import EVENT
 
-VIEWERS = 200
+VIEWERS = int(os.environ.get("CHECKIN_BENCH_VIEWERS", "200"))
 WATCH = 30.0
 IDLE = 20.0
 
@@ -65,7 +67,7 @@ class Monitor:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.seen: list[tuple[float, bool, str]] = []
+        self.seen: list[tuple[float, bool, str, int]] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -79,16 +81,22 @@ class Monitor:
                 except redis.ConnectionError:  # the bench is over
                     return
                 name = command["command"].split(" ", 1)[0].strip('"').lower()
-                self.seen.append((time.time(), command.get("client_type") == "lua", name))
+                lua = command.get("client_type") == "lua"
+                # What the MONITOR line itself cost Redis to send: "+<time> [0 <client>] <command>\r\n".
+                sender = "lua" if lua else f"{command.get('client_address')}:{command.get('client_port')}"
+                echoed = len(f"+{command['time']:.6f} [0 {sender}] ") + len(command["command"]) + 2
+                self.seen.append((time.time(), lua, name, echoed))
 
-    def between(self, start: float, end: float) -> tuple[Counter[str], Counter[str]]:
-        """Commands sent by clients, and commands run by scripts, in this span of time."""
+    def between(self, start: float, end: float) -> tuple[Counter[str], Counter[str], int]:
+        """Commands sent by clients, commands run by scripts, and the bytes MONITOR itself took, in this span."""
         sent: Counter[str] = Counter()
         scripted: Counter[str] = Counter()
-        for at, lua, name in list(self.seen):
+        echoed = 0
+        for at, lua, name, size in list(self.seen):
             if start <= at < end:
                 (scripted if lua else sent)[name] += 1
-        return sent, scripted
+                echoed += size
+        return sent, scripted, echoed
 
 
 def net_bytes(url: str) -> tuple[int, int]:
@@ -130,8 +138,8 @@ async def phase(monitor: Monitor, seconds: float, action: Callable[[], Awaitable
         await action()
     await asyncio.sleep(seconds)
     end, (after_in, after_out) = time.time(), net_bytes(monitor.url)
-    sent, scripted = monitor.between(start, end)
-    return Phase(end - start, sent, scripted, after_in - bytes_in, after_out - bytes_out)
+    sent, scripted, echoed = monitor.between(start, end)
+    return Phase(end - start, sent, scripted, after_in - bytes_in, after_out - bytes_out - echoed)
 
 
 async def measure(monitor: Monitor, urls: list[str]) -> tuple[Phase, Phase, Phase]:
@@ -170,6 +178,7 @@ def main() -> None:
             "CHECKIN_REDIS_URL": redis_url,
             "CHECKIN_RATE_LIMITS": "on",
             "CHECKIN_MAX_ANONYMOUS_PER_ADDRESS": str(VIEWERS),
+            "CHECKIN_MAX_CONNECTIONS_PER_ADDRESS": str(2 * VIEWERS),  # all viewers come from this one address
             "CHECKIN_QR_WORKERS": "0",
             "CHECKIN_SQLITE_SYNCHRONOUS": "NORMAL",
         }
@@ -177,19 +186,16 @@ def main() -> None:
         monitor.thread.start()
         with server(db_path, env) as first, server(db_path, env) as second:
             idle, joined, watching = asyncio.run(measure(monitor, [first, second]))
-    minute = 60.0 / idle.seconds
     print(f"machine: {machine()}; {VIEWERS} viewers over 2 servers; Redis on the same machine")
-    print(
-        f"idle, 2 servers: {sum(idle.sent.values()) * minute:.0f} commands/min"
-        f" (+{sum(idle.scripted.values()) * minute:.0f} in scripts),"
-        f" {idle.bytes_in * minute / 1024:.1f} KiB/min in, {idle.bytes_out * minute / 1024:.1f} KiB/min out"
-    )
+    for name, span in (("idle", idle), ("watching", watching)):
+        per_server_minute = 60.0 / span.seconds / 2
+        print(
+            f"{name}, per server and minute: {sum(span.sent.values()) * per_server_minute:.0f} commands"
+            f" (+{sum(span.scripted.values()) * per_server_minute:.0f} in scripts),"
+            f" {span.bytes_in * per_server_minute / 1024:.1f} KiB to Redis,"
+            f" {span.bytes_out * per_server_minute / 1024:.1f} KiB from Redis"
+        )
     print("per viewer join:", json.dumps({k: round(v, 2) for k, v in per(joined, idle, VIEWERS).items()}))
-    watch_minutes = VIEWERS * watching.seconds / 60.0
-    print(
-        "per viewer-minute watching:",
-        json.dumps({k: round(v, 3) for k, v in per(watching, idle, watch_minutes).items()}),
-    )
     print("join, sent:", json.dumps(dict(joined.sent.most_common())), "scripted:", json.dumps(dict(joined.scripted)))
     print(
         "watching, sent:",
