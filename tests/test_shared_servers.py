@@ -83,3 +83,40 @@ async def test_a_killed_servers_viewers_leave_and_come_back_once(tmp_path: Path,
                 await socket.close()
         first.stop()
         second.stop()
+
+
+async def snapshot_showing(socket: ClientConnection, watching: int) -> str:
+    """The first snapshot from this dashboard socket with `watching` viewers online now."""
+    while True:
+        text = str(await asyncio.wait_for(socket.recv(), 30))
+        if json.loads(text)["online"]["now"] == watching:
+            return text
+
+
+async def test_dashboards_on_two_servers_get_the_same_snapshot_of_a_change_on_one(
+    tmp_path: Path, redis_prefix: str
+) -> None:
+    """A viewer joins on A: the dashboards on A and on B both get it, in the same snapshot (same seq, same
+    figures), made once for both."""
+    db = tmp_path / "checkin.db"
+    settings = Settings(db_path=db, sqlite_synchronous="NORMAL")
+    event = seed_event(settings, EVENT)
+    token = make_token(settings, event, Role.DASHBOARD)
+    env = {"CHECKIN_QR_WORKERS": "0", "CHECKIN_REDIS_URL": REDIS_URL, "CHECKIN_REDIS_PREFIX": redis_prefix}
+    first = start(db, free_port(), tmp_path / "a.log", env)
+    second = start(db, free_port(), tmp_path / "b.log", env)
+    sockets: list[ClientConnection] = []
+    try:
+        for server in (first, second):
+            sockets.append(await websockets.connect(f"{server.ws_url}/ws/events/{EVENT.slug}/dashboard?token={token}"))
+        shown = [await snapshot_showing(socket, 0) for socket in sockets]
+        assert all(json.loads(text)["online"]["now"] == 0 for text in shown)
+        sockets.append(await tab(first, "w"))
+        on_first, on_second = [await snapshot_showing(socket, 1) for socket in sockets[:2]]
+        assert on_first == on_second
+    finally:
+        for socket in sockets:
+            with contextlib.suppress(Exception):
+                await socket.close()
+        first.stop()
+        second.stop()
