@@ -153,6 +153,8 @@ class Presence:
     def adopt(self, identity: Identity, last_seen_at: float) -> None:
         """A viewing left open by the previous process: it continues if the viewer is back within the grace."""
         viewer = self._viewers.setdefault(identity.key, _Viewer(identity))
+        if viewer.watching:  # already watching here (several servers): it simply goes on
+            return
         viewer.counting = True
         viewer.idle_since = last_seen_at
         self._idle[identity.key] = viewer

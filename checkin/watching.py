@@ -29,6 +29,7 @@ from checkin.hub import Hub
 from checkin.models import Event, Status
 from checkin.presence import Change, Identity, Kind, Presence, Refusal, Refused
 from checkin.settings import Settings
+from checkin.shared.link import Outage
 from checkin.shared.presence import SharedViewers
 from checkin.storage import Database
 from checkin.storage.events import get_event
@@ -141,6 +142,7 @@ class Watching:
         self.settings = settings
         self.shared = shared
         self._published: dict[tuple[int, str], int] = {}  # anonymous counts as Redis last heard them
+        self._outage = Outage("viewer presence")
         self._left: dict[tuple[int, str], float] = {}  # viewer -> its last sign of life when this server stopped
         self.db = db
         self.hub = hub
@@ -249,11 +251,11 @@ class Watching:
             self._published = counts
 
     async def _shared_quietly(self, step: Awaitable[None]) -> None:
-        """A Redis step whose failure only waits for the next beat (or the refill once Redis is back)."""
+        """A Redis step whose failure only waits for the next try (or the refill once Redis is back)."""
         try:
             await step
         except (RedisError, OSError) as exc:
-            log.warning("redis: %r", exc)
+            self._outage.failed(exc)
 
     def connect(self, identity: Identity) -> int:
         """Register a new connection of this viewer; its id. Refused past the caps."""
@@ -314,11 +316,13 @@ class Watching:
                     self._remember_left(changes)
                     steps += await self._heirs(beat_at) if beat_at is not None else []
                 except (RedisError, OSError) as exc:  # keep the changes; the heartbeat must go on regardless
-                    log.warning("could not settle %d viewing changes in redis (%r); will retry", len(changes), exc)
+                    self._outage.failed(exc)
                     self._pending[:0] = changes
                     changes, steps = [], []
                     if beat_at is None:
                         return False
+                else:
+                    self._outage.succeeded()
             try:
                 taken = await self.db.write(self._record, steps, seen, beat_at)
             except Exception as exc:  # the disk may come back: keep the changes, in order, for the next try

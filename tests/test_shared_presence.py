@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
+
+import pytest
+import redis
 
 from checkin.hub import Hub
 from checkin.models import Event
@@ -219,3 +224,47 @@ async def test_a_server_stopped_cleanly_leaves_its_viewings_to_the_server_that_c
         clock.now += GRACE + 1
         await flush(second)
         assert [end for _, end, _ in await intervals(db)] == [left]
+
+
+async def test_while_redis_is_away_changes_wait_the_heartbeat_goes_on_and_the_outage_is_logged_once(
+    settings: Settings,
+    db: Database,
+    event: Event,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis refuses twice: the start waits (nothing is written that Redis has not settled), the server's
+    heartbeat is still written, one warning is logged; once Redis answers, the start is recorded."""
+    clock = Clock()
+    async with servers(settings, db, redis_prefix, clock, count=1) as (manager,):
+        assert manager.shared is not None and manager._task is not None
+        manager._task.cancel()  # this test flushes by itself
+        settle = manager.shared.settle
+        failures = 2
+
+        async def flaky(changes: Any) -> Any:
+            nonlocal failures
+            if failures:
+                failures -= 1
+                raise redis.exceptions.ConnectionError("connection refused")
+            return await settle(changes)
+
+        monkeypatch.setattr(manager.shared, "settle", flaky)
+        manager.state(manager.connect(Identity.anonymous(event.id, event.slug, "x" * 20)), True)
+        with caplog.at_level(logging.WARNING, logger="checkin.shared"):
+            clock.now += 6  # a heartbeat is due
+            await flush(manager)
+            beats = await db.read(
+                lambda conn: conn.execute("SELECT MAX(last_seen_at) FROM server_heartbeats").fetchone()
+            )
+            assert beats[0] == clock.now
+            assert await figures(db, event, clock) == (0, 0, 0)
+            await flush(manager)
+            assert await figures(db, event, clock) == (0, 0, 0)
+            await flush(manager)
+            assert await figures(db, event, clock) == (1, 1, 1)
+        assert [record.message.split(":")[0] for record in caplog.records] == [
+            "redis unreachable (viewer presence)",
+            "redis reachable again (viewer presence)",
+        ]

@@ -24,23 +24,39 @@ BACKOFF_FIRST, BACKOFF_CAP = 0.1, 5.0
 Refill = Callable[[], Awaitable[None]]
 
 
+class Outage:
+    """Says once that Redis failed for some part, and once that it works again (not once per try)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.down = False
+
+    def failed(self, exc: Exception) -> None:
+        if not self.down:
+            log.warning("redis unreachable (%s): %r; retrying", self.what, exc)
+        self.down = True
+
+    def succeeded(self) -> None:
+        if self.down:
+            log.warning("redis reachable again (%s)", self.what)
+        self.down = False
+
+
 class Backoff:
     """Delays between retries while Redis is unreachable: doubling from 0.1 s up to 5 s; logged once per outage."""
 
     def __init__(self, what: str) -> None:
-        self.what = what
+        self.outage = Outage(what)
         self.delay = 0.0
 
     async def failed(self, exc: Exception) -> None:
         """Wait before the next try (and say so, the first time)."""
-        if self.delay == 0.0:
-            log.warning("redis unreachable (%s): %r; retrying", self.what, exc)
+        self.outage.failed(exc)
         self.delay = min(BACKOFF_CAP, max(BACKOFF_FIRST, self.delay * 2))
         await asyncio.sleep(self.delay)
 
     def succeeded(self) -> None:
-        if self.delay:
-            log.warning("redis reachable again (%s)", self.what)
+        self.outage.succeeded()
         self.delay = 0.0
 
 

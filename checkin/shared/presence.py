@@ -2,8 +2,8 @@
 
 Each server runs the rules of `checkin.presence` for its own connections (tabs, grace periods). What they
 say is then settled in Redis, per event and viewer, in a hash `viewer:<event id>:<viewer key>` of
-server id -> 1 for every server that counts the viewer (watching, or inside its grace), changed by small
-Lua scripts that answer atomically:
+server id -> 1 for every server that counts the viewer (watching, or inside its grace), changed by a small
+Lua script that settles a server's batch of changes in one call and answers, atomically for each:
 - a server starting to count the viewer (`join`) says whether it is the first; the first opens the
   viewing in the database (or takes over one still open), the others only add themselves;
 - a server whose grace ran out (`leave`) hears whether it was the last live one: then it ends the viewing,
