@@ -30,15 +30,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute, WindowStats
 from limits.aio import strategies as aio_strategies
 from limits.aio.storage import Storage as AsyncStorage
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from checkin.errors import RateLimited
+from checkin.shared.link import Outage
 
 log = logging.getLogger("checkin.limits")
 MEMORY = "memory://"
@@ -147,6 +149,38 @@ class _Inline:
         await self._run(self.limiter.clear, item, *identifiers)
 
 
+class _WithFallback:
+    """A shared limiter that counts in this process's memory while its storage (Redis) is unreachable, rather than
+    failing every request it guards; the outage is logged once."""
+
+    def __init__(self, shared: aio_strategies.MovingWindowRateLimiter) -> None:
+        self.shared = shared
+        self.fallback = _Inline(SweptMemoryStorage())
+        self.outage = Outage("request limits")
+
+    async def _either(self, method: str, *args: object) -> Any:
+        try:
+            result = await getattr(self.shared, method)(*args)
+        except StorageError as exc:
+            self.outage.failed(exc)
+            return await getattr(self.fallback, method)(*args)
+        self.outage.succeeded()
+        return result
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return bool(await self._either("hit", item, *identifiers))
+
+    async def test(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return bool(await self._either("test", item, *identifiers))
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        stats: WindowStats = await self._either("get_window_stats", item, *identifiers)
+        return stats
+
+    async def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        await self._either("clear", item, *identifiers)
+
+
 def storage_uri(redis_url: str) -> str:
     """The limits storage of a server: limits' asyncio Redis storage when Redis is set, else this process's memory."""
     return "async+" + redis_url if redis_url else MEMORY
@@ -161,19 +195,22 @@ class RateLimits:
 
     def __init__(self, storage_uri: str = MEMORY, *, enabled: bool = True, key_prefix: str = "LIMITS") -> None:
         self.enabled = enabled
-        self.limiter: _Inline | aio_strategies.MovingWindowRateLimiter
+        self.limiter: _Inline | _WithFallback
         self.storage: Storage | AsyncStorage
         if storage_uri == MEMORY:
             self.storage = SweptMemoryStorage()
         else:
-            options = (
-                {"implementation": "redispy", "key_prefix": key_prefix} if storage_uri.startswith("async+") else {}
-            )
+            shared: dict[str, str | bool] = {
+                "implementation": "redispy",
+                "key_prefix": key_prefix,
+                "wrap_exceptions": True,
+            }
+            options = shared if storage_uri.startswith("async+") else {}
             self.storage = storage_from_string(storage_uri, **options)
         if isinstance(self.storage, Storage):
             self.limiter = _Inline(self.storage)
         else:
-            self.limiter = aio_strategies.MovingWindowRateLimiter(self.storage)
+            self.limiter = _WithFallback(aio_strategies.MovingWindowRateLimiter(self.storage))
         self._blocked: set[tuple[str, str]] = set()
 
     def active(self, rule: Rule) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 import redis.asyncio as aioredis
@@ -22,6 +23,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
     monkeypatch.setattr("limits.aio.storage.redis.redispy.time", fake)
     monkeypatch.setattr("limits.aio.strategies.time", fake)
+    monkeypatch.setattr("limits.storage.memory.time", fake)
     monkeypatch.setattr("checkin.ratelimit.time", fake)
     return fake
 
@@ -115,3 +117,18 @@ async def test_new_connections_per_address_are_counted_across_servers(
     clock.now += shared_connections.WINDOW
     await synced(first)
     assert first.allow("192.0.2.1", 300.0)
+
+
+async def test_while_redis_is_away_limits_count_in_the_process(
+    clock: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis unreachable: requests are neither failed nor let through uncounted; each server counts alone, and
+    says so once."""
+    limits = RateLimits(storage_uri("redis://127.0.0.1:1/0"), key_prefix="unused:")
+    with caplog.at_level(logging.WARNING, logger="checkin.shared"):
+        await limits.hit(BURST, "198.51.100.1")
+        await limits.hit(BURST, "198.51.100.1")
+        with pytest.raises(RateLimited):
+            await limits.hit(BURST, "198.51.100.1")
+    said = [record.message.split(":")[0] for record in caplog.records if record.name == "checkin.shared"]
+    assert said == ["redis unreachable (request limits)"]
