@@ -117,13 +117,13 @@ def _unexpected(exc: Exception) -> bool:
 
 
 def heartbeat(
-    conn: sqlite3.Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
+    conn: sqlite3.Connection, me: Server, now: float, grace: float, stale: float, *, ownerless: bool = False
 ) -> list[OpenViewing]:
-    """Write this server's heartbeat; take over the open viewings of dead servers (at start-up — and always,
-    `starting`, with several servers sharing Redis — of any server not running). Returns the viewings taken
-    over that are still inside their grace."""
+    """Write this server's heartbeat; take over the open viewings of dead servers (and, if `ownerless` — at
+    start-up, and always with several servers sharing Redis — of any server not running). Returns the viewings
+    taken over that are still inside their grace."""
     dead = dead_servers(servers(conn), me, now, stale)
-    taken = take_over(conn, me.server_id, dead, now, grace, ownerless=starting) if dead or starting else []
+    taken = take_over(conn, me.server_id, dead, now, grace, ownerless=ownerless) if dead or ownerless else []
     beat(conn, me, now)
     return taken
 
@@ -182,7 +182,7 @@ class Watching:
         """Close viewings a crash left open (at their last sign of life), adopt recent ones, start recording."""
         now = self.clock()
         grace = self.settings.watch_grace
-        await self._adopt(await self.db.write(heartbeat, self.server, now, grace, self.stale, starting=True))
+        await self._adopt(await self.db.write(heartbeat, self.server, now, grace, self.stale, ownerless=True))
         if self.shared is not None:
             self.shared.link.on_lost(self.refill)
         self._next_beat = now + self.settings.watch_heartbeat
@@ -349,9 +349,7 @@ class Watching:
         assert self.shared is not None
         me = self.server.server_id
         dead = dead_servers(await self.db.read(servers), self.server, now, self.stale)
-        viewings = [
-            (identity, owner) for identity, owner in await self.db.read(watched_by, {*dead, me}, ownerless=True)
-        ]
+        viewings = await self.db.read(watched_by, {*dead, me}, ownerless=True)
         counting = {identity.key for identity in self.presence.watching()}
         counting.update(identity.key for identity, _ in self.presence.idle())
         viewings = [(identity, owner) for identity, owner in viewings if owner != me or identity.key not in counting]
@@ -374,5 +372,5 @@ class Watching:
         if beat_at is None:
             return []
         # Several servers: a server stopped cleanly leaves its viewings to whichever server beats next.
-        starting = self.shared is not None
-        return heartbeat(conn, self.server, beat_at, self.settings.watch_grace, self.stale, starting=starting)
+        ownerless = self.shared is not None
+        return heartbeat(conn, self.server, beat_at, self.settings.watch_grace, self.stale, ownerless=ownerless)
