@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -42,4 +45,23 @@ def redis_prefix() -> Iterator[str]:
     delete_keys(prefix)
 
 
-__all__ = ["REDIS_URL", "AsyncIterator", "delete_keys", "keys_under", "new_prefix", "redis_prefix"]
+@contextlib.contextmanager
+def private_redis(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A redis-server of the test's own on `port` (no persistence: a restart loses everything)."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    try:
+        for _ in range(200):
+            with contextlib.suppress(redis.ConnectionError):
+                client.ping()
+                break
+            time.sleep(0.05)
+        yield proc
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 import websockets
 from websockets.asyncio.client import ClientConnection
 
@@ -16,7 +18,7 @@ from checkin.models import Role
 from checkin.settings import Settings
 from tests.conftest import make_token, seed_event
 from tests.serve_process import ServerProcess, start
-from tests.shared_redis import REDIS_URL, redis_prefix
+from tests.shared_redis import REDIS_URL, private_redis, redis_prefix
 from tests.test_watch_crash import online
 from tests.utils import EVENT, free_port
 
@@ -120,3 +122,58 @@ async def test_dashboards_on_two_servers_get_the_same_snapshot_of_a_change_on_on
                 await socket.close()
         first.stop()
         second.stop()
+
+
+def fields(port: int, key: str) -> set[str]:
+    client = redis.Redis(port=port, decode_responses=True)
+    try:
+        return set(client.hkeys(key)) - {"_seen"}
+    finally:
+        client.close()
+
+
+async def until(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    return condition()
+
+
+async def test_after_a_redis_restart_the_servers_reconnect_and_act_as_one_again(tmp_path: Path) -> None:
+    """Redis restarts empty while P watches on A and B: both put P back, so A's tab closing leaves P counted;
+    a viewer joining on A afterwards reaches B's dashboard in the same snapshot as A's."""
+    db = tmp_path / "checkin.db"
+    settings = Settings(db_path=db, sqlite_synchronous="NORMAL")
+    event = seed_event(settings, EVENT)
+    token = make_token(settings, event, Role.DASHBOARD)
+    port = free_port()
+    env = {"CHECKIN_WATCH_GRACE": "3", "CHECKIN_QR_WORKERS": "0", "CHECKIN_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    viewer_key = f"checkin:viewer:{event.id}:anon:{'p' * 20}"
+    first = second = None
+    sockets: list[ClientConnection] = []
+    try:
+        with private_redis(port):
+            first = start(db, free_port(), tmp_path / "a.log", env)
+            second = start(db, free_port(), tmp_path / "b.log", env)
+            sockets = [await tab(first, "p"), await tab(second, "p")]
+            assert await until(lambda: len(fields(port, viewer_key)) == 2), "both servers count the viewer"
+        with private_redis(port):  # the same Redis, restarted empty
+            assert await until(lambda: len(fields(port, viewer_key)) == 2), "both servers put the viewer back"
+            dashboards = [
+                await websockets.connect(f"{server.ws_url}/ws/events/{EVENT.slug}/dashboard?token={token}")
+                for server in (first, second)
+            ]
+            sockets += dashboards
+            await sockets[0].close()  # P's tab on A
+            assert await until(lambda: len(fields(port, viewer_key)) == 1), "A's grace ran out"
+            assert int((await asyncio.to_thread(online, second, token))["now"]) == 1  # type: ignore[call-overload]
+            sockets.append(await tab(first, "q"))
+            on_first, on_second = [await snapshot_showing(socket, 2) for socket in dashboards]
+            assert on_first == on_second
+    finally:
+        for socket in sockets:
+            with contextlib.suppress(Exception):
+                await socket.close()
+        for server in (first, second):
+            if server is not None:
+                server.stop()
