@@ -79,6 +79,13 @@ def postgres_cpu_seconds(url: str) -> float:
     return cpu_seconds(*backend_pids(url))
 
 
+def rollbacks(url: str) -> float:
+    """Transactions rolled back in the database at `url` so far (PostgreSQL's statistics, up to a second late)."""
+    with _admin() as conn:
+        row = conn.execute("SELECT xact_rollback FROM pg_stat_database WHERE datname = %s", (url.rsplit("/", 1)[1],))
+        return float(row.fetchone()[0])  # type: ignore[index]
+
+
 @contextlib.contextmanager
 def redis_prefix() -> Iterator[str]:
     """A Redis key prefix of one's own; every key under it is deleted afterwards."""

@@ -24,8 +24,9 @@ from bench import backends, common
 from bench.bench_dashboard import ENV, HALL, PROBE_POOL, RATE, probe_runs, report_latencies, seed
 
 SERVERS = int(os.environ.get("BENCH_SERVERS", "3"))
-# (snapshot interval, background scans/s): the faster interval that met both goals on one process, and the default
-CASES = ((0.125, RATE), (0.2, RATE))
+# (snapshot interval, background scans/s): the faster interval that met both goals on one process, the default,
+# and the faster one at a rate the servers keep up with on the 2-core test machine
+CASES = ((0.125, RATE), (0.2, RATE), (0.125, RATE / 4))
 
 
 def main() -> None:

@@ -147,28 +147,28 @@ def wrk_result(proc: subprocess.Popen[str]) -> dict[str, int]:
 @dataclass(frozen=True)
 class Door:
     """How one line of the results serves the door: a fresh database per run, the server's settings, its
-    processes, and CPU meters (name -> seconds so far) read around each ceiling run."""
+    processes, and meters (name -> a count so far: CPU milliseconds, transactions) read around each ceiling run."""
 
     name: str
     fresh: Callable[[], AbstractContextManager[Path | str]]
     env: dict[str, str]
     workers: int = 1
     meters: Callable[[subprocess.Popen[bytes], Path | str], dict[str, Callable[[], float]]] = lambda proc, _db: {
-        "server": lambda: tree_cpu_seconds(proc.pid)
+        "server_ms": lambda: 1000 * tree_cpu_seconds(proc.pid)
     }
 
 
 def ceiling(
     url: str, meters: dict[str, Callable[[], float]], seeded: Seeded, codes_file: Path, seconds: float
 ) -> dict[str, float]:
-    """First scans per second that the server sustains under 32 connections, and the CPU per scan of each meter."""
+    """First scans per second that the server sustains under 32 connections, and each meter's growth per scan."""
     before = {name: meter() for name, meter in meters.items()}
     result = wrk_result(wrk(url, seeded, codes_file, seconds))
     answered = result["requests"] - result["non2xx"]
-    cpu = {f"{name}_ms": (meter() - before[name]) * 1000 / max(1, result["requests"]) for name, meter in meters.items()}
+    per_scan = {name: (meter() - before[name]) / max(1, result["requests"]) for name, meter in meters.items()}
     return {
         "per_second": answered / (result["duration_us"] / 1e6),
-        **cpu,
+        **per_scan,
         "non2xx": result["non2xx"],
         "p50": result["p50_us"] / 1000,
         "p99": result["p99_us"] / 1000,
@@ -274,10 +274,12 @@ def measure(folder: Path, seeded: Seeded, door: Door, runs: int, seconds: float)
 
 def report_line(result: DoorResult) -> str:
     """One line of figures for a door."""
+    meters = result.tops[0].keys() - {"per_second", "non2xx", "p50", "p99"}
     cpu = ", ".join(
         f"{key.removesuffix('_ms')} CPU {result.mid('tops', key):.2f} ms/scan"
-        for key in result.tops[0]
         if key.endswith("_ms")
+        else f"{key} {result.mid('tops', key):.2f}/scan"
+        for key in sorted(meters)
     )
     killed = result.killed
     return (

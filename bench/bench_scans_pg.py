@@ -23,7 +23,13 @@ from bench.common import machine, tree_cpu_seconds
 
 
 def _meters(proc: subprocess.Popen[bytes], db: Path | str) -> dict[str, Callable[[], float]]:
-    return {"server": lambda: tree_cpu_seconds(proc.pid), "postgres": lambda: backends.postgres_cpu_seconds(str(db))}
+    """CPU milliseconds of the server's processes and of PostgreSQL's, and the database's rolled back transactions
+    (a write that met a conflict, run again)."""
+    return {
+        "server_ms": lambda: 1000 * tree_cpu_seconds(proc.pid),
+        "postgres_ms": lambda: 1000 * backends.postgres_cpu_seconds(str(db)),
+        "rollbacks": lambda: backends.rollbacks(str(db)),
+    }
 
 
 def pg_door(template: str, workers: int, env: dict[str, str]) -> Door:
@@ -47,7 +53,7 @@ def table(results: list[DoorResult]) -> str:
     for result in results:
         cpu = f"{result.mid('tops', 'server_ms'):.2f} ms"
         if "postgres_ms" in result.tops[0]:
-            cpu += f" + {result.mid('tops', 'postgres_ms'):.2f} ms"
+            cpu += f" + {result.mid('tops', 'postgres_ms'):.2f} ms ({result.mid('tops', 'rollbacks'):.2f} rollbacks)"
         rows.append(
             f"| {result.door.name} | {result.mid('steady', 'p50'):.1f} ms | **{result.mid('steady', 'p99'):.1f} ms**"
             f" ({result.runs('steady', 'p99', '{:.1f}')}) | **{result.mid('tops', 'per_second'):,.0f}**"
