@@ -200,13 +200,15 @@ def dashboards(url: str, token: str, count: int, seconds: float, ready: Any, out
 
 async def _probe(
     dashboard_url: str, scan_url: str, setup: Setup, scans: list[Scan], start_at: float, seconds: float
-) -> list[float]:
-    """The probe follows the dashboard at one server and scans through another (or the same)."""
+) -> tuple[list[float], int]:
+    """The probe follows the dashboard at one server and scans through another (or the same): the latency of
+    each of its scans answered ok, and how many were refused."""
     arrivals: list[tuple[float, int]] = []  # (when received, the probe kiosk's scan count in it)
     arrived = asyncio.Event()
     ws_url = dashboard_url.replace("http://", "ws://") + f"/ws/events/{SLUG}/dashboard?token={setup.dashboard_token}"
     rng = random.Random(11)
     latencies: list[float] = []
+    refused = 0
     async with connect(ws_url, compression=None) as ws, httpx.AsyncClient(base_url=scan_url, timeout=30) as http:
 
         async def read() -> None:
@@ -221,25 +223,30 @@ async def _probe(
         baseline, seen = arrivals[-1][1], 0
         await asyncio.sleep(max(0.0, start_at + WARMUP - time.time()))
         headers = {"authorization": f"Bearer {setup.probe_token}"}
-        for number, (code, direction) in enumerate(scans, start=1):
+        number = 0  # the probe's scans answered ok so far
+        for code, direction in scans:
             if time.time() > start_at + WARMUP + seconds:
                 break
             body = {"code": code, "direction": direction, "scan_id": str(uuid.uuid4())}
-            await http.post(f"/api/v1/events/{SLUG}/scans", json=body, headers=headers)
+            answer = await http.post(f"/api/v1/events/{SLUG}/scans", json=body, headers=headers)
             answered = time.perf_counter()
-            while True:  # the first snapshot (even one that beat the HTTP answer here) that counts this scan
-                found = next((i for i in range(seen, len(arrivals)) if arrivals[i][1] >= baseline + number), None)
-                if found is not None:
-                    break
-                arrived.clear()
-                await arrived.wait()
-            seen = found
-            latencies.append(max(0.0, arrivals[found][0] - answered))
+            if answer.status_code == 200:  # a refused scan (503 from an overloaded database) is never counted
+                number += 1
+                while True:  # the first snapshot (even one that beat the HTTP answer here) that counts this scan
+                    found = next((i for i in range(seen, len(arrivals)) if arrivals[i][1] >= baseline + number), None)
+                    if found is not None:
+                        break
+                    arrived.clear()
+                    await asyncio.wait_for(arrived.wait(), 60)
+                seen = found
+                latencies.append(max(0.0, arrivals[found][0] - answered))
+            else:
+                refused += 1
             # A pause uniform over whole snapshot intervals, so scans fall at any phase of the schedule
             # (a short fixed pause after each snapshot would always land early in the next interval).
             await asyncio.sleep(rng.uniform(0.0, PHASE_SPAN))
         reader.cancel()
-    return latencies
+    return latencies, refused
 
 
 def _wait_ready(ready: Any, processes: list[Any]) -> None:
@@ -278,11 +285,12 @@ def latency_run(
     start_at = time.time() + 1.0
     load = ctx.Process(target=scan_load, args=(urls, setup.kiosk_tokens, load_scans, rate or 1.0, start_at, out))
     load.start()
-    latencies = asyncio.run(_probe(urls[0], urls[-1], setup, probe_scans, start_at, PROBE_SECONDS))
+    latencies, refused = asyncio.run(_probe(urls[0], urls[-1], setup, probe_scans, start_at, PROBE_SECONDS))
     reports = [out.get(timeout=300) for _ in range(len(readers) + 1)]
     for process in [*readers, load]:
         process.join()
     result: dict[str, Any] = {"samples": len(latencies), "p50_ms": _ms(latencies, 50), "p99_ms": _ms(latencies, 99)}
+    result["probe_refused"] = refused
     result["latencies"] = latencies
     for report in reports:
         result.update(report)
@@ -362,7 +370,7 @@ def probe_runs(
         probe = door(setup.probe_codes, counters["probe"], 1000)
         runs.append(latency_run(urls, setup, rate, load, probe))
         counters["door"] += count
-        counters["probe"] += runs[-1]["samples"]
+        counters["probe"] += runs[-1]["samples"] + runs[-1]["probe_refused"]
         shown = {key: value for key, value in runs[-1].items() if key != "latencies"}
         print(f"interval {interval} s, {rate:.0f} scans/s, run {run + 1}: {shown}", flush=True)
     return runs
