@@ -18,6 +18,7 @@ from checkin.storage import Database
 from checkin.storage.events import create_event
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def _db(settings: Settings) -> Database:
@@ -29,11 +30,19 @@ def _db(settings: Settings) -> Database:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from checkin import serving
     from checkin.app import create_app
 
     settings = settings_for_serve(args, settings)
+    problem = serving.refusal(args.workers, str(settings.db_path), os.environ.get("CHECKIN_REDIS_URL", ""))
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.demo:
         show_demo(settings)
+    if args.workers > 1:
+        _db(settings).close()  # the schema is created or migrated once, before the processes that use it start
+        return serving.run_workers(settings, args.host, args.port, args.workers)
     app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, **uvicorn_options(settings))
     return 0
@@ -58,6 +67,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_max_size": settings.max_body_bytes,
         "ws_ping_interval": settings.ws_ping_interval,
         "ws_ping_timeout": settings.ws_ping_timeout,
+        # A stop (SIGTERM) answers requests in flight, closes websockets with 1012, and waits this long
+        # at most for connections still open (a slow upload) before ending them.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
 
 
@@ -158,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="seed the demo symposium and print its URLs")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes on the one port (more than 1: PostgreSQL and Redis)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     event = sub.add_parser("event", help="events").add_subparsers(dest="action", required=True)

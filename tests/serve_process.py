@@ -75,8 +75,10 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def start(db: Path, port: int, log: Path, env: dict[str, str] | None = None) -> ServerProcess:
-    """Start `checkin serve` on `port` and wait until it answers /healthz (or has exited)."""
+def start(
+    db: Path, port: int, log: Path, env: dict[str, str] | None = None, command: list[str] | None = None
+) -> ServerProcess:
+    """Start `checkin serve` (or `command`) on `port` and wait until it answers /healthz (or has exited)."""
     full_env = {
         **os.environ,
         "CHECKIN_DB": str(db),
@@ -87,7 +89,7 @@ def start(db: Path, port: int, log: Path, env: dict[str, str] | None = None) -> 
     }
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port)],
+            command or [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port)],
             env=full_env,
             stdout=out,
             stderr=subprocess.STDOUT,

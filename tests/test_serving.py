@@ -1,0 +1,245 @@
+"""`checkin serve --workers N` and stopping a server: the processes, the drain, websockets told 1012."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from checkin import serving
+from checkin.models import Event, Role
+from checkin.settings import Settings
+from tests.conftest import make_token
+from tests.serve_process import ServerProcess, alive, children_of, start
+from tests.utils import free_port
+
+pytestmark = pytest.mark.slow
+
+ANON = "anon-" + "b" * 20
+PG = "postgresql://postgres@127.0.0.1:5432/checkin"
+WORKERS = ("--workers", "3")
+WAIT = 60.0  # seconds a condition may take before the test gives up (a bound, never a measurement)
+
+
+def test_one_process_needs_nothing_shared() -> None:
+    """One process serves any database, with or without Redis."""
+    assert serving.refusal(1, "checkin.db", "") is None
+    assert serving.refusal(1, PG, "") is None
+
+
+def test_several_processes_need_postgresql_and_redis() -> None:
+    """More than one process is refused on SQLite or without Redis, naming the settings that are missing."""
+    on_sqlite = serving.refusal(3, "checkin.db", "redis://127.0.0.1:6379/0")
+    without_redis = serving.refusal(3, PG, "")
+    neither = serving.refusal(2, "/srv/checkin.db", "")
+    assert on_sqlite is not None and "CHECKIN_DB" in on_sqlite and "CHECKIN_REDIS_URL" not in on_sqlite
+    assert without_redis is not None and "CHECKIN_REDIS_URL" in without_redis and "CHECKIN_DB" not in without_redis
+    assert neither is not None and "CHECKIN_DB" in neither and "CHECKIN_REDIS_URL" in neither
+    assert serving.refusal(3, PG, "redis://127.0.0.1:6379/0") is None
+    assert serving.refusal(0, PG, "redis://127.0.0.1:6379/0") is not None
+
+
+def test_a_url_is_recognised_after_the_command_line_made_it_a_path() -> None:
+    """`--db postgresql://...` read as a path loses a slash; it still names PostgreSQL."""
+    assert serving.is_postgresql(str(Path(PG)))
+    assert serving.is_postgresql("postgres://u@db/checkin")
+    assert not serving.is_postgresql("postgresql.db")
+
+
+def test_serve_refuses_several_processes_on_sqlite(tmp_path: Path) -> None:
+    """`checkin serve --workers 3` on an SQLite file says what to set and serves nothing."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "CHECKIN_REDIS_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "checkin.cli", "serve", "--db", str(tmp_path / "x.db"), "--port", str(port), *WORKERS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert done.returncode == 2
+    assert "CHECKIN_DB" in done.stderr and "CHECKIN_REDIS_URL" in done.stderr
+    assert not (tmp_path / "x.db").exists()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+
+
+def start_workers(settings: Settings, port: int, log: Path, workers: int = 3) -> ServerProcess:
+    """The supervisor with `workers` children, started below the command's check (these tests use SQLite)."""
+    script = (
+        "import sys; from checkin import serving; from checkin.settings import Settings; "
+        f"sys.exit(serving.run_workers(Settings.from_env(), '127.0.0.1', {port}, {workers}))"
+    )
+    server = start(settings.db_path, port, log, {"CHECKIN_QR_WORKERS": "0"}, [sys.executable, "-c", script])
+    wait_for(lambda: len(server.children()) == workers)
+    return server
+
+
+def wait_for(condition: object) -> None:
+    """Wait until condition() holds (the test fails if it never does within WAIT)."""
+    assert callable(condition)
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.05)
+
+
+def owner(connection: socket.socket, candidates: list[int]) -> int | None:
+    """Which of these processes holds the server's end of this client connection (from /proc)."""
+    client_port = connection.getsockname()[1]
+    server_port = connection.getpeername()[1]
+    wanted = f":{server_port:04X} 0100007F:{client_port:04X}"
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if f"{fields[1]} {fields[2]}".endswith(wanted):
+            inode = fields[9]
+    for pid in candidates:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == f"socket:[{inode}]":
+                        return pid
+    return None
+
+
+def answered_by(server: ServerProcess) -> int | None:
+    """The pid of the child that answers one new connection's /healthz."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nhost: checkin\r\n\r\n")
+        assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+        return owner(connection, server.children())
+
+
+@pytest.fixture
+def workers(settings: Settings, event: Event, tmp_path: Path) -> Iterator[ServerProcess]:
+    """Three server processes on one port, on a database with the test event."""
+    port = free_port()
+    server = start_workers(settings, port, tmp_path / "serve.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_children_share_the_port_and_one_killed_is_replaced(workers: ServerProcess) -> None:
+    """Connections are answered by several children; a child killed is replaced; SIGTERM ends all with 0."""
+    first = workers.children()
+    seen: set[int | None] = set()
+    for _ in range(500):
+        seen.add(answered_by(workers))
+        if len(seen - {None}) >= 2:
+            break
+    assert seen - {None} <= set(first) and len(seen - {None}) >= 2
+
+    os.kill(first[0], signal.SIGKILL)
+    wait_for(lambda: first[0] not in workers.children() and len(workers.children()) == 3)
+    assert httpx.get(workers.url + "/healthz", timeout=10).status_code == 200
+    assert "starting another" in workers.log_text()
+
+    everyone = workers.children()
+    workers.proc.send_signal(signal.SIGTERM)
+    assert workers.proc.wait(timeout=WAIT) == 0
+    assert not any(alive(pid) for pid in everyone)
+
+
+def test_children_end_when_the_supervisor_is_killed(workers: ServerProcess) -> None:
+    """A supervisor killed outright (kill -9) takes no child with it silently: each drains and exits."""
+    children = workers.children()
+    workers.kill()
+    wait_for(lambda: not any(alive(pid) for pid in children))
+
+
+def test_a_stop_while_children_start_is_not_lost(settings: Settings, event: Event) -> None:
+    """SIGTERM at once after the start ends every child, however far each had come."""
+    port = free_port()
+    script = (
+        "import sys; from checkin import serving; from checkin.settings import Settings; "
+        f"sys.exit(serving.run_workers(Settings.from_env(), '127.0.0.1', {port}, 3))"
+    )
+    env = {**os.environ, "CHECKIN_DB": str(settings.db_path), "CHECKIN_QR_WORKERS": "0"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(children_of(proc.pid)) == 3)
+        children = children_of(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT) == 0
+        assert not any(alive(pid) for pid in children)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def in_flight(port: int, body: bytes) -> Iterator[socket.socket]:
+    """A registration whose headers the application has read and whose body it is waiting for."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    head = (
+        "POST /api/v1/events/sympo/registrations HTTP/1.1\r\nhost: checkin\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nexpect: 100-continue\r\n\r\n"
+    )
+    connection.sendall(head.encode())
+    assert connection.recv(4096).startswith(b"HTTP/1.1 100")  # the endpoint asked for the body
+    with connection:
+        yield connection
+
+
+def refused(port: int) -> bool:
+    """Whether a new connection to the port is turned away (nothing listens any more)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+async def stopped_gracefully(server: ServerProcess, settings: Settings, event: Event) -> int:
+    """Stop the server with requests and sockets open; check the drain; the server's exit status."""
+    token = make_token(settings, event, Role.DASHBOARD)
+    dashboard = await websockets.connect(f"{server.ws_url}/ws/events/sympo/dashboard?token={token}")
+    assert json.loads(await dashboard.recv())["type"] == "snapshot"
+    viewer = await websockets.connect(f"{server.ws_url}/ws/events/sympo/watch?anon={ANON}")
+    assert json.loads(await viewer.recv())["type"] == "hello"
+    body = json.dumps({"name": "遅い 通信", "kana": "オソイ", "email": "slow@example.jp", "mode": "venue"}).encode()
+    with in_flight(server.port, body) as slow:
+        server.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: refused(server.port))
+        for socket_ in (dashboard, viewer):
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await socket_.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        slow.sendall(body)
+        answer = b""
+        while chunk := slow.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
+    return server.proc.wait(timeout=WAIT)
+
+
+async def test_one_process_drains_on_sigterm(settings: Settings, event: Event, tmp_path: Path) -> None:
+    """SIGTERM: no new connections, the request in flight answered, dashboards and viewers told 1012."""
+    server = start(settings.db_path, free_port(), tmp_path / "serve.log", {"CHECKIN_QR_WORKERS": "0"})
+    try:
+        await stopped_gracefully(server, settings, event)
+    finally:
+        server.stop()
+
+
+async def test_workers_drain_on_sigterm(workers: ServerProcess, settings: Settings, event: Event) -> None:
+    """The same drain with three processes, and the supervisor exits 0 once all children have."""
+    children = workers.children()
+    assert await stopped_gracefully(workers, settings, event) == 0
+    assert not any(alive(pid) for pid in children)
