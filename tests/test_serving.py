@@ -128,10 +128,14 @@ def workers(settings: Settings, event: Event, tmp_path: Path) -> Iterator[Server
     """Three server processes on one port, on a database with the test event."""
     port = free_port()
     server = start_workers(settings, port, tmp_path / "serve.log")
+    children = server.children()
     try:
         yield server
     finally:
         server.stop()
+        for pid in children + server.children():  # left behind only if the supervisor failed
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_children_share_the_port_and_one_killed_is_replaced(workers: ServerProcess) -> None:
