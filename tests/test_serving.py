@@ -19,6 +19,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from checkin import serving
+from checkin.cli import GRACEFUL_SHUTDOWN_SECONDS
 from checkin.models import Event, Role
 from checkin.settings import Settings
 from tests.conftest import make_token
@@ -76,12 +77,17 @@ def test_serve_refuses_several_processes_on_sqlite(tmp_path: Path) -> None:
         pass
 
 
-def start_workers(settings: Settings, port: int, log: Path, workers: int = 3) -> ServerProcess:
-    """The supervisor with `workers` children, started below the command's check (these tests use SQLite)."""
-    script = (
+def supervisor_script(port: int, workers: int) -> str:
+    """Python that runs the supervisor as `checkin serve --workers` does, below the command's check."""
+    return (
         "import sys; from checkin import serving; from checkin.settings import Settings; "
         f"sys.exit(serving.run_workers(Settings.from_env(), '127.0.0.1', {port}, {workers}))"
     )
+
+
+def start_workers(settings: Settings, port: int, log: Path, workers: int = 3) -> ServerProcess:
+    """The supervisor with `workers` children, started below the command's check (these tests use SQLite)."""
+    script = supervisor_script(port, workers)
     server = start(settings.db_path, port, log, {"CHECKIN_QR_WORKERS": "0"}, [sys.executable, "-c", script])
     wait_for(lambda: len(server.children()) == workers)
     return server
@@ -170,10 +176,7 @@ def test_children_end_when_the_supervisor_is_killed(workers: ServerProcess) -> N
 def test_a_stop_while_children_start_is_not_lost(settings: Settings, event: Event) -> None:
     """SIGTERM at once after the start ends every child, however far each had come."""
     port = free_port()
-    script = (
-        "import sys; from checkin import serving; from checkin.settings import Settings; "
-        f"sys.exit(serving.run_workers(Settings.from_env(), '127.0.0.1', {port}, 3))"
-    )
+    script = supervisor_script(port, 3)
     env = {**os.environ, "CHECKIN_DB": str(settings.db_path), "CHECKIN_QR_WORKERS": "0"}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.DEVNULL)
     try:
@@ -248,3 +251,37 @@ async def test_workers_drain_on_sigterm(workers: ServerProcess, settings: Settin
     children = workers.children()
     assert await stopped_gracefully(workers, settings, event) == 0
     assert not any(alive(pid) for pid in children)
+
+
+async def test_a_request_that_never_ends_does_not_hold_the_stop(
+    settings: Settings, event: Event, tmp_path: Path
+) -> None:
+    """A client that never sends the body it announced is cut off after the grace, and the server exits."""
+    server = start(settings.db_path, free_port(), tmp_path / "serve.log", {"CHECKIN_QR_WORKERS": "0"})
+    try:
+        with in_flight(server.port, b"{}" * 10) as stuck:
+            server.proc.send_signal(signal.SIGTERM)
+            server.proc.wait(timeout=GRACEFUL_SHUTDOWN_SECONDS + WAIT)
+            while stuck.recv(4096):  # whatever uvicorn says when it cancels the request, then the end
+                pass
+    finally:
+        server.stop()
+
+
+def test_the_supervisor_gives_up_when_no_worker_can_start(tmp_path: Path) -> None:
+    """Children that cannot open the database are not forked again for ever: the supervisor exits 1."""
+    port = free_port()
+    script = supervisor_script(port, 3)
+    env = {**os.environ, "CHECKIN_DB": str(tmp_path / "missing" / "x.db"), "CHECKIN_QR_WORKERS": "0"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=WAIT)
+    assert done.returncode == 1
+    assert "could not start" in done.stderr
+
+
+def test_loading_the_application_starts_no_thread() -> None:
+    """What the parent loads before forking starts no thread (a fork copies no thread, only its locks)."""
+    script = (
+        "import threading; from checkin import serving; serving.preload(); "
+        "assert threading.active_count() == 1, threading.enumerate()"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=WAIT)
