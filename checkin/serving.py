@@ -26,6 +26,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG, STARTUP_FAILURE
@@ -75,7 +76,7 @@ def run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
     preload()
     listener = listen(host, port)
     log.info("Listening on http://%s:%d with %d worker processes (supervisor %d)", host, port, workers, os.getpid())
-    return Supervisor(workers, lambda: serve_one(settings, listener), listener).run()
+    return Supervisor(workers, lambda ready: serve_one(settings, listener, ready), listener).run()
 
 
 def preload() -> None:
@@ -99,13 +100,13 @@ def listen(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=BACKLOG)
 
 
-def serve_one(settings: Settings, listener: socket.socket) -> int:
+def serve_one(settings: Settings, listener: socket.socket, ready: Callable[[], None]) -> int:
     """In a child: build the application and its services, and serve on the inherited socket until told to stop."""
     from checkin.app import create_app
     from checkin.cli import uvicorn_options
 
     config = uvicorn.Config(create_app(settings), **uvicorn_options(settings))
-    WorkerServer(config).run(sockets=[listener])
+    WorkerServer(config, ready).run(sockets=[listener])
     return 0
 
 
@@ -114,9 +115,13 @@ class WorkerServer(uvicorn.Server):
 
     The child starts with SIGTERM and SIGINT blocked (the parent waits for them that way): they are let
     through only once the server's handlers are in, so a stop sent while the child was starting is not
-    lost. At the end nothing is re-raised (uvicorn would kill the process with the signal it got): the
-    child exits 0 after a clean drain.
+    lost. It tells the parent once it serves. At the end nothing is re-raised (uvicorn would kill the
+    process with the signal it got): the child exits 0 after a clean drain.
     """
+
+    def __init__(self, config: uvicorn.Config, ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.ready = ready
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -125,19 +130,37 @@ class WorkerServer(uvicorn.Server):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         yield
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.ready()
+
+
+@dataclass
+class Child:
+    """A forked child as the parent sees it."""
+
+    started_at: float  # monotonic
+    serving: bool = False  # it said it had started
+
 
 class Supervisor:
-    """Forks `workers` children that each run `child()`, replaces those that die, stops them all on a signal."""
+    """Forks `workers` children that each run `child(ready)`, replaces those that die, stops them all on a signal.
 
-    def __init__(self, workers: int, child: Callable[[], int], listener: socket.socket) -> None:
+    A child calls `ready()` once it serves; the parent learns of it through a pipe (the child's pid).
+    """
+
+    def __init__(self, workers: int, child: Callable[[Callable[[], None]], int], listener: socket.socket) -> None:
         self.workers = workers
         self.child = child
         self.listener = listener
-        self.children: dict[int, float] = {}  # pid -> when it was started (monotonic)
+        self.children: dict[int, Child] = {}
         self.restarts: list[float] = []  # when to fork a replacement (monotonic)
         self.delay = 0.0
         self.stopping = False
         self.failed = False
+        self.ready_from, self.ready_to = os.pipe()
+        os.set_blocking(self.ready_from, False)
 
     def run(self) -> int:
         """Start the children and watch them until all have ended after a stop; 0, or 1 if none could start."""
@@ -151,10 +174,13 @@ class Supervisor:
                 received = signal.sigtimedwait(WATCHED, max(0.0, timeout))
                 if received is not None and received.si_signo in STOP_SIGNALS:
                     self.stop()
+                self._note_ready()
                 self._reap()
                 self._restart_due()
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
+            os.close(self.ready_from)
+            os.close(self.ready_to)
         return 1 if self.failed else 0
 
     def stop(self) -> None:
@@ -178,23 +204,29 @@ class Supervisor:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 return
-            started = self.children.pop(pid, None)
-            if started is not None:
-                self._ended(pid, os.waitstatus_to_exitcode(status), time.monotonic() - started)
+            self._note_ready()
+            child = self.children.pop(pid, None)
+            if child is not None:
+                self._ended(pid, os.waitstatus_to_exitcode(status), time.monotonic() - child.started_at)
+
+    def _note_ready(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            for pid in os.read(self.ready_from, 65536).split():
+                if int(pid) in self.children:
+                    self.children[int(pid)].serving = True
 
     def _ended(self, pid: int, code: int, lived: float) -> None:
         how = f"signal {-code}" if code < 0 else f"status {code}"
         if self.stopping:
             log.info("Worker %d ended (%s)", pid, how)
             return
-        if code == STARTUP_FAILURE and not self.children:
-            log.error("Worker %d could not start (%s) and no other is running: stopping", pid, how)
+        if code == STARTUP_FAILURE and not any(child.serving for child in self.children.values()):
+            log.error("Worker %d could not start (%s) and no other is serving: stopping", pid, how)
             self.failed = True
             self.stop()
             return
-        self.delay = (
-            0.0 if lived >= STEADY_SECONDS else min(MAX_RESTART_DELAY, max(FIRST_RESTART_DELAY, 2 * self.delay))
-        )
+        quick = lived < STEADY_SECONDS
+        self.delay = min(MAX_RESTART_DELAY, max(FIRST_RESTART_DELAY, 2 * self.delay)) if quick else 0.0
         log.warning("Worker %d ended (%s) after %.1f s; starting another in %.1f s", pid, how, lived, self.delay)
         self.restarts.append(time.monotonic() + self.delay)
 
@@ -209,13 +241,14 @@ class Supervisor:
         parent = os.getpid()
         pid = os.fork()
         if pid:
-            self.children[pid] = time.monotonic()
+            self.children[pid] = Child(time.monotonic())
             return
         code = 1
         try:
+            os.close(self.ready_from)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             die_with_parent(parent)
-            code = self.child()
+            code = self.child(self._ready)
         except SystemExit as exc:  # uvicorn exits with STARTUP_FAILURE when the application cannot start
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
@@ -225,6 +258,11 @@ class Supervisor:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
+
+    def _ready(self) -> None:
+        """In a child: tell the parent this child serves (a line shorter than PIPE_BUF is written whole)."""
+        with contextlib.suppress(OSError):  # the parent is gone: this child is being stopped anyway
+            os.write(self.ready_to, f"{os.getpid()}\n".encode())
 
 
 def die_with_parent(parent: int) -> None:

@@ -272,7 +272,9 @@ def test_the_supervisor_gives_up_when_no_worker_can_start(tmp_path: Path) -> Non
     """Children that cannot open the database are not forked again for ever: the supervisor exits 1."""
     port = free_port()
     script = supervisor_script(port, 3)
-    env = {**os.environ, "CHECKIN_DB": str(tmp_path / "missing" / "x.db"), "CHECKIN_QR_WORKERS": "0"}
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database: " * 64)
+    env = {**os.environ, "CHECKIN_DB": str(junk), "CHECKIN_QR_WORKERS": "0"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=WAIT)
     assert done.returncode == 1
     assert "could not start" in done.stderr
