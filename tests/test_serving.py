@@ -173,8 +173,9 @@ def test_children_end_when_the_supervisor_is_killed(workers: ServerProcess) -> N
     wait_for(lambda: not any(alive(pid) for pid in children))
 
 
-def test_a_stop_while_children_start_is_not_lost(settings: Settings, event: Event) -> None:
-    """SIGTERM at once after the start ends every child, however far each had come."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_children_start_is_not_lost(settings: Settings, event: Event, signum: int) -> None:
+    """SIGTERM (or Ctrl-C) at once after the start ends every child, however far each had come, and exits 0."""
     port = free_port()
     script = supervisor_script(port, 3)
     env = {**os.environ, "CHECKIN_DB": str(settings.db_path), "CHECKIN_QR_WORKERS": "0"}
@@ -182,7 +183,7 @@ def test_a_stop_while_children_start_is_not_lost(settings: Settings, event: Even
     try:
         wait_for(lambda: len(children_of(proc.pid)) == 3)
         children = children_of(proc.pid)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         assert proc.wait(timeout=WAIT) == 0
         assert not any(alive(pid) for pid in children)
     finally:
