@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from checkin import cli_data, staffcli
 from checkin.errors import CheckinError, Invalid
@@ -18,7 +17,6 @@ from checkin.storage import Database
 from checkin.storage.events import create_event
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def _db(settings: Settings) -> Database:
@@ -32,6 +30,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from checkin import serving
     from checkin.app import create_app
+    from checkin.server import uvicorn_options
 
     settings = settings_for_serve(args, settings)
     problem = serving.refusal(args.workers, str(settings.db_path), os.environ.get("CHECKIN_REDIS_URL", ""))
@@ -46,31 +45,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, **uvicorn_options(settings))
     return 0
-
-
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """How the server runs under uvicorn (the tests' live server runs the same way)."""
-    from checkin.web.connections import http_protocol
-    from checkin.web.websocket import WebSocketProtocol
-
-    return {
-        "access_log": False,
-        # uvicorn's httptools protocol with a deadline for request headers and a cap per client address.
-        "http": http_protocol(settings),
-        # X-Forwarded-For is believed only from the proxies named in CHECKIN_TRUSTED_PROXIES: every
-        # per-address limit then sees the real client, and nobody else can pick their own address.
-        "proxy_headers": bool(settings.trusted_proxies),
-        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
-        # Our websocket protocol keeps a few hundred bytes per open socket where uvicorn's keeps ~20 KiB;
-        # it negotiates no extensions (permessage-deflate would cost ~40 KiB per socket).
-        "ws": WebSocketProtocol,
-        "ws_max_size": settings.max_body_bytes,
-        "ws_ping_interval": settings.ws_ping_interval,
-        "ws_ping_timeout": settings.ws_ping_timeout,
-        # A stop (SIGTERM) answers requests in flight, closes websockets with 1012, and waits this long
-        # at most for connections still open (a slow upload) before ending them.
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
-    }
 
 
 def settings_for_serve(args: argparse.Namespace, settings: Settings) -> Settings:

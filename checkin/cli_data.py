@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from checkin import mailer
+from checkin.display import format_datetime
 from checkin.mailer import Outcome, Result
 from checkin.models import Event
 from checkin.purge import check_ended, execute, plan
@@ -23,7 +24,7 @@ from checkin.storage import Database
 from checkin.storage import mail as mailstore
 from checkin.storage.events import get_event
 from checkin.storage.roster import export_rows
-from checkin.web.templating import format_datetime
+from checkin.writes import Writes
 
 STALE_CLAIM = 300.0  # seconds after which an unconfirmed claim is taken as a run that died mid-message
 
@@ -130,7 +131,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     db = _open(settings)
     try:
         event = db.read_sync(get_event, args.slug)
-        report = asyncio.run(import_csv(db, event, data, now=time.time(), skip_bad_rows=args.skip_bad_rows))
+        report = asyncio.run(import_csv(Writes(db), event, data, now=time.time(), skip_bad_rows=args.skip_bad_rows))
     finally:
         db.close()
     print(f"文字コード / encoding: {report.encoding}")

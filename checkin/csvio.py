@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 
-from checkin.errors import Invalid
+from checkin.errors import FileProblem, Invalid
 from checkin.i18n import translate
 from checkin.models import Registrant, to_datetime
 from checkin.registration import Application, validate
@@ -42,24 +42,6 @@ EXPORT_HEADERS = {
     "en": ("ref_no", "name", "kana", "email", "organisation", "mode", "status", "ticket_url", "checked_in_at",
            "online_minutes", "attended"),
 }  # fmt: skip
-
-
-def _both(key: str, **values: object) -> str:
-    return f"{translate(key, 'ja', **values)} / {translate(key, 'en', **values)}"
-
-
-class FileProblem(Invalid):
-    """The file as a whole cannot be read (encoding, headers); nothing of it is imported."""
-
-    code = "csv_invalid"
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(_both(key, **values))
-        self.key = key
-        self.values = values
-
-    def text(self, lang: str) -> str:
-        return translate(self.key, lang, **self.values)
 
 
 @dataclass(frozen=True)

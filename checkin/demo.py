@@ -19,6 +19,7 @@ from checkin.storage import Database, users
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event, get_event
 from checkin.storage.staff import create_token
+from checkin.writes import Writes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SLUG = "telework2023"
@@ -178,7 +179,8 @@ def seed_registrants(db: Database, event: Event, now: float, sample: Path | None
     """Fill the demo event from the sample file, or with generated registrants where it is absent; how many."""
     sample = sample or sample_file()
     if sample.is_file():
-        report = asyncio.run(import_csv(db, event, sample.read_bytes(), now=now, skip_bad_rows=True, actor="demo"))
+        data = sample.read_bytes()
+        report = asyncio.run(import_csv(Writes(db), event, data, now=now, skip_bad_rows=True, actor="demo"))
         return report.created + report.updated + report.unchanged
     apps = generated_applications(200)
     for number, app in enumerate(apps, start=1):

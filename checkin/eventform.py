@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from checkin.errors import Conflict, Invalid
+from checkin.errors import CapacityBelowSeats, Invalid
 from checkin.models import JST, Event, to_datetime
 from checkin.text import single_line
 
@@ -62,16 +62,6 @@ def is_web_url(value: str) -> bool:
         and bool(parts.netloc)
         and not any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in value)
     )
-
-
-class CapacityBelowSeats(Conflict):
-    """Capacity may not fall below the seats already given."""
-
-    code = "capacity_below_seats"
-
-    def __init__(self, taken: int) -> None:
-        super().__init__(f"{taken} venue seats are taken; capacity cannot be lower")
-        self.taken = taken
 
 
 def check_capacity(new_capacity: int, seats_taken: int) -> None:

@@ -1,6 +1,7 @@
 """Live fan-out of snapshots to dashboards.
 
-Every committed change that a snapshot shows calls `Hub.changed(slug)`: a flag is set, nothing else, so
+Every committed change that a snapshot shows calls `Hub.changed(slug)` (through `checkin.writes`, the one
+way to write): a flag is set, nothing else, so
 the door never waits on a dashboard. Per event with subscribers, one task recomputes the snapshot when
 woken (at most once per `interval`, so a burst of a thousand changes costs a handful of snapshots) and
 every `tick` seconds anyway (kiosks going offline, the clock). Each subscriber has a slot of one message
@@ -76,7 +77,6 @@ class Hub:
         self.interval = interval
         self.tick = tick
         self._channels: dict[str, _Channel] = {}
-        self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._seq: defaultdict[str, int] = defaultdict(int)
         self._closed = False
 
@@ -91,19 +91,6 @@ class Hub:
         channel = self._channels.get(slug)
         if channel is not None:
             channel.dirty.set()
-        for waiter in self._waiters.get(slug, ()):
-            waiter.set()
-
-    def watch(self, slug: str) -> asyncio.Event:
-        """An asyncio.Event set on every change of this event (for whoever only needs a wake-up); `unwatch` it."""
-        waiter = asyncio.Event()
-        self._waiters[slug].add(waiter)
-        return waiter
-
-    def unwatch(self, slug: str, waiter: asyncio.Event) -> None:
-        self._waiters[slug].discard(waiter)
-        if not self._waiters[slug]:
-            del self._waiters[slug]
 
     def subscribers(self, slug: str) -> int:
         """How many dashboards follow this event."""

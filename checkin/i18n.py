@@ -10,8 +10,6 @@ import functools
 import json
 from pathlib import Path
 
-from starlette.requests import HTTPConnection
-
 LANGS = ("ja", "en")
 DEFAULT = "ja"
 LOCALES = Path(__file__).parent / "locales"
@@ -36,11 +34,3 @@ def translate(key: str, lang: str, **values: object) -> str:
         return key
     text = texts.get(lang) or texts.get(DEFAULT) or key
     return text.format(**values) if values else text
-
-
-def language(conn: HTTPConnection) -> str:
-    """The visitor's language: ?lang=, then the `lang` cookie, else Japanese."""
-    for candidate in (conn.query_params.get("lang"), conn.cookies.get("lang")):
-        if candidate in LANGS:
-            return candidate
-    return DEFAULT

@@ -21,6 +21,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Protocol, cast
 
+from checkin.errors import DeliveryError
 from checkin.models import Event
 from checkin.registration import envelope_address
 from checkin.services import Services
@@ -34,20 +35,6 @@ from checkin.ticketmail import compose
 log = logging.getLogger("checkin.mail")
 IDLE_CHECK = 10.0  # seconds after which a kept SMTP connection is checked before reuse
 SECURITY = ("starttls", "tls", "none")
-
-
-class DeliveryError(Exception):
-    """A message that did not (certainly) leave.
-
-    `certain`: the server refused it or was never reached, so it may be sent again; otherwise it
-    may have left. `connection`: the trouble is the server or outbox, not this recipient.
-    """
-
-    def __init__(self, reason: str, *, certain: bool, connection: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.certain = certain
-        self.connection = connection
 
 
 class Transport(Protocol):
@@ -205,7 +192,7 @@ def _compose(services: Services, event: Event, item: Outgoing, kind: str) -> tup
 
 async def prepare(services: Services, event: Event, item: Outgoing, kind: str) -> Prepared:
     """Claim the message, then compose it (QR rendering) on the thread pool."""
-    send_id = await services.db.write(store.claim, item, kind, services.now())
+    send_id = await services.writes.store(store.claim, item, kind, services.now())
     if send_id is None:
         return Prepared(item, kind)
     loop = asyncio.get_running_loop()
@@ -232,17 +219,17 @@ async def finish(services: Services, transport: Transport, event: Event, prepare
             problem = exc
     if problem is not None:
         if problem.certain:
-            await services.db.write(store.release, prepared.send_id)
+            await services.writes.store(store.release, prepared.send_id)
         log.warning("ticket mail to %s (%s) failed: %s", ref_no, prepared.kind, problem.reason)
         return Outcome(ref_no, Result.FAILED, problem.reason, problem.connection)
-    await services.db.write(store.confirm, prepared.send_id, services.now())
+    await services.writes.store(store.confirm, prepared.send_id, services.now())
     return Outcome(ref_no, Result.SENT)
 
 
 async def discard(services: Services, prepared: Prepared) -> None:
     """Release a claim whose message was never handed to the server."""
     if prepared.send_id is not None:
-        await services.db.write(store.release, prepared.send_id)
+        await services.writes.store(store.release, prepared.send_id)
 
 
 async def deliver(services: Services, transport: Transport, event: Event, item: Outgoing, kind: str) -> Outcome:

@@ -13,24 +13,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from checkin.errors import Refusal, Refused
+
 MAX_CONNECTIONS_PER_VIEWER = 8
 # Distinct refused anonymous ids remembered per event, for the report; past this, refusals are counted
 # without remembering who (made-up ids must not grow the memory without end).
 REFUSED_REMEMBERED = 10_000
-
-
-class Refusal(enum.StrEnum):
-    """Why a connection is not taken."""
-
-    TOO_MANY_CONNECTIONS = "too_many_connections"
-    TOO_MANY_ANONYMOUS = "too_many_anonymous"
-    SERVER_FULL = "server_full"
-
-
-class Refused(Exception):
-    def __init__(self, reason: Refusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

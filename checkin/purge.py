@@ -10,15 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from checkin.errors import Conflict
+from checkin.display import format_datetime
+from checkin.errors import NotEnded
 from checkin.models import Event
 from checkin.storage import Database
 from checkin.storage.purge import PurgeCounts, counts, purge
-from checkin.web.templating import format_datetime
-
-
-class NotEnded(Conflict):
-    code = "event_not_ended"
 
 
 @dataclass(frozen=True)

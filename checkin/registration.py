@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from checkin.errors import Invalid, VenueFull
 from checkin.models import Mode, Status
-from checkin.text import email_key, furigana, nfkc, single_line
+from checkin.text import email_key, furigana, nfkc, search_key, single_line
 
 MAX_NAME = 100
 MAX_ORG = 200
@@ -41,6 +41,11 @@ class Application:
     @property
     def email_key(self) -> str:
         return email_key(self.email)
+
+
+def search_text(app: Application, ref_no: str) -> str:
+    """What a search for this registrant matches: the folded name, reading, e-mail and reference number."""
+    return " ".join(search_key(part) for part in (app.name, app.kana, app.email, ref_no) if part)
 
 
 def _checked_email(value: str) -> tuple[str, str]:

@@ -10,9 +10,11 @@ from functools import partial
 from typing import Protocol
 
 from checkin.csvio import ExportRow, ImportReport, format_export, parse
+from checkin.errors import ImportRejected
 from checkin.models import Event, to_datetime
 from checkin.storage import Database
-from checkin.storage.roster import ImportRejected, apply_import, export_rows
+from checkin.storage.roster import apply_import, export_rows
+from checkin.writes import Writes
 from checkin.xlsxio import MEDIA_TYPE as XLSX_MEDIA_TYPE
 from checkin.xlsxio import format_xlsx
 
@@ -29,7 +31,7 @@ REPORT_FORMATS: dict[str, tuple[Formatter, str]] = {
 
 
 async def import_csv(
-    db: Database, event: Event, data: bytes, *, now: float, skip_bad_rows: bool = False, actor: str = "import"
+    writes: Writes, event: Event, data: bytes, *, now: float, skip_bad_rows: bool = False, actor: str = "import"
 ) -> ImportReport:
     """Import a registrant file all or nothing (one write transaction).
 
@@ -39,7 +41,9 @@ async def import_csv(
     """
     parsed = parse(data)
     try:
-        return await db.write(apply_import, event, parsed, now, skip_bad_rows=skip_bad_rows, actor=actor)
+        return await writes.change(
+            event.slug, apply_import, event, parsed, now, skip_bad_rows=skip_bad_rows, actor=actor
+        )
     except ImportRejected as rejected:
         return rejected.report
 

@@ -17,6 +17,7 @@ from checkin.ratelimit import MEMORY, RateLimits
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.watching import Watching
+from checkin.writes import Writes
 
 log = logging.getLogger("checkin")
 # Connections to the mail server shared by the messages the server sends by itself (a ticket after a
@@ -70,7 +71,10 @@ class Kept(Generic[C]):
 
 @dataclass
 class Services:
-    """Database, live hub, worker pools and request limits shared by all endpoints."""
+    """Database, live hub, worker pools and request limits shared by all endpoints.
+
+    Endpoints read through `db` and change anything through `writes` (which tells the hub).
+    """
 
     settings: Settings
     db: Database
@@ -80,11 +84,13 @@ class Services:
     qr_pool: RenderPool | None = None
     qr: QrCache = field(default_factory=QrCache)
     mail_connections: Kept[Closable] = field(default_factory=lambda: Kept(MAIL_CONNECTIONS))
+    writes: Writes = field(init=False)
     watching: Watching = field(init=False)
     limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
-        self.watching = Watching(self.settings, self.db, self.hub, self.now)
+        self.writes = Writes(self.db, self.hub)
+        self.watching = Watching(self.settings, self.writes, self.now)
         self.limits = RateLimits(MEMORY, enabled=self.settings.rate_limits)
 
     def now(self) -> float:

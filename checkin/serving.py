@@ -85,7 +85,7 @@ def preload() -> None:
     import uvicorn.protocols.http.httptools_impl  # noqa: F401
 
     import checkin.app  # noqa: F401  (every module of every route)
-    from checkin.web.templating import env
+    from checkin.display import env
 
     with contextlib.suppress(ImportError):
         import uvloop  # noqa: F401
@@ -103,7 +103,7 @@ def listen(host: str, port: int) -> socket.socket:
 def serve_one(settings: Settings, listener: socket.socket, ready: Callable[[], None]) -> int:
     """In a child: build the application and its services, and serve on the inherited socket until told to stop."""
     from checkin.app import create_app
-    from checkin.cli import uvicorn_options
+    from checkin.server import uvicorn_options
 
     config = uvicorn.Config(create_app(settings), **uvicorn_options(settings))
     WorkerServer(config, ready).run(sockets=[listener])

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from checkin.models import iso
-from checkin.storage.viewing import OnlineFigures
+from checkin.viewing import OnlineFigures
 
 ARRIVAL_STEP = 300  # arrivals are counted per 5 minutes
 ONLINE_STEP = 60  # online viewers per minute

@@ -17,12 +17,12 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
+from checkin.display import env
+from checkin.display import format_datetime as display_time
 from checkin.i18n import translate
 from checkin.ics import event_ics
 from checkin.models import Event, Mode, Registrant, Ticket, to_datetime
 from checkin.tickets import render_png
-from checkin.web.templating import env
-from checkin.web.templating import format_datetime as display_time
 
 KINDS = ("ticket", "promoted", "resend")
 

@@ -1,7 +1,7 @@
 """The live presence of online viewers: the rules of `checkin.presence` driven by the clock and the database.
 
 Connections report to one in-memory `Presence`. Its changes (a viewing starts or ends) are queued and
-written by one background task, all pending changes in one database write, then the live hub is told.
+written by one background task, all pending changes in one write that tells the live hub (`Writes.change`).
 The same task ends viewings whose grace period is over and, every `watch_heartbeat` seconds, writes
 this server's heartbeat: one row, whatever the number of viewers, which is the last sign of life of
 every viewing it watches, so a crash loses at most that much of anyone's viewing. Each beat also
@@ -16,37 +16,25 @@ import logging
 import os
 import re
 import socket
-import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from itertools import count
 
 from checkin import tickets
-from checkin.errors import StorageUnavailable
-from checkin.hub import Hub
+from checkin.errors import NotAViewer, Refusal, Refused, StorageUnavailable
 from checkin.models import Event, Status
-from checkin.presence import Change, Identity, Presence, Refusal, Refused
+from checkin.presence import Change, Identity, Presence
 from checkin.settings import Settings
 from checkin.storage import Database
-from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
-from checkin.storage.viewing import OpenViewing, Server, beat, leave, record, servers, take_over
+from checkin.storage.viewing import OpenViewing, Server, heartbeat, leave, record_presence
+from checkin.writes import Writes
 
 log = logging.getLogger("checkin.watching")
 BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-# A join storm asks for the same event thousands of times a second: keep it this long (seconds).
-EVENT_TTL = 2.0
 # A server whose heartbeat is older than this many of its periods is dead (on another host, or its
 # pid was reused: a dead process on this host is noticed at once).
 STALE_BEATS = 3
-
-
-class NotAViewer(Exception):
-    """A watch connection that names no valid viewer of this event; `code` is a stable reason."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 async def identify(db: Database, event: Event, ticket: str | None, anon: str | None) -> Identity:
@@ -72,52 +60,17 @@ async def identify(db: Database, event: Event, ticket: str | None, anon: str | N
     raise NotAViewer("no_viewer")
 
 
-def dead_servers(rows: Sequence[Server], me: Server, now: float, stale: float) -> set[str]:
-    """Servers that are gone: silent for longer than `stale`, or their process on this host has ended."""
-    dead = set()
-    for row in rows:
-        if row.server_id == me.server_id:
-            continue
-        if row.last_seen_at < now - stale or (row.host == me.host and not _process_exists(row.pid, me.pid)):
-            dead.add(row.server_id)
-    return dead
-
-
-def _process_exists(pid: int, mine: int) -> bool:
-    if pid == mine:  # a restarted container may give the new server the dead one's pid
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def _unexpected(exc: Exception) -> bool:
     """Worth a traceback in the log: anything but a disk fault (which the database logs once)."""
     return not isinstance(exc, StorageUnavailable)
 
 
-def heartbeat(
-    conn: sqlite3.Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
-) -> list[OpenViewing]:
-    """Write this server's heartbeat; take over the open viewings of dead servers (at start-up, of any
-    server not running). Returns the viewings taken over that are still inside their grace."""
-    dead = dead_servers(servers(conn), me, now, stale)
-    taken = take_over(conn, me.server_id, dead, now, grace, ownerless=starting) if dead or starting else []
-    beat(conn, me, now)
-    return taken
-
-
 class Watching:
     """Presence of every viewer of this process, and the background task that records it."""
 
-    def __init__(self, settings: Settings, db: Database, hub: Hub, clock: Callable[[], float]) -> None:
+    def __init__(self, settings: Settings, writes: Writes, clock: Callable[[], float]) -> None:
         self.settings = settings
-        self.db = db
-        self.hub = hub
+        self.writes = writes
         self.clock = clock
         self.presence = Presence(settings.watch_grace)
         self._pending: list[Change] = []
@@ -127,17 +80,6 @@ class Watching:
         self._task: asyncio.Task[None] | None = None
         self._next_beat = 0.0
         self.server = Server(uuid.uuid4().hex, socket.gethostname(), os.getpid(), clock())
-        self._events: dict[str, tuple[float, asyncio.Future[Event]]] = {}
-
-    async def event(self, slug: str) -> Event:
-        """The event of this slug (EventNotFound if none), read once for every connection arriving together."""
-        now = self.clock()
-        cached = self._events.get(slug)
-        if cached is None or now - cached[0] > EVENT_TTL:
-            if len(self._events) > 100:  # slugs are few; never let junk paths grow the cache
-                self._events.clear()
-            cached = self._events[slug] = (now, asyncio.ensure_future(self.db.read(get_event, slug)))
-        return await asyncio.shield(cached[1])
 
     @property
     def tick(self) -> float:
@@ -153,7 +95,7 @@ class Watching:
         """Close viewings a crash left open (at their last sign of life), adopt recent ones, start recording."""
         now = self.clock()
         grace = self.settings.watch_grace
-        self._adopt(await self.db.write(heartbeat, self.server, now, grace, self.stale, starting=True))
+        self._adopt(await self.writes.store(heartbeat, self.server, now, grace, self.stale, starting=True))
         self._next_beat = now + self.settings.watch_heartbeat
         self._task = asyncio.create_task(self._run(), name="watching")
 
@@ -169,7 +111,7 @@ class Watching:
         if not await self._write(self._take(now), seen):
             return  # the heartbeat row stays, so the next start closes these viewings at its last beat
         try:
-            await self.db.write(leave, self.server.server_id)
+            await self.writes.store(leave, self.server.server_id)
         except Exception as exc:  # the row stays: the next start finds this process gone and uses its last heartbeat
             log.warning("could not remove this server's heartbeat: %s", exc, exc_info=_unexpected(exc))
 
@@ -226,7 +168,11 @@ class Watching:
         """Write; False (the changes kept for the next try) if the database refused."""
         async with self._writing:
             try:
-                taken = await self.db.write(self._record, changes, seen, beat_at)
+                slugs = {change.identity.slug for change in changes}
+                grace = self.settings.watch_grace
+                taken = await self.writes.change(
+                    slugs, record_presence, changes, seen, self.server, beat_at, grace, self.stale
+                )
             except Exception as exc:  # the disk may come back: keep the changes, in order, for the next try
                 log.warning(
                     "could not record %d viewing changes (%s); will retry", len(changes), exc, exc_info=_unexpected(exc)
@@ -234,15 +180,4 @@ class Watching:
                 self._pending[:0] = changes
                 return False
         self._adopt(taken)
-        for slug in sorted({change.identity.slug for change in changes}):
-            self.hub.changed(slug)
         return True
-
-    def _record(
-        self, conn: sqlite3.Connection, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None
-    ) -> list[OpenViewing]:
-        """On the writer thread: the changes, and the heartbeat if one is due."""
-        record(conn, changes, seen, self.server.server_id)
-        if beat_at is None:
-            return []
-        return heartbeat(conn, self.server, beat_at, self.settings.watch_grace, self.stale)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the websocket tests against the newest uvicorn release, in a throwaway venv, before anyone
-# widens the `uvicorn>=0.54,<0.55` pin: checkin.web.websocket builds on uvicorn's protocol helpers,
+# widens the `uvicorn>=0.54,<0.55` pin: checkin.server.websocket builds on uvicorn's protocol helpers,
 # which a minor release may change. Not part of `make test`: a new release must not block landing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

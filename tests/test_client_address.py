@@ -8,7 +8,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from checkin.cli import uvicorn_options
+from checkin.server import uvicorn_options
 from checkin.settings import Settings
 from checkin.web.common import client_address
 from tests.utils import serve

@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from checkin.csvio import ExportRow, FileProblem, decode, format_export, lost_in_encoding, neutralise, parse
+from checkin.csvio import ExportRow, decode, format_export, lost_in_encoding, neutralise, parse
+from checkin.errors import FileProblem
 from checkin.models import Mode, Registrant, Status
 
 HEADER = "受付番号,氏名,フリガナ,メールアドレス,所属,参加方法\r\n"

@@ -12,9 +12,9 @@ from starlette.testclient import TestClient
 
 from checkin.app import create_app
 from checkin.cli import main
-from checkin.errors import Invalid
+from checkin.errors import DeliveryError, Invalid
 from checkin.eventform import is_slug, is_web_url, parse_new_event
-from checkin.mailer import DeliveryError, OutboxTransport
+from checkin.mailer import OutboxTransport
 from checkin.purge import outbox_files
 from checkin.settings import Settings
 from checkin.storage import Database

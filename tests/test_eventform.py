@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checkin.errors import Invalid
-from checkin.eventform import CapacityBelowSeats, check_capacity, form_values, parse_new_event, parse_settings
+from checkin.errors import CapacityBelowSeats, Invalid
+from checkin.eventform import check_capacity, form_values, parse_new_event, parse_settings
 from checkin.models import parse_iso
 from tests.utils import EVENT
 

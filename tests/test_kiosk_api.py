@@ -274,23 +274,20 @@ def test_sync_over_http_is_full_then_delta_and_never_holds_codes(
         assert all(code_of(person) not in response.text for person in people)
 
 
-def test_pairing_me_heartbeat_and_the_dashboard_hub(settings: Settings, event: Event, live: LiveServer) -> None:
-    """A paired kiosk knows its event and name; its heartbeat is stored and wakes dashboards."""
+def test_pairing_me_and_the_heartbeat(settings: Settings, event: Event, live: LiveServer) -> None:
+    """A paired kiosk knows its event and name; its heartbeat is stored."""
     with opened(settings) as db:
         _, code = db.write_sync(create_kiosk, event.id, "受付1", time.time())
-    hub = live.server.config.app.state.services.hub
     with httpx.Client(base_url=live.url) as http:
         paired = http.post("/api/v1/kiosk/pair", json={"code": code.lower()}).json()
         assert (paired["event"], paired["kiosk"]) == (event.slug, "受付1")
         assert http.post("/api/v1/kiosk/pair", json={"code": code}).json()["error"] == "pairing_code_invalid"
         me = http.get("/api/v1/me", headers=_auth(paired["token"])).json()
         assert (me["role"], me["event"], me["kiosk"]) == ("kiosk", event.slug, "受付1")
-        woken = hub.watch(event.slug)
         last_scan = iso(time.time() - 5, event.tz)
         beat = {"queue_length": 3, "last_scan_at": last_scan, "direction": "out", "online": True}
         answer = http.post(f"/api/v1/events/{event.slug}/kiosk/heartbeat", json=beat, headers=_auth(paired["token"]))
         assert answer.status_code == 200 and "server_time" in answer.json()
-        assert woken.is_set()
     with opened(settings) as db:
         [kiosk] = db.read_sync(list_kiosks, event.id)
     assert (kiosk.queue_length, kiosk.exit_mode, kiosk.online(time.time())) == (3, True, True)

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from checkin import mailer
-from checkin.mailer import DeliveryError, Result
+from checkin.errors import DeliveryError
+from checkin.mailer import Result
 from checkin.models import Event, Mode
 from checkin.registration import Application
 from checkin.services import Services, build

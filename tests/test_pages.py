@@ -339,20 +339,6 @@ def test_cancel_asks_first_then_promotes_the_first_waiting(small: tuple[TestClie
     assert ticket.code in plain.get_payload(decode=True).decode()
 
 
-def test_registering_and_cancelling_tell_the_live_hub(client: TestClient, event: Event) -> None:
-    """A registration and a cancellation from the pages each wake the dashboards of the event."""
-    hub = svc(client).hub
-    waiter = hub.watch(event.slug)
-    try:
-        code = code_of(register(client))
-        assert waiter.is_set()
-        waiter.clear()
-        client.post(f"/t/{code}/cancel")
-        assert waiter.is_set()
-    finally:
-        hub.unwatch(event.slug, waiter)
-
-
 def test_ics_of_the_page_and_of_the_e_mail_are_one_calendar_entry(
     client: TestClient, event: Event, settings: Settings
 ) -> None:

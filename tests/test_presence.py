@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checkin.presence import Change, Identity, Kind, Presence, RateLimit, Refusal, Refused
+from checkin.errors import Refusal, Refused
+from checkin.presence import Change, Identity, Kind, Presence, RateLimit
 
 GRACE = 12.0
 ALICE = Identity.registrant(1, "sympo", 7)

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 
 import tests.hypothesis_profile  # noqa: F401  (registers the profiles)
 from checkin.csvio import EXPORT_HEADERS, ExportRow, format_export, parse
-from checkin.errors import Invalid
+from checkin.errors import ImportRejected, Invalid
 from checkin.models import Event, Registrant, Status
 from checkin.registration import validate
 from checkin.storage import Database
 from checkin.storage.events import create_event
-from checkin.storage.roster import ImportRejected, apply_import
+from checkin.storage.roster import apply_import
 from tests.utils import EVENT
 
 HEADERS = {"ja": EXPORT_HEADERS["ja"][:6], "en": EXPORT_HEADERS["en"][:6]}

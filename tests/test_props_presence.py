@@ -9,7 +9,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tests.hypothesis_profile  # noqa: F401  (registers the profiles)
-from checkin.presence import Change, Identity, Kind, Presence, Refused
+from checkin.errors import Refused
+from checkin.presence import Change, Identity, Kind, Presence
 from checkin.viewing import Interval, figures, merge, merged_by
 
 GRACE = 10.0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from checkin.errors import Invalid, VenueFull
 from checkin.models import Mode, Status
-from checkin.registration import decide_status, parse_mode, validate
+from checkin.registration import decide_status, parse_mode, search_text, validate
 
 GOOD = {
     "name": "山﨑 花子",
@@ -63,3 +65,10 @@ def test_decide_status_seats_waitlist_and_full() -> None:
     assert decide_status(Mode.ONLINE, 50, 50, False) is Status.REGISTERED
     with pytest.raises(VenueFull):
         decide_status(Mode.VENUE, 50, 50, False)
+
+
+def test_search_text_folds_every_searchable_part_and_skips_empty_ones() -> None:
+    """Name, reading (in katakana), e-mail and reference number, each folded; a missing e-mail leaves no gap."""
+    app = validate(GOOD)
+    assert search_text(app, "R0000001") == "山﨑花子 ヤマサキハナコ hana@example.jp r0000001"
+    assert search_text(replace(app, email=""), "W1") == "山﨑花子 ヤマサキハナコ w1"

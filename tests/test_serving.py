@@ -19,8 +19,8 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from checkin import serving
-from checkin.cli import GRACEFUL_SHUTDOWN_SECONDS
 from checkin.models import Event, Role
+from checkin.server import GRACEFUL_SHUTDOWN_SECONDS
 from checkin.settings import Settings
 from tests.conftest import make_token
 from tests.serve_process import ServerProcess, alive, children_of, start

@@ -13,8 +13,8 @@ import pytest
 import websockets
 
 from checkin.models import Event
+from checkin.server.connections import ConnectionRate
 from checkin.settings import Settings
-from checkin.web.connections import ConnectionRate
 from tests.utils import LiveServer, run_server
 
 PARTIAL = b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Slow: "

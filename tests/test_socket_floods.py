@@ -9,7 +9,7 @@ import os
 import httpx
 import pytest
 
-from checkin.web.wsframes import TALLY, parse_close
+from checkin.server.wsframes import TALLY, parse_close
 from tests.utils import LiveServer
 
 # A text frame that starts a message (fin clear, masked, one byte), then empty masked continuations.

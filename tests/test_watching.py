@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from collections.abc import AsyncIterator
@@ -11,15 +12,17 @@ from typing import Any
 import pytest
 
 from checkin import tickets
+from checkin.errors import NotAViewer, Refusal, Refused
 from checkin.hub import Hub
 from checkin.models import Event, Mode
-from checkin.presence import Identity, Refusal, Refused
+from checkin.presence import Identity
 from checkin.registration import Application
 from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.registrants import cancel, register
-from checkin.storage.viewing import Server, online_figures, start_viewing, watch_summary
-from checkin.watching import NotAViewer, Watching, dead_servers, identify
+from checkin.storage.viewing import Server, dead_servers, online_figures, start_viewing, watch_summary
+from checkin.watching import Watching, identify
+from checkin.writes import Writes
 
 T0 = 1_700_000_000.0
 
@@ -43,7 +46,7 @@ async def registrant(db: Database, event: Event, email: str = "view@example.jp")
 @pytest.fixture
 async def watching(settings: Settings, db: Database) -> AsyncIterator[tuple[Watching, Clock]]:
     clock = Clock()
-    manager = Watching(replace(settings, watch_grace=10.0, watch_heartbeat=5.0), db, Hub(), clock)
+    manager = Watching(replace(settings, watch_grace=10.0, watch_heartbeat=5.0), Writes(db, Hub()), clock)
     await manager.start()
     yield manager, clock
     await manager.stop()
@@ -89,21 +92,24 @@ async def test_identify_anonymous_viewers_only_where_allowed(db: Database, event
 async def test_start_and_end_are_recorded_and_announced(
     watching: tuple[Watching, Clock], db: Database, event: Event
 ) -> None:
-    """A viewing is written when it starts and when its grace is over; the hub hears of both."""
+    """A viewing is written when it starts and when its grace is over; the hub's subscribers hear of both."""
     manager, clock = watching
-    waiter = manager.hub.watch(event.slug)
+    assert manager.writes.hub is not None
+    hub = manager.writes.hub
+    hub.bind(lambda slug, seq: db.read(lambda conn: f"{seq}:{online_figures(conn, event.id, clock.now).now}"))
+    hub.tick = 3600.0  # every snapshot after the first is woken by a change
     viewer = Identity.anonymous(event.id, event.slug, "b" * 20)
-    connection = manager.connect(viewer)
-    manager.state(connection, True)
-    await manager.flush()
-    assert waiter.is_set()
-    assert (await db.read(online_figures, event.id, clock.now)).now == 1
-    waiter.clear()
-    clock.now += 5
-    manager.disconnect(connection)
-    clock.now += 10
-    await manager.flush()
-    assert waiter.is_set()
+    async with hub.subscribe(event.slug) as snapshots, asyncio.timeout(30):  # the timeout only guards a hang
+        assert await anext(snapshots) == "1:0"
+        connection = manager.connect(viewer)
+        manager.state(connection, True)
+        await manager.flush()
+        assert await anext(snapshots) == "2:1"
+        clock.now += 5
+        manager.disconnect(connection)
+        clock.now += 10
+        await manager.flush()
+        assert await anext(snapshots) == "3:0"
     figures = await db.read(online_figures, event.id, clock.now)
     assert (figures.now, figures.peak, figures.unique) == (0, 1, 1)
 
@@ -138,7 +144,7 @@ async def test_a_heartbeat_is_one_row_and_a_crash_closes_viewings_at_the_last_on
     # The server dies here (no stop); the next one starts ten minutes later.
     later = Clock()
     later.now = T0 + 600
-    second = Watching(replace(settings, watch_grace=10.0), db, Hub(), later)
+    second = Watching(replace(settings, watch_grace=10.0), Writes(db, Hub()), later)
     await second.start()
     await second.stop()
     figures = await db.read(online_figures, event.id, later.now)
@@ -149,7 +155,7 @@ async def test_a_heartbeat_is_one_row_and_a_crash_closes_viewings_at_the_last_on
 
 async def test_server_full_refuses_new_connections(settings: Settings, db: Database, event: Event) -> None:
     """Past the server's cap on watch connections, a new one is refused."""
-    manager = Watching(replace(settings, watch_max_connections=1), db, Hub(), Clock())
+    manager = Watching(replace(settings, watch_max_connections=1), Writes(db, Hub()), Clock())
     manager.connect(Identity.anonymous(event.id, event.slug, "c" * 20))
     with pytest.raises(Refused) as exc:
         manager.connect(Identity.anonymous(event.id, event.slug, "d" * 20))
@@ -166,7 +172,7 @@ async def test_restart_closes_stale_viewings_at_their_last_sign_of_life(
     await db.write(_set_last_seen, T0 + 40)
     clock = Clock()
     clock.now = T0 + 600
-    manager = Watching(replace(settings, watch_grace=10.0), db, Hub(), clock)
+    manager = Watching(replace(settings, watch_grace=10.0), Writes(db, Hub()), clock)
     await manager.start()
     await manager.stop()
     figures = await db.read(online_figures, event.id, clock.now)
@@ -180,7 +186,7 @@ async def test_quick_restart_continues_the_viewing_of_a_returning_viewer(
     """After a clean stop, a viewer back within the grace keeps one interval; one who stays away is closed."""
     clock = Clock()
     config = replace(settings, watch_grace=10.0)
-    first = Watching(config, db, Hub(), clock)
+    first = Watching(config, Writes(db, Hub()), clock)
     await first.start()
     staying = Identity.anonymous(event.id, event.slug, "f" * 20)
     leaving = Identity.anonymous(event.id, event.slug, "g" * 20)
@@ -192,7 +198,7 @@ async def test_quick_restart_continues_the_viewing_of_a_returning_viewer(
         first.disconnect(connection)
     await first.stop()
     clock.now += 3
-    second = Watching(config, db, Hub(), clock)
+    second = Watching(config, Writes(db, Hub()), clock)
     await second.start()
     second.state(second.connect(staying), True)
     clock.now += 20
@@ -249,7 +255,7 @@ async def test_a_running_server_takes_over_the_viewings_of_one_that_went_silent(
     """Two servers on one database: when one stops beating, the other closes its viewings at its last beat."""
     clock = Clock()
     config = replace(settings, watch_grace=10.0)
-    first, second = Watching(config, db, Hub(), clock), Watching(config, db, Hub(), clock)
+    first, second = Watching(config, Writes(db, Hub()), clock), Watching(config, Writes(db, Hub()), clock)
     first.server = replace(first.server, host="elsewhere")
     await first.start()
     await second.start()

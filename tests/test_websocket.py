@@ -19,8 +19,8 @@ from uvicorn.server import ServerState
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from checkin.web.websocket import FRAMES_AFTER_CLOSE, FRAMES_PER_TURN, MAX_FRAGMENTS, WebSocketProtocol
-from checkin.web.wsframes import TALLY, frame, parse_close
+from checkin.server.websocket import FRAMES_AFTER_CLOSE, FRAMES_PER_TURN, MAX_FRAGMENTS, WebSocketProtocol
+from checkin.server.wsframes import TALLY, frame, parse_close
 from tests.utils import LiveServer, serve
 
 PING_INTERVAL, PING_TIMEOUT, MAX_SIZE = 0.2, 1.0, 1024

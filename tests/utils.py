@@ -14,8 +14,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from checkin.app import create_app
-from checkin.cli import uvicorn_options
 from checkin.models import Event, parse_iso
+from checkin.server import uvicorn_options
 from checkin.settings import Settings
 
 EVENT = Event(

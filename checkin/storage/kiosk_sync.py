@@ -7,11 +7,12 @@ highest number it has seen, so a delta is simply the registrants stamped after i
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 from typing import Any
 
 from checkin.models import Event, Status, iso
-from checkin.storage.scans import counts
+from checkin.storage.scans import counts, to_json
 
 
 def _since(cursor: str | None, seq: int, reset_seq: int) -> int | None:
@@ -80,3 +81,11 @@ def _entry(registrant: dict[str, Any], ticket: sqlite3.Row) -> dict[str, Any]:
         "registrant": {key: registrant[key] for key in shown},
         "checked_in_at": registrant["checked_in_at"],
     }
+
+
+def sync_body(conn: sqlite3.Connection, event: Event, since: str | None, now: float, gzipped: bool) -> bytes:
+    """The kiosk's copy as the response body: JSON, gzipped when the kiosk accepts it."""
+    # Encoded (and compressed, when the kiosk accepts it) on the reading thread: a full copy of a large
+    # event is megabytes of JSON, which would otherwise hold the event loop and every scan behind it.
+    body = to_json(kiosk_sync(conn, event, since, now)).encode("utf-8")
+    return gzip.compress(body, compresslevel=5) if gzipped else body

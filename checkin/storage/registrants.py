@@ -7,13 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from checkin import tickets
-from checkin.errors import Conflict, DuplicateEmail, RegistrantNotFound, RegistrationClosed
+from checkin.errors import Conflict, DuplicateEmail, NotFound, RegistrantNotFound, RegistrationClosed, TicketRevoked
 from checkin.models import Event, Mode, Registrant, Status, Ticket
-from checkin.registration import Application, decide_status
-from checkin.storage.events import audit, get_event_by_id
+from checkin.registration import Application, decide_status, search_text
+from checkin.storage.events import audit, get_event, get_event_by_id
 from checkin.text import search_key
 
 NewCode = Callable[[str], str]
+# Longer than any ticket code: such a code is looked up nowhere (`live_ticket`).
+MAX_CODE = 64
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,6 @@ def seats_taken(conn: sqlite3.Connection, event_id: int) -> int:
         (event_id,),
     ).fetchone()
     return int(row[0])
-
-
-def _search_text(app: Application, ref_no: str) -> str:
-    return " ".join(search_key(part) for part in (app.name, app.kana, app.email, ref_no) if part)
 
 
 def find_by_email(conn: sqlite3.Connection, event_id: int, email_key: str) -> Registrant | None:
@@ -118,7 +116,7 @@ def register(
     if ref_no is None:
         ref_no = f"W{registrant_id:07d}"
         conn.execute("UPDATE registrants SET ref_no = ? WHERE id = ?", (ref_no, registrant_id))
-    conn.execute("UPDATE registrants SET search_key = ? WHERE id = ?", (_search_text(app, ref_no), registrant_id))
+    conn.execute("UPDATE registrants SET search_key = ? WHERE id = ?", (search_text(app, ref_no), registrant_id))
     ticket = issue_ticket(conn, current, registrant_id, now, new_code) if status is Status.REGISTERED else None
     audit(conn, event.id, now, source, "registrant.create", ref_no, {"status": status.value})
     return Registration(get_registrant(conn, event.id, registrant_id), ticket)
@@ -146,7 +144,7 @@ def update_registrant(
             app.email_key,
             app.organisation,
             app.mode.value,
-            _search_text(app, old.ref_no),
+            search_text(app, old.ref_no),
             now,
             registrant_id,
         ),
@@ -299,3 +297,25 @@ def list_registrants(
         params.append(mode)
     rows = conn.execute(sql + " ORDER BY ref_no", params).fetchall()
     return [registrant_from_row(row) for row in rows]
+
+
+def event_and_seats(conn: sqlite3.Connection, slug: str) -> tuple[Event, int]:
+    """An event and how many venue seats are still free."""
+    event = get_event(conn, slug)
+    return event, max(0, event.capacity - seats_taken(conn, event.id))
+
+
+def live_ticket(conn: sqlite3.Connection, code: str) -> TicketLookup:
+    """The ticket with this code and its holder; NotFound, or TicketRevoked once re-issued or cancelled."""
+    found = lookup_code(conn, code) if len(code) <= MAX_CODE else None
+    if found is None:
+        raise NotFound("no such ticket")
+    if not found.ticket.valid:
+        raise TicketRevoked("this ticket was re-issued or cancelled")
+    return found
+
+
+def cancel_by_code(conn: sqlite3.Connection, code: str, now: float) -> tuple[Event, Registration]:
+    """Cancel the registration a live ticket belongs to (and move the first waiting person up)."""
+    found = live_ticket(conn, code)
+    return found.event, cancel(conn, found.event, found.registrant.id, now, "registrant")

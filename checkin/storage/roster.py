@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import replace
 
 from checkin.csvio import BadRow, ExportRow, ImportReport, ImportRow, KeptRow, ParsedFile, Problem, keep_lost_characters
-from checkin.errors import CheckinError, Conflict
+from checkin.errors import CheckinError, EventPurged, ImportRejected, RefConflict
 from checkin.models import Event, Registrant, Status
 from checkin.storage.events import audit, get_event_by_id
 from checkin.storage.registrants import (
@@ -17,22 +17,6 @@ from checkin.storage.registrants import (
     update_registrant,
 )
 from checkin.storage.viewing import watch_summary
-
-
-class ImportRejected(Exception):
-    """Raised inside the write to roll the whole import back; carries the report."""
-
-    def __init__(self, report: ImportReport) -> None:
-        super().__init__("import rejected")
-        self.report = report
-
-
-class EventPurged(Conflict):
-    code = "event_purged"
-
-
-class RefConflict(Conflict):
-    code = "ref_conflict"
 
 
 def purged_at(conn: sqlite3.Connection, event_id: int) -> float | None:

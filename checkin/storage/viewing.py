@@ -10,6 +10,7 @@ starts, and by a clean stop) and the last heartbeat of the server that watches i
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -189,3 +190,53 @@ def take_over(
 def leave(conn: sqlite3.Connection, server_id: str) -> None:
     """A clean stop: the server's row goes; its open viewings keep the last signs of life it just wrote."""
     conn.execute("DELETE FROM server_heartbeats WHERE server_id = ?", (server_id,))
+
+
+def dead_servers(rows: Sequence[Server], me: Server, now: float, stale: float) -> set[str]:
+    """Servers that are gone: silent for longer than `stale`, or their process on this host has ended."""
+    dead = set()
+    for row in rows:
+        if row.server_id == me.server_id:
+            continue
+        if row.last_seen_at < now - stale or (row.host == me.host and not _process_exists(row.pid, me.pid)):
+            dead.add(row.server_id)
+    return dead
+
+
+def _process_exists(pid: int, mine: int) -> bool:
+    if pid == mine:  # a restarted container may give the new server the dead one's pid
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def heartbeat(
+    conn: sqlite3.Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
+) -> list[OpenViewing]:
+    """Write this server's heartbeat; take over the open viewings of dead servers (at start-up, of any
+    server not running). Returns the viewings taken over that are still inside their grace."""
+    dead = dead_servers(servers(conn), me, now, stale)
+    taken = take_over(conn, me.server_id, dead, now, grace, ownerless=starting) if dead or starting else []
+    beat(conn, me, now)
+    return taken
+
+
+def record_presence(
+    conn: sqlite3.Connection,
+    changes: Sequence[Change],
+    seen: Sequence[tuple[Identity, float]],
+    me: Server,
+    beat_at: float | None,
+    grace: float,
+    stale: float,
+) -> list[OpenViewing]:
+    """One write of the presence task: the changes, and this server's heartbeat if one is due (`beat_at`)."""
+    record(conn, changes, seen, me.server_id)
+    if beat_at is None:
+        return []
+    return heartbeat(conn, me, beat_at, grace, stale)

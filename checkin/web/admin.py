@@ -11,14 +11,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import eventform
-from checkin.errors import AlreadyExists, Forbidden, Invalid
+from checkin.access import Principal
+from checkin.errors import AlreadyExists, CapacityBelowSeats, Forbidden, Invalid
 from checkin.models import Event
 from checkin.storage import admin as store
 from checkin.storage.events import create_event, list_events
 from checkin.web import admin_access, admin_door, admin_files, admin_kiosks, admin_registrants, admin_tickets, login
 from checkin.web.admin_tickets import sender_is_default
 from checkin.web.adminkit import admin_page, event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import mail_promoted, see_other, services
 from checkin.web.forms import form_strings, read_form
 
@@ -49,7 +49,7 @@ async def new_event(request: Request, principal: Principal) -> Response:
     try:
         event = eventform.parse_new_event(values)
         svc = services(request)
-        created = await svc.db.write(create_event, event, svc.now(), principal.actor)
+        created = await svc.writes.store(create_event, event, svc.now(), principal.actor)
     except Invalid as exc:
         return page(request, principal, "admin/event_form.html", 422, values=values, errors=exc.fields, event=None)
     except AlreadyExists:
@@ -76,14 +76,15 @@ async def event_settings(request: Request, principal: Principal, event: Event) -
     svc = services(request)
     try:
         settings = eventform.parse_settings(values)
-        change = await svc.db.write(store.change_settings, event.slug, settings, principal.actor, svc.now())
+        change = await svc.writes.change(
+            event.slug, store.change_settings, event.slug, settings, principal.actor, svc.now()
+        )
     except Invalid as exc:
         return settings_form(request, principal, event, values, exc.status, errors=exc.fields)
-    except eventform.CapacityBelowSeats as exc:
+    except CapacityBelowSeats as exc:
         return settings_form(
             request, principal, event, values, exc.status, errors={"capacity": "below_seats"}, taken=exc.taken
         )
-    svc.hub.changed(event.slug)
     mail = mail_promoted(request, change.event, change.promoted)
     url = f"/admin/events/{event.slug}/settings"
     return see_other(url, mail, done="settings_saved", promoted=str(len(change.promoted)))

@@ -7,12 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkin.access import Principal
 from checkin.errors import Invalid, NotFound
 from checkin.models import Event, Role
 from checkin.storage.staff import create_token, list_tokens, revoke_token
 from checkin.text import single_line
 from checkin.web.adminkit import event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import see_other, services
 from checkin.web.forms import read_form, text_field
 
@@ -54,7 +54,7 @@ async def tokens(request: Request, principal: Principal, event: Event) -> Respon
     except Invalid as exc:
         return await tokens_page(request, principal, event, 422, tab="tokens", errors=exc.fields, values=values)
     svc = services(request)
-    created, secret = await svc.db.write(create_token, event.id, role, name, svc.now(), principal.actor)
+    created, secret = await svc.writes.store(create_token, event.id, role, name, svc.now(), principal.actor)
     return await tokens_page(
         request, principal, event, 201, tab="tokens", errors={}, values={}, created=created, secret=secret
     )
@@ -79,8 +79,7 @@ async def token_revoke(request: Request, principal: Principal, event: Event) -> 
             token=token,
             back=request.url.path.rsplit("/", 2)[0],
         )
-    await svc.db.write(revoke_token, token_id, svc.now(), principal.actor, event.id)
-    svc.hub.changed(event.slug)
+    await svc.writes.change(event.slug, revoke_token, token_id, svc.now(), principal.actor, event.id)
     return see_other(f"/admin/events/{event.slug}/tokens", done="token_revoked")
 
 

@@ -3,36 +3,20 @@ storage functions, asked for confirmation first, audit-logged and told to the li
 
 from __future__ import annotations
 
-import sqlite3
-import uuid
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkin.access import Principal
 from checkin.models import Event
-from checkin.scans import Method, ScanRequest
-from checkin.storage.events import audit
 from checkin.storage.registrants import get_registrant
-from checkin.storage.scans import Caller, ScanOutcome, record_scan, undo_checkin
+from checkin.storage.scans import check_in_by_organiser, undo_checkin
 from checkin.web.admin_registrants import ONE, base_path, confirm, registrant_id
 from checkin.web.adminkit import event_page
-from checkin.web.auth import Principal
 from checkin.web.common import see_other, services
 
 # Scan results with their own sentence on the registrant's page; any other refusal gets a general one.
 RESULTS = frozenset({"ok", "already_checked_in", "venue_full", "waitlisted", "revoked"})
-
-
-def check_in_by_organiser(
-    conn: sqlite3.Connection, event: Event, registrant: int, actor: str, now: float
-) -> ScanOutcome:
-    """One manual scan, decided by the door's rules, and an audit entry saying who made it and what it gave."""
-    person = get_registrant(conn, event.id, registrant)
-    scan = ScanRequest(str(uuid.uuid4()), registrant_id=person.id, method=Method.SEARCH)
-    outcome = record_scan(conn, event, scan, Caller(actor), now)
-    audit(conn, event.id, now, actor, "checkin.admin", person.ref_no, {"result": str(outcome.body["result"])})
-    return outcome
 
 
 @event_page
@@ -42,9 +26,9 @@ async def registrant_checkin(request: Request, principal: Principal, event: Even
     registrant = await svc.db.read(get_registrant, event.id, registrant_id(request))
     if request.method == "GET":
         return confirm(request, principal, event, "checkin", registrant)
-    outcome = await svc.db.write(check_in_by_organiser, event, registrant.id, principal.actor, svc.now())
-    if outcome.recorded:
-        svc.hub.changed(event.slug)
+    outcome = await svc.writes.change(
+        event.slug, check_in_by_organiser, event, registrant.id, principal.actor, svc.now()
+    )
     result = str(outcome.body["result"])
     return see_other(base_path(event, registrant.id), done=f"checkin_{result if result in RESULTS else 'refused'}")
 
@@ -56,8 +40,7 @@ async def registrant_undo(request: Request, principal: Principal, event: Event) 
     registrant = await svc.db.read(get_registrant, event.id, registrant_id(request))
     if request.method == "GET":
         return confirm(request, principal, event, "undo_checkin", registrant)
-    await svc.db.write(undo_checkin, event, registrant.id, principal.actor, svc.now())
-    svc.hub.changed(event.slug)
+    await svc.writes.change(event.slug, undo_checkin, event, registrant.id, principal.actor, svc.now())
     return see_other(base_path(event, registrant.id), done="checkin_undone")
 
 

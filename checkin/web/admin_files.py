@@ -7,17 +7,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from checkin.csvio import FileProblem
-from checkin.i18n import language
+from checkin.access import Principal
+from checkin.errors import FileProblem
 from checkin.models import Event
 from checkin.roster import REPORT_FORMATS, export_report, import_csv, report_filename
 from checkin.storage import admin as store
 from checkin.storage.events import audit
 from checkin.web.admin_tickets import sender_is_default, unsent_count
 from checkin.web.adminkit import event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import mail_promoted, services
 from checkin.web.forms import file_field, read_form, text_field
+from checkin.web.templating import language
 
 
 async def files_page(
@@ -45,12 +45,11 @@ async def files(request: Request, principal: Principal, event: Event) -> Respons
     skip = text_field(form, "skip_bad_rows") == "on"
     try:
         data = await upload.read()
-        report = await import_csv(svc.db, event, data, now=svc.now(), skip_bad_rows=skip, actor=principal.actor)
+        report = await import_csv(svc.writes, event, data, now=svc.now(), skip_bad_rows=skip, actor=principal.actor)
     except FileProblem as exc:
         return await files_page(request, principal, event, 422, problem_text=exc.text(language(request)))
     if not report.written:
         return await files_page(request, principal, event, 422, report=report)
-    svc.hub.changed(event.slug)
     promoted = await svc.db.read(store.registrations_by_ref, event.id, report.promoted)
     response = await files_page(request, principal, event, report=report)
     response.background = mail_promoted(request, event, promoted)
@@ -68,7 +67,7 @@ async def export(request: Request, principal: Principal, event: Event) -> Respon
         english_headers=english,
         executor=svc.blocking,
     )  # fmt: skip
-    await svc.db.write(audit, event.id, svc.now(), principal.actor, "registrants.export", event.slug)
+    await svc.writes.store(audit, event.id, svc.now(), principal.actor, "registrants.export", event.slug)
     headers = {
         "content-disposition": f'attachment; filename="{report_filename(event, file_format, svc.now())}"',
         "cache-control": "no-store",

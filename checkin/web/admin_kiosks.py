@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkin.access import Principal
 from checkin.errors import AlreadyExists, Invalid
 from checkin.models import Event
 from checkin.storage import kiosks as store
 from checkin.tickets import QrOptions, render_png
 from checkin.web.adminkit import event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import see_other, services
 from checkin.web.forms import read_form, text_field
 
@@ -56,11 +56,12 @@ async def kiosks(request: Request, principal: Principal, event: Event) -> Respon
     name = text_field(await read_form(request), "kiosk_name")
     svc = services(request)
     try:
-        kiosk, code = await svc.db.write(store.create_kiosk, event.id, name, svc.now(), principal.actor)
+        kiosk, code = await svc.writes.change(
+            event.slug, store.create_kiosk, event.id, name, svc.now(), principal.actor
+        )
     except (Invalid, AlreadyExists) as exc:
         errors = {"kiosk_name": "kiosk_taken" if isinstance(exc, AlreadyExists) else "kiosk_name"}
         return await kiosks_page(request, principal, event, exc.status, errors=errors, name=name)
-    svc.hub.changed(event.slug)
     return await kiosks_page(request, principal, event, 201, pairing=(kiosk, code))
 
 
@@ -78,7 +79,7 @@ async def kiosk_pairing(request: Request, principal: Principal, event: Event) ->
         return page(
             request, principal, "admin/confirm.html", event=event, action="pair_kiosk", subject=kiosk.name, back=back
         )
-    code = await svc.db.write(store.new_pairing_code, event.id, kiosk.id, svc.now(), principal.actor)
+    code = await svc.writes.store(store.new_pairing_code, event.id, kiosk.id, svc.now(), principal.actor)
     return await kiosks_page(request, principal, event, pairing=(kiosk, code))
 
 
@@ -92,8 +93,7 @@ async def kiosk_revoke(request: Request, principal: Principal, event: Event) -> 
         return page(
             request, principal, "admin/confirm.html", event=event, action="revoke_kiosk", subject=kiosk.name, back=back
         )
-    await svc.db.write(store.revoke_kiosk, event.id, kiosk.id, svc.now(), principal.actor)
-    svc.hub.changed(event.slug)
+    await svc.writes.change(event.slug, store.revoke_kiosk, event.id, kiosk.id, svc.now(), principal.actor)
     return see_other(back, done="kiosk_revoked")
 
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import mailer
+from checkin.access import Principal
 from checkin.errors import Conflict, DuplicateEmail, Invalid
 from checkin.models import Event, Mode, Registrant, Status
 from checkin.registration import validate
@@ -21,7 +22,6 @@ from checkin.storage import admin as store
 from checkin.storage.events import audit
 from checkin.storage.registrants import Registration, cancel, get_registrant, reissue_ticket
 from checkin.web.adminkit import event_page, page, page_number
-from checkin.web.auth import Principal
 from checkin.web.common import mail_promoted, see_other, services
 from checkin.web.forms import form_strings, read_form
 
@@ -112,7 +112,9 @@ async def registrant_edit(request: Request, principal: Principal, event: Event) 
     errors: dict[str, str] = {}
     try:
         app = validate(values, require_kana=False)
-        result = await svc.db.write(store.edit_registrant, event, registrant.id, app, svc.now(), principal.actor)
+        result = await svc.writes.change(
+            event.slug, store.edit_registrant, event, registrant.id, app, svc.now(), principal.actor
+        )
     except Invalid as exc:
         errors = exc.fields
     except DuplicateEmail:
@@ -130,7 +132,6 @@ async def registrant_edit(request: Request, principal: Principal, event: Event) 
             values=values,
             errors=errors,
         )
-    svc.hub.changed(event.slug)
     return see_other(base_path(event, registrant.id), mail_edited(request, event, registrant, result), done="edited")
 
 
@@ -163,8 +164,7 @@ async def registrant_reissue(request: Request, principal: Principal, event: Even
     registrant = await svc.db.read(get_registrant, event.id, registrant_id(request))
     if request.method == "GET":
         return confirm(request, principal, event, "reissue", registrant)
-    ticket = await svc.db.write(reissue_ticket, event, registrant.id, svc.now(), principal.actor)
-    svc.hub.changed(event.slug)
+    ticket = await svc.writes.change(event.slug, reissue_ticket, event, registrant.id, svc.now(), principal.actor)
     mail = BackgroundTask(mailer.send_ticket, svc, event, Registration(registrant, ticket))
     return see_other(base_path(event, registrant.id), mail, done="reissued")
 
@@ -176,8 +176,7 @@ async def registrant_cancel(request: Request, principal: Principal, event: Event
     registrant = await svc.db.read(get_registrant, event.id, registrant_id(request))
     if request.method == "GET":
         return confirm(request, principal, event, "cancel", registrant)
-    result = await svc.db.write(cancel, event, registrant.id, svc.now(), principal.actor)
-    svc.hub.changed(event.slug)
+    result = await svc.writes.change(event.slug, cancel, event, registrant.id, svc.now(), principal.actor)
     mail = mail_promoted(request, event, result.promoted)
     return see_other(base_path(event, registrant.id), mail, done="cancelled", promoted=str(len(result.promoted)))
 
@@ -191,7 +190,7 @@ async def registrant_resend(request: Request, principal: Principal, event: Event
         raise Conflict("only registered people have a ticket to send")
     outcome = await mailer.resend(svc, event, registrant.email)
     result = mailer.Result.FAILED if outcome is None else outcome.result
-    await svc.db.write(
+    await svc.writes.store(
         audit, event.id, svc.now(), principal.actor, "ticket.resend", registrant.ref_no, {"result": result}
     )
     return see_other(base_path(event, registrant.id), done=f"resend_{result}")

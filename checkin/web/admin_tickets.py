@@ -14,13 +14,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import mailer
+from checkin.access import Principal
 from checkin.models import Event
 from checkin.services import Services
 from checkin.settings import SmtpSettings
 from checkin.storage import mail as mailstore
 from checkin.storage.events import audit
 from checkin.web.adminkit import event_page, page
-from checkin.web.auth import Principal
 from checkin.web.common import see_other, services
 
 log = logging.getLogger("checkin.mail")
@@ -81,7 +81,7 @@ async def run(svc: Services, event: Event, items: Sequence[mailstore.Outgoing], 
     finally:
         job.finished = True
     detail: dict[str, object] = {"sent": job.sent, "failed": len(job.failures), "skipped": job.skipped}
-    await svc.db.write(audit, event.id, svc.now(), actor, "tickets.send", "", detail)
+    await svc.writes.store(audit, event.id, svc.now(), actor, "tickets.send", "", detail)
 
 
 @event_page

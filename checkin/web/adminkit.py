@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from checkin.access import Principal
 from checkin.errors import CheckinError, Forbidden
-from checkin.i18n import catalog, language, translate
+from checkin.i18n import catalog, translate
 from checkin.models import Event, Role
-from checkin.web.auth import Principal, require_page
+from checkin.web.auth import require_page
 from checkin.web.common import event_of
-from checkin.web.templating import render
+from checkin.web.templating import language, render
 
 TABS = ("registrants", "addresses", "settings", "files", "tickets", "kiosks", "tokens", "audit")
 PageHandler = Callable[[Request, Principal], Awaitable[Response]]

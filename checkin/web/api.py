@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from checkin import mailer, ratelimit
+from checkin.access import Principal
 from checkin.models import Event, Role, Ticket, iso
 from checkin.ratelimit import address_key
 from checkin.registration import validate
@@ -15,7 +16,7 @@ from checkin.storage import registrants as store
 from checkin.storage.attendance import RegistrantAttendance, registrant_attendance
 from checkin.storage.events import get_event_by_id
 from checkin.storage.scans import search_at_door
-from checkin.web.auth import Principal, require
+from checkin.web.auth import require
 from checkin.web.common import client_address, event_of, read_json, services
 
 
@@ -36,10 +37,10 @@ async def create_registration(request: Request) -> JSONResponse:
     data = await read_json(request)
     app = validate(data)
     waitlist = data.get("waitlist")
-    result = await svc.db.write(
-        store.register, event, app, svc.now(), waitlist=None if waitlist is None else bool(waitlist), address=address
+    wanted = None if waitlist is None else bool(waitlist)
+    result = await svc.writes.change(
+        event.slug, store.register, event, app, svc.now(), waitlist=wanted, address=address
     )
-    svc.hub.changed(event.slug)
     return JSONResponse(
         {"registrant": result.registrant.public(), "ticket": ticket_json(request, event, result.ticket)},
         status_code=201,
@@ -97,7 +98,7 @@ async def me(request: Request) -> JSONResponse:
     principal = await require(request, set(Role))
     slug = None
     if principal.event_id is not None:
-        slug = (await services(request).db.read(get_event_by_id, principal.event_id)).slug
+        slug = services(request).db.lookup(get_event_by_id, principal.event_id).slug
     body = {"role": principal.role.value, "name": principal.name, "event": slug}
     if principal.role is Role.KIOSK:
         body["kiosk"] = principal.name  # a kiosk token carries its kiosk's name

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection
-from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 
-from checkin.errors import Forbidden, Unauthorized
+from checkin.access import Principal, authorise, token_principal
+from checkin.errors import CsrfFailed, Forbidden
 from checkin.models import Event, Role
-from checkin.storage.staff import TokenInfo, resolve_token
+from checkin.storage.staff import resolve_token
 from checkin.storage.users import resolve_session
 from checkin.web.common import services
 from checkin.web.forms import is_form, read_form
@@ -28,33 +28,6 @@ CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LOGIN_PATH = "/admin/login"
 MAX_SECRET = 200
-
-
-class CsrfFailed(Forbidden):
-    code = "csrf_failed"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated caller: a token (bound to an event or not) or a logged-in organiser."""
-
-    role: Role
-    name: str
-    event_id: int | None = None
-    token_id: int | None = None
-    user_id: int | None = None
-    csrf: str | None = None  # the session's form token (cookie sessions only)
-
-    def may(self, roles: Collection[Role], event: Event | None) -> bool:
-        """Whether this caller has one of the roles, for this event."""
-        if self.role not in roles:
-            return False
-        return event is None or self.event_id is None or self.event_id == event.id
-
-    @property
-    def actor(self) -> str:
-        """How the audit log names this caller."""
-        return f"user:{self.name}" if self.user_id is not None else f"token:{self.name}"
 
 
 def _bearer(conn: HTTPConnection) -> str | None:
@@ -97,13 +70,6 @@ def bearer_secret(conn: HTTPConnection) -> str | None:
     return None if secret is None or len(secret) > MAX_SECRET else secret
 
 
-def token_principal(token: TokenInfo | None) -> Principal | None:
-    """The caller behind a live API token (None for an unknown or revoked one)."""
-    if token is None:
-        return None
-    return Principal(role=token.role, name=token.name, event_id=token.event_id, token_id=token.id)
-
-
 async def authenticate(conn: HTTPConnection) -> Principal | None:
     """The caller behind this request, or None (CsrfFailed for a cookie request without its token)."""
     if _bearer(conn) is not None:
@@ -119,15 +85,6 @@ async def authenticate(conn: HTTPConnection) -> Principal | None:
     if isinstance(conn, Request) and conn.method in UNSAFE_METHODS:
         await check_csrf(conn, session.csrf)
     return Principal(role=session.role, name=session.login, user_id=session.user_id, csrf=session.csrf)
-
-
-def authorise(principal: Principal | None, roles: Collection[Role], event: Event | None = None) -> Principal:
-    """The caller, if it may act with one of these roles on this event; else 401 or 403."""
-    if principal is None:
-        raise Unauthorized("a valid token or login is required")
-    if not principal.may(roles, event):
-        raise Forbidden("this credential may not do that")
-    return principal
 
 
 async def require(conn: HTTPConnection, roles: Collection[Role], event: Event | None = None) -> Principal:

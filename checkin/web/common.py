@@ -100,9 +100,13 @@ async def read_json(request: Request) -> dict[str, Any]:
     return data
 
 
-async def event_of(conn: HTTPConnection) -> Event:
-    """The event named by the path's `slug`, or EventNotFound."""
-    return services(conn).db.lookup(get_event, str(conn.path_params["slug"]))
+async def event_of(conn: HTTPConnection, slug: str | None = None) -> Event:
+    """The event named by `slug` (by default the path's), or EventNotFound: how every endpoint gets its event.
+
+    A `Database.lookup`, one SELECT by key right on the event loop: cheaper than the hand-off to a reading
+    thread, so even a storm of viewers joining at once needs no cache of events.
+    """
+    return services(conn).db.lookup(get_event, str(conn.path_params["slug"]) if slug is None else slug)
 
 
 def error_response(request: Request, exc: Exception) -> Response:

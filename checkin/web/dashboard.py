@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from checkin.errors import CheckinError, EventNotFound, Forbidden, Unauthorized
+from checkin.errors import CheckinError, Forbidden, socket_close_code
 from checkin.hub import Subscription
 from checkin.models import Event, Role, iso
 from checkin.stats import for_projector, report_figures
@@ -24,8 +24,6 @@ from checkin.web.common import event_of, front_end, services
 
 PAGES = front_end("static") / "dashboard"
 VIEWERS = frozenset({Role.DASHBOARD, Role.ORGANISER})
-# Close codes the page understands: it stops retrying and says why instead of reconnecting forever.
-CLOSE_CODES: dict[type[CheckinError], int] = {Unauthorized: 4401, Forbidden: 4403, EventNotFound: 4404}
 GOING_AWAY = 1001
 RECHECK_SECONDS = 30.0
 IDENTITY_MARK = "<!-- event identity -->"
@@ -80,9 +78,8 @@ async def dashboard_socket(websocket: WebSocket) -> None:
 
 
 async def _refuse(websocket: WebSocket, exc: CheckinError) -> None:
-    code = next((code for kind, code in CLOSE_CODES.items() if isinstance(exc, kind)), 4400)
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        await websocket.close(code=code, reason=exc.code)
+        await websocket.close(code=socket_close_code(exc), reason=exc.code)
 
 
 async def _until_disconnect(websocket: WebSocket, subscription: Subscription) -> None:

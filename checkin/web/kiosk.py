@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import gzip
-import sqlite3
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import ratelimit
 from checkin import scans as rules
+from checkin.access import Principal, authorise, token_principal
 from checkin.errors import BadRequest, NotCheckedIn
 from checkin.models import Event, Role, iso
 from checkin.ratelimit import address_key
 from checkin.storage import kiosks
-from checkin.storage.events import get_event
-from checkin.storage.kiosk_sync import kiosk_sync
-from checkin.storage.scans import Caller, ScanOutcome, record_scan, register_walkin, to_json, undo_checkin
-from checkin.storage.staff import resolve_token
-from checkin.web.auth import Principal, authorise, bearer_secret, require, token_principal
+from checkin.storage.kiosk_sync import sync_body
+from checkin.storage.scans import Caller, record_scan, register_walkin, scan_with_token, undo_checkin
+from checkin.storage.staff import TokenInfo
+from checkin.web.auth import bearer_secret, require
 from checkin.web.common import client_address, event_of, read_json, services
 
 DOOR_ROLES = {Role.KIOSK, Role.ORGANISER}
@@ -28,6 +24,11 @@ DOOR_ROLES = {Role.KIOSK, Role.ORGANISER}
 
 def _caller(principal: Principal) -> Caller:
     return Caller(principal.name, principal.token_id if principal.role is Role.KIOSK else None)
+
+
+def _admit(event: Event, token: TokenInfo | None) -> Caller:
+    """Who scans with this token, once it may scan at this event's door (else Unauthorized or Forbidden)."""
+    return _caller(authorise(token_principal(token), DOOR_ROLES, event))
 
 
 async def _door(request: Request) -> tuple[Event, Principal]:
@@ -43,23 +44,11 @@ async def scan(request: Request) -> Response:
     if secret is None:  # a staff login: its session (and CSRF token) are checked on the loop
         event, principal = await _door(request)
         body = rules.parse_scan(await read_json(request))
-        outcome = await svc.db.write(record_scan, event, body, _caller(principal), svc.now())
+        outcome = await svc.writes.change(slug, record_scan, event, body, _caller(principal), svc.now())
     else:
-        outcome = await svc.db.write(_scan_with_token, slug, secret, await read_json(request), svc.now())
-    if outcome.recorded:
-        svc.hub.changed(slug)
+        data = await read_json(request)
+        outcome = await svc.writes.change(slug, scan_with_token, slug, secret, data, svc.now(), _admit)
     return Response(outcome.text, media_type="application/json")
-
-
-def _scan_with_token(conn: sqlite3.Connection, slug: str, secret: str, data: dict[str, Any], now: float) -> ScanOutcome:
-    """Event, token, permission and scan in ONE hand-off to the writer thread: the hot path of the door.
-
-    Each SQLite call on the event loop lets the writer thread take the GIL; looking up the event and
-    the token there, then handing the scan over, cost a quarter more CPU per scan than this.
-    """
-    event = get_event(conn, slug)
-    principal = authorise(token_principal(resolve_token(conn, secret)), DOOR_ROLES, event)
-    return record_scan(conn, event, rules.parse_scan(data), _caller(principal), now)
 
 
 async def undo(request: Request) -> JSONResponse:
@@ -69,8 +58,7 @@ async def undo(request: Request) -> JSONResponse:
     if not rules.is_row_id(registrant_id):
         raise NotCheckedIn("this registrant is not checked in")
     svc = services(request)
-    figures = await svc.db.write(undo_checkin, event, registrant_id, principal.name, svc.now())
-    svc.hub.changed(event.slug)
+    figures = await svc.writes.change(event.slug, undo_checkin, event, registrant_id, principal.name, svc.now())
     return JSONResponse({"result": "undone", "in_hall": figures.in_hall, "checked_in": figures.checked_in})
 
 
@@ -79,17 +67,8 @@ async def walkin(request: Request) -> Response:
     event, principal = await _door(request)
     walkin_request = rules.parse_walkin(await read_json(request))
     svc = services(request)
-    outcome = await svc.db.write(register_walkin, event, walkin_request, _caller(principal), svc.now())
-    if outcome.recorded:
-        svc.hub.changed(event.slug)
+    outcome = await svc.writes.change(event.slug, register_walkin, event, walkin_request, _caller(principal), svc.now())
     return Response(outcome.text, media_type="application/json")
-
-
-def _sync_body(conn: sqlite3.Connection, event: Event, since: str | None, now: float, gzipped: bool) -> bytes:
-    # Encoded (and compressed, when the kiosk accepts it) on the reading thread: a full copy of a large
-    # event is megabytes of JSON, which would otherwise hold the event loop and every scan behind it.
-    body = to_json(kiosk_sync(conn, event, since, now)).encode("utf-8")
-    return gzip.compress(body, compresslevel=5) if gzipped else body
 
 
 async def sync(request: Request) -> Response:
@@ -97,7 +76,7 @@ async def sync(request: Request) -> Response:
     event, _ = await _door(request)
     svc = services(request)
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
-    body = await svc.db.read(_sync_body, event, request.query_params.get("since"), svc.now(), gzipped)
+    body = await svc.db.read(sync_body, event, request.query_params.get("since"), svc.now(), gzipped)
     headers = {"content-encoding": "gzip", "vary": "Accept-Encoding"} if gzipped else {"vary": "Accept-Encoding"}
     return Response(body, media_type="application/json", headers=headers)
 
@@ -109,8 +88,7 @@ async def heartbeat(request: Request) -> JSONResponse:
     svc = services(request)
     now = svc.now()
     if principal.role is Role.KIOSK and principal.token_id is not None:
-        await svc.db.write(kiosks.heartbeat, event.id, principal.token_id, principal.name, beat, now)
-        svc.hub.changed(event.slug)
+        await svc.writes.change(event.slug, kiosks.heartbeat, event.id, principal.token_id, principal.name, beat, now)
     return JSONResponse({"server_time": iso(now, event.tz)})
 
 
@@ -121,7 +99,7 @@ async def pair(request: Request) -> JSONResponse:
     code = (await read_json(request)).get("code")
     if not isinstance(code, str) or not 0 < len(code) <= 40:
         raise BadRequest("a pairing code is required")
-    pairing = await svc.db.write(kiosks.pair_kiosk, code, svc.now())
+    pairing = await svc.writes.store(kiosks.pair_kiosk, code, svc.now())
     return JSONResponse({"token": pairing.token, "event": pairing.slug, "kiosk": pairing.kiosk.name})
 
 

@@ -17,14 +17,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from checkin import ratelimit, staff
+from checkin.access import Principal
 from checkin.errors import RateLimited
-from checkin.i18n import language
 from checkin.ratelimit import RateLimits, address_key
 from checkin.storage import users
 from checkin.web.adminkit import admin_page, page
-from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, Principal, authenticate, secure_cookies
+from checkin.web.auth import CSRF_FIELD, LOGIN_PATH, SESSION_COOKIE, authenticate, secure_cookies
 from checkin.web.common import client_address, services
 from checkin.web.forms import read_form, text_field
+from checkin.web.templating import language
 
 LOGIN_CSRF_COOKIE = "checkin_login_csrf"
 HOME = "/admin"
@@ -91,7 +92,7 @@ async def _verify(request: Request, attempt: Attempt) -> users.User | None:
         return None
     if staff.needs_rehash(user.password_hash):
         fresh = await loop.run_in_executor(svc.blocking, staff.hash_password, attempt.password)
-        await svc.db.write(users.rehash_password, user.id, user.password_hash, fresh)
+        await svc.writes.store(users.rehash_password, user.id, user.password_hash, fresh)
     return user
 
 
@@ -135,11 +136,11 @@ async def do_login(request: Request) -> Response:
     user = await _verify(request, attempt)
     if user is None:
         await svc.limits.count(ratelimit.LOGIN_ANYWHERE, key)
-        await svc.db.write(users.login_failed, attempt.login, address, svc.now())
+        await svc.writes.store(users.login_failed, attempt.login, address, svc.now())
         return login_page(request, 401, "admin.login.failed", attempt.login, attempt.target)
     await svc.limits.clear(ratelimit.LOGIN_FAILURES, failures_key(key, address_key(address)))
     session_id, now = staff.new_secret(), svc.now()
-    await svc.db.write(users.create_session, user, session_id, staff.new_secret(), now, now + staff.SESSION_SECONDS)
+    await svc.writes.store(users.create_session, user, session_id, staff.new_secret(), now, now + staff.SESSION_SECONDS)
     response = RedirectResponse(safe_target(attempt.target), status_code=303)
     _cookie(response, request, SESSION_COOKIE, session_id, staff.SESSION_SECONDS, "/")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
@@ -151,7 +152,7 @@ async def do_logout(request: Request, principal: Principal) -> Response:
     """POST /admin/logout (with the session's CSRF token): end the session, forget the cookie."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if principal.user_id is not None and session_id:
-        await services(request).db.write(users.end_session, session_id)
+        await services(request).writes.store(users.end_session, session_id)
     response = RedirectResponse(f"{LOGIN_PATH}?lang={language(request)}", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -8,7 +8,6 @@ and an unknown code says nothing beyond "not found".
 from __future__ import annotations
 
 import functools
-import sqlite3
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from checkin import ics, mailer, ratelimit, tickets
 from checkin.calendarlinks import calendar_links
+from checkin.display import format_datetime
 from checkin.errors import (
     CheckinError,
     DuplicateEmail,
@@ -30,22 +30,19 @@ from checkin.errors import (
     TicketRevoked,
     VenueFull,
 )
-from checkin.i18n import language
 from checkin.models import Event, Mode, iso, to_datetime
 from checkin.ratelimit import address_key
 from checkin.storage import registrants as store
-from checkin.storage.events import get_event
 from checkin.ticketmail import doors_time
 from checkin.web import regform
-from checkin.web.common import client_address, log, mail_promoted, read_body, see_other, services
-from checkin.web.templating import format_datetime, render
+from checkin.web.common import client_address, event_of, log, mail_promoted, read_body, see_other, services
+from checkin.web.templating import language, render
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 NO_STORE = {"Cache-Control": "no-store"}
 # Ticket pages: the URL is the credential. Nobody but the registrant's browser keeps or indexes them.
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex, nofollow"}
 IMAGE_CACHE = {"Cache-Control": "private, max-age=86400, immutable"}
-MAX_CODE = 64
 
 
 def page(
@@ -105,12 +102,6 @@ def event_facts(event: Event, lang: str) -> dict[str, str]:
 # --- the event page and its registration form
 
 
-def event_and_seats(conn: sqlite3.Connection, slug: str) -> tuple[Event, int]:
-    """An event and how many venue seats are still free."""
-    event = get_event(conn, slug)
-    return event, max(0, event.capacity - store.seats_taken(conn, event.id))
-
-
 async def form_page(
     request: Request,
     values: dict[str, str] | None = None,
@@ -120,7 +111,7 @@ async def form_page(
 ) -> Response:
     """The event page: facts, seats left, and the form (with the values and errors of a failed post, or
     how long to wait before sending again)."""
-    event, seats_left = await services(request).db.read(event_and_seats, str(request.path_params["slug"]))
+    event, seats_left = await services(request).db.read(store.event_and_seats, str(request.path_params["slug"]))
     lang = language(request)
     context = {
         "event": event,
@@ -147,7 +138,7 @@ async def event_page(request: Request) -> Response:
 async def register(request: Request) -> Response:
     """A submitted form: on success 303 to the ticket (or the waiting-list notice), else the form again."""
     svc = services(request)
-    event = await svc.db.read(get_event, str(request.path_params["slug"]))
+    event = await event_of(request)
     values = regform.parse(await read_body(request, svc.settings.max_body_bytes))
     address = client_address(request.scope)
     try:
@@ -160,15 +151,20 @@ async def register(request: Request) -> Response:
     if submission.application is None:
         return await form_page(request, submission.values, submission.errors, 422)
     try:
-        result = await svc.db.write(
-            store.register, event, submission.application, svc.now(), waitlist=submission.waitlist, address=address
+        result = await svc.writes.change(
+            event.slug,
+            store.register,
+            event,
+            submission.application,
+            svc.now(),
+            waitlist=submission.waitlist,
+            address=address,
         )
     except (DuplicateEmail, VenueFull) as exc:
         field = "email" if isinstance(exc, DuplicateEmail) else "mode"
         return await form_page(request, submission.values, {field: exc.code}, exc.status)
     except RegistrationClosed:
         return await form_page(request, status=RegistrationClosed.status)
-    svc.hub.changed(event.slug)
     if result.ticket is None:
         return RedirectResponse(f"/e/{event.slug}/waitlisted", status_code=303)
     mail = BackgroundTask(mailer.send_ticket, svc, event, result)
@@ -179,38 +175,20 @@ async def register(request: Request) -> Response:
 @html_errors(private=False)
 async def waitlisted(request: Request) -> Response:
     """The notice after joining the waiting list."""
-    event = await services(request).db.read(get_event, str(request.path_params["slug"]))
-    return notice(request, "pages.waitlisted", event=event)
+    return notice(request, "pages.waitlisted", event=await event_of(request))
 
 
 @html_errors(private=False)
 async def cancelled(request: Request) -> Response:
     """The notice after a cancellation."""
-    event = await services(request).db.read(get_event, str(request.path_params["slug"]))
-    return notice(request, "pages.cancelled", event=event)
+    return notice(request, "pages.cancelled", event=await event_of(request))
 
 
 # --- the ticket
 
 
-def live_ticket(conn: sqlite3.Connection, code: str) -> store.TicketLookup:
-    """The ticket with this code and its holder; NotFound, or TicketRevoked once re-issued or cancelled."""
-    found = store.lookup_code(conn, code) if len(code) <= MAX_CODE else None
-    if found is None:
-        raise NotFound("no such ticket")
-    if not found.ticket.valid:
-        raise TicketRevoked("this ticket was re-issued or cancelled")
-    return found
-
-
-def cancel_by_code(conn: sqlite3.Connection, code: str, now: float) -> tuple[Event, store.Registration]:
-    """Cancel the registration a live ticket belongs to (and move the first waiting person up)."""
-    found = live_ticket(conn, code)
-    return found.event, store.cancel(conn, found.event, found.registrant.id, now, "registrant")
-
-
 async def _ticket(request: Request) -> store.TicketLookup:
-    return await services(request).db.read(live_ticket, str(request.path_params["code"]))
+    return await services(request).db.read(store.live_ticket, str(request.path_params["code"]))
 
 
 @html_errors(private=True)
@@ -263,9 +241,11 @@ async def cancel_page(request: Request) -> Response:
 async def cancel(request: Request) -> Response:
     """Cancel the registration; the freed seat goes to the first waiting person (`Registration.promoted`)."""
     svc = services(request)
-    event, result = await svc.db.write(cancel_by_code, str(request.path_params["code"]), svc.now())
-    svc.qr.forget(tickets.normalise(str(request.path_params["code"])))
-    svc.hub.changed(event.slug)
+    code = str(request.path_params["code"])
+    # Read first: the live hub is told of the ticket's event, which only the ticket names.
+    found = await _ticket(request)
+    event, result = await svc.writes.change(found.event.slug, store.cancel_by_code, code, svc.now())
+    svc.qr.forget(tickets.normalise(code))
     if result.promoted:
         log.info("cancellation on %s moved %d waiting registrant(s) up", event.slug, len(result.promoted))
     return see_other(f"/e/{event.slug}/cancelled", mail_promoted(request, event, result.promoted))

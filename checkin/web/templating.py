@@ -1,38 +1,22 @@
-"""Jinja2 templates with the i18n helper `t`, the visitor's language and date formatting."""
+"""Pages for the browser: a template rendered in the visitor's language, which comes from the request."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse
 
-from checkin.i18n import language, translate
-from checkin.models import to_datetime
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-_WEEKDAYS = {"ja": "月火水木金土日", "en": None}
+from checkin.display import env
+from checkin.i18n import DEFAULT, LANGS, translate
 
 
-def format_datetime(epoch: float, lang: str = "ja", with_date: bool = True) -> str:
-    """A time in JST as people read it: 2023年11月27日(月) 13:30 / Mon 27 Nov 2023 13:30."""
-    moment = to_datetime(epoch)
-    if lang == "ja":
-        day = f"{moment.year}年{moment.month}月{moment.day}日({'月火水木金土日'[moment.weekday()]}) "
-        return (day if with_date else "") + moment.strftime("%H:%M")
-    return moment.strftime("%a %d %b %Y %H:%M" if with_date else "%H:%M")
-
-
-env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html", "xml"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-env.globals["translate"] = translate
-env.filters["datetime"] = format_datetime
+def language(conn: HTTPConnection) -> str:
+    """The visitor's language: ?lang=, then the `lang` cookie, else Japanese."""
+    for candidate in (conn.query_params.get("lang"), conn.cookies.get("lang")):
+        if candidate in LANGS:
+            return candidate
+    return DEFAULT
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:

@@ -16,34 +16,26 @@ import re
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from checkin.errors import EventNotFound
+from checkin.errors import CheckinError, EventNotFound, MessagesTooFast, Refusal, Refused, socket_close_code
 from checkin.eventform import is_web_url
 from checkin.models import Event, Status
-from checkin.presence import Identity, RateLimit, Refusal, Refused
+from checkin.presence import Identity, RateLimit
+from checkin.server.connections import AddressCounts, address_cap
 from checkin.services import Services
-from checkin.storage.events import get_event
 from checkin.storage.registrants import lookup_code
-from checkin.watching import NotAViewer, identify
-from checkin.web.common import client_address, services
-from checkin.web.connections import AddressCounts, address_cap
+from checkin.watching import identify
+from checkin.web.common import client_address, event_of, services
 from checkin.web.security import watch_policy
 from checkin.web.templating import render
 
 MAX_MESSAGE = 512
 RATE_PER_SECOND, RATE_BURST = 2.0, 10.0
 CLEAN_CLOSE = {1000, 1001, 1012}
-CLOSE_CODES = {
-    "event_not_found": 4404,
-    "too_many_connections": 4429,
-    "too_many_anonymous": 4429,
-    "rate_limited": 4408,
-    "server_full": 1013,
-}
 WATCH_PATH = re.compile(r"/ws/events/(?P<slug>[^/]+)/watch")
 PAGE_HEADERS = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
 
@@ -61,17 +53,17 @@ class WatchSocket:
         """Send one JSON message; OSError if the peer has gone."""
         await self.send({"type": "websocket.send", "text": json.dumps(data, separators=(",", ":"), ensure_ascii=False)})
 
-    async def refuse(self, code: str) -> None:
-        """Say why, then close with the code's close code (4403 unless listed); a peer already gone is fine."""
+    async def refuse(self, error: CheckinError) -> None:
+        """Say why, then close with the error's close code; a peer already gone is fine."""
         with contextlib.suppress(OSError):
-            await self.send_json({"type": "error", "error": code})
-            await self.send({"type": "websocket.close", "code": CLOSE_CODES.get(code, 4403), "reason": code})
+            await self.send_json({"type": "error", "error": error.code})
+            await self.send({"type": "websocket.close", "code": socket_close_code(error), "reason": error.code})
 
-    async def accept_to_refuse(self, code: str) -> None:
+    async def accept_to_refuse(self, error: CheckinError) -> None:
         """Refuse a socket not accepted yet: it is accepted only to carry the reason and the close code."""
         with contextlib.suppress(OSError):
             await self.send({"type": "websocket.accept"})
-        await self.refuse(code)
+        await self.refuse(error)
 
 
 async def watch_socket(scope: Scope, receive: Receive, send: Send, slug: str) -> None:
@@ -109,12 +101,12 @@ async def _join(socket: WatchSocket, svc: Services, slug: str, scope: Scope) -> 
     """
     query = parse_qs(scope["query_string"].decode("latin-1"))
     try:
-        event = await svc.watching.event(slug)
+        event = await event_of(HTTPConnection(scope), slug)
         ticket, anon = query.get("ticket", [None])[0], query.get("anon", [None])[0]
         identity = _anonymous_within_cap(svc, await identify(svc.db, event, ticket, anon), client_address(scope))
         connection = svc.watching.connect(identity)
-    except (EventNotFound, NotAViewer, Refused) as exc:
-        await socket.accept_to_refuse(_refusal(exc))
+    except CheckinError as exc:
+        await socket.accept_to_refuse(exc)
         return None
     return connection, "anonymous" if identity.registrant_id is None else "registrant"
 
@@ -133,13 +125,6 @@ def _anonymous_within_cap(svc: Services, identity: Identity, address: str) -> Id
     return identity
 
 
-def _refusal(exc: EventNotFound | NotAViewer | Refused) -> str:
-    """The error code a refused join is told."""
-    if isinstance(exc, NotAViewer):
-        return exc.code
-    return exc.reason.value if isinstance(exc, Refused) else "event_not_found"
-
-
 async def _follow(socket: WatchSocket, svc: Services, connection: int, last_heard: float) -> tuple[int, float]:
     """Read state messages until the socket closes; return its close code and when it was last heard."""
     limit = RateLimit(RATE_PER_SECOND, RATE_BURST)
@@ -149,7 +134,7 @@ async def _follow(socket: WatchSocket, svc: Services, connection: int, last_hear
             return int(message.get("code") or 1005), last_heard
         last_heard = svc.now()
         if not limit.allow(last_heard):
-            await socket.refuse("rate_limited")
+            await socket.refuse(MessagesTooFast())
             return 1000, last_heard
         watching = parse_state(message.get("text"))
         del message  # not kept while waiting for the next one
@@ -228,7 +213,7 @@ async def personal_page(request: Request) -> Response:
 async def anonymous_page(request: Request) -> Response:
     """The open watch page of an event that allows anonymous viewers."""
     try:
-        event = await services(request).db.read(get_event, str(request.path_params["slug"]))
+        event = await event_of(request)
     except EventNotFound:
         return _not_available(request, "event_not_found", 404)
     if not event.anonymous_watch:
@@ -281,7 +266,7 @@ class WatchSockets:
         address = client_address(scope)
         if not self.sockets.take(address):
             await receive()  # websocket.connect
-            await WatchSocket(receive, send).accept_to_refuse("too_many_connections")
+            await WatchSocket(receive, send).accept_to_refuse(Refused(Refusal.TOO_MANY_CONNECTIONS))
             return
         try:
             slug = _watch_slug(scope)

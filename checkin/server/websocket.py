@@ -35,7 +35,7 @@ from uvicorn.server import ServerState
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
-from checkin.web.wsframes import (
+from checkin.server.wsframes import (
     BINARY,
     CLOSE,
     CONT,

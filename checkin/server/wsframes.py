@@ -1,4 +1,4 @@
-"""RFC 6455 pieces without I/O for `checkin.web.websocket`: opcodes, server frames, close payloads, and
+"""RFC 6455 pieces without I/O for `checkin.server.websocket`: opcodes, server frames, close payloads, and
 the table of handshake headers shared between sockets."""
 
 from __future__ import annotations
