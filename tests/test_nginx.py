@@ -46,6 +46,7 @@ def site_config(tmp: Path, upstreams: list[int], plain: int, tls: int) -> str:
         (r"listen 80;", lambda m: f"listen 127.0.0.1:{plain};", 1),
         (r"listen 443 ssl", lambda m: f"listen 127.0.0.1:{tls} ssl", 1),
         (r"/etc/letsencrypt/live/checkin\.example\.jp/", lambda m: f"{tmp}/", 2),
+        (r"/var/log/nginx/", lambda m: f"{tmp}/", 2),
     ]
     for pattern, replacement, expected in replacements:
         text, count = re.subn(pattern, replacement, text)
@@ -74,11 +75,21 @@ class Door:
     servers: list[ServerProcess]
     database: Path
     env: dict[str, str]
+    logs: Path
 
     def restart(self, number: int) -> None:
-        """Start server `number` again on its port (after it was stopped)."""
+        """Start server `number` again on its port (after it was stopped), and wait until nginx uses it again."""
         old = self.servers[number]
         self.servers[number] = start(self.database, old.port, old.log, self.env)
+        upstream = f" 127.0.0.1:{old.port}"
+        deadline = time.monotonic() + WAIT
+        with self.client() as client:
+            while not self.access_log().rstrip().endswith(upstream):
+                assert time.monotonic() < deadline, f"nginx never used {upstream} again"
+                client.get("/healthz")
+
+    def access_log(self) -> str:
+        return (self.logs / "checkin.access.log").read_text()
 
     def client(self) -> httpx.Client:
         transport = httpx.HTTPTransport(local_address=VISITOR, verify=False)
@@ -105,7 +116,7 @@ def nginx_in_front(tmp: Path, env: dict[str, str], database: Path) -> Iterator[D
         nginx = subprocess.Popen(
             [NGINX, "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"], stderr=subprocess.PIPE, text=True
         )
-        door = Door(f"https://127.0.0.1:{tls}", f"http://127.0.0.1:{plain}", servers, database, env)
+        door = Door(f"https://127.0.0.1:{tls}", f"http://127.0.0.1:{plain}", servers, database, env, tmp)
         deadline = time.monotonic() + WAIT
         while True:
             assert nginx.poll() is None, nginx.stderr.read() if nginx.stderr else ""
@@ -198,6 +209,11 @@ async def test_dashboard_socket_through_nginx(door: Door, settings: Settings, ev
         while (snapshot := json.loads(await asyncio.wait_for(socket.recv(), WAIT)))["venue"]["checked_in"] != 1:
             pass
     assert snapshot["type"] == "snapshot"
+    deadline = time.monotonic() + WAIT
+    while "/ws/events/sympo/dashboard" not in door.access_log():  # written once nginx has closed both sides
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert not [log for log in door.logs.glob("*.log") if token in log.read_text()]  # no credential logged
 
 
 def test_the_door_keeps_answering_while_a_server_is_down(door: Door, settings: Settings, event: Event) -> None:
@@ -218,3 +234,46 @@ def test_the_door_keeps_answering_while_a_server_is_down(door: Door, settings: S
     door.restart(0)
     door.servers[1].kill()
     every_request_answered(codes[20:40])
+
+
+class Dashboard:
+    """A dashboard page's socket through nginx: it reconnects when closed, as the page does, noting each close code."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.closes: list[int | None] = []
+        self.latest: dict[str, Any] = {}
+
+    async def follow(self) -> None:
+        while True:
+            async with websockets.connect(self.url, ssl=tls_context()) as socket:
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    async for message in socket:
+                        self.latest = json.loads(message)
+                self.closes.append(socket.close_code)
+
+
+async def test_a_rolling_restart_keeps_the_door_open_and_dashboards_follow(
+    door: Door, settings: Settings, event: Event
+) -> None:
+    """Each server restarted in turn: every scan is answered; the dashboard is told 1012, comes back, is current."""
+    kiosk = make_token(settings, event, Role.KIOSK, "受付1")
+    token = make_token(settings, event, Role.DASHBOARD)
+    with opened(settings) as db:
+        codes = [code_of(registration) for registration in register(db, event, 9)]
+    dashboard = Dashboard(door.url.replace("https://", "wss://") + f"/ws/events/sympo/dashboard?token={token}")
+    following = asyncio.create_task(dashboard.follow())
+    try:
+        with door.client() as client:
+            for number in range(3):
+                await asyncio.to_thread(door.servers[number].stop)
+                for code in codes[3 * number : 3 * number + 3]:
+                    assert (await asyncio.to_thread(scan, client, kiosk, code))["result"] == "ok"
+                await asyncio.to_thread(door.restart, number)
+        deadline = time.monotonic() + WAIT
+        while dashboard.latest.get("venue", {}).get("checked_in") != len(codes):
+            assert time.monotonic() < deadline, dashboard.latest
+            await asyncio.sleep(0.1)
+    finally:
+        following.cancel()
+    assert dashboard.closes and set(dashboard.closes) == {1012}
