@@ -146,7 +146,9 @@ def workers(settings: Settings, event: Event, tmp_path: Path) -> Iterator[Server
 
 
 def test_children_share_the_port_and_one_killed_is_replaced(workers: ServerProcess) -> None:
-    """Connections are answered by several children; a child killed is replaced; SIGTERM ends all with 0."""
+    """Connections are answered by several children; a child killed is replaced; SIGTERM ends all with 0.
+    The supervisor runs on one thread (whatever it opened before forking is closed)."""
+    assert len(list(Path(f"/proc/{workers.proc.pid}/task").iterdir())) == 1
     first = workers.children()
     seen: set[int | None] = set()
     for _ in range(500):
