@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -104,44 +104,17 @@ def form_values(event: Event) -> dict[str, str]:
     return values
 
 
-@dataclass(frozen=True)
-class EventSettings:
-    """The editable settings of an event, validated."""
+# What organisers edit: every field of an event but its identity and time zone (a new field is added to Event only).
+EDITABLE = tuple(field.name for field in fields(Event) if field.name not in {"id", "slug", "timezone"})
 
-    title: str
-    starts_at: float
-    ends_at: float
-    capacity: int
-    venue_name: str
-    venue_address: str
-    map_url: str
-    stream_url: str
-    registration_open: bool
-    waitlist_enabled: bool
-    anonymous_watch: bool
-    projector_names: bool
-    title_en: str = ""
-    summary: str = ""
-    summary_en: str = ""
-    fee: str = ""
-    fee_en: str = ""
-    organisers: str = ""
-    organisers_en: str = ""
-    programme: str = ""
-    programme_en: str = ""
-    deadline: str = ""
-    deadline_en: str = ""
-    doors_open_at: float | None = None
-    access: str = ""
-    access_en: str = ""
-    contact: str = ""
-    contact_en: str = ""
-    base_url: str = ""
-    hall_capacity: int | None = None  # blank: the same as `capacity`
+
+@dataclass(frozen=True)
+class EventSettings(Event):
+    """The editable settings of an event, validated: an event not yet given its id and slug."""
 
     def changes(self) -> dict[str, object]:
         """As a mapping of column to value (for `update_event`)."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in EDITABLE}
 
 
 def _time(value: str) -> float | str:
@@ -231,6 +204,8 @@ def parse_settings(form: Mapping[str, str]) -> EventSettings:
     assert isinstance(starts, float) and isinstance(ends, float) and isinstance(capacity, int)
     assert not isinstance(doors, str)
     return EventSettings(
+        id=0,
+        slug="",
         **cast(dict[str, Any], texts),
         starts_at=starts,
         ends_at=ends,
@@ -257,4 +232,4 @@ def parse_new_event(form: Mapping[str, str]) -> Event:
         raise Invalid(exc.message, fields={**errors, **exc.fields}) from exc
     if errors:
         raise Invalid("some settings are not valid", fields=errors)
-    return Event(id=0, slug=slug, **asdict(settings))
+    return Event(id=0, slug=slug, **cast(dict[str, Any], settings.changes()))

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 
 LANGS = ("ja", "en")
 DEFAULT = "ja"
 LOCALES = Path(__file__).parent / "locales"
+_SLOT = re.compile(r"\{(\w+)\}")
 
 
 @functools.cache
@@ -28,9 +30,12 @@ def catalog() -> dict[str, dict[str, str]]:
 
 
 def translate(key: str, lang: str, **values: object) -> str:
-    """The message for `key` in `lang` (falling back to Japanese, then the key itself)."""
-    texts = catalog().get(key)
-    if texts is None:
-        return key
+    """The message for `key` in `lang` (falling back to Japanese, then the key itself), each {name} slot
+    filled from `values` (empty without one): the rule of the front end's catalogues too (static/common/i18n.js)."""
+    texts = catalog().get(key, {})
     text = texts.get(lang) or texts.get(DEFAULT) or key
-    return text.format(**values) if values else text
+    return _SLOT.sub(lambda slot: _text(values.get(slot[1])), text)
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

@@ -314,7 +314,8 @@ def decide(
 
     An offline kiosk's word stands for what happened at the door: `ok` means the person went in
     (recorded even where the server would have refused, and flagged); any other answer means they
-    were turned away, so the scan is logged as the kiosk answered it and changes nothing.
+    were turned away, so the scan is logged as the kiosk answered it (`unknown` for a word that is no
+    result of ours) and changes nothing.
     """
     if direction is Direction.OUT:
         return _decide_exit(presence, scanned_at)
@@ -322,7 +323,8 @@ def decide(
     decision = _decide_entry(subject, presence, scanned_at, room, admitted, admit or admitted)
     if offline_decision is None or admitted or decision.action is Action.NONE:
         return decision
-    shown = Result(offline_decision) if offline_decision in SHOWN_RESULTS else decision.result
+    # A word of the kiosk's own (`not_in_local_data`: it did not know the code) is not ours to repeat.
+    shown = Result(offline_decision) if offline_decision in SHOWN_RESULTS else Result.UNKNOWN
     return Decision(shown, warnings=("refused_offline",))
 
 

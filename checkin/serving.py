@@ -46,14 +46,14 @@ PR_SET_PDEATHSIG = 1
 BACKLOG = 2048  # uvicorn's default
 
 
-def refusal(workers: int, database: str, redis_url: str) -> str | None:
-    """Why `workers` processes cannot serve this database and Redis setting (None: they can)."""
+def refusal(workers: int, database_url: str, redis_url: str) -> str | None:
+    """Why `workers` processes cannot serve with this PostgreSQL URL (empty: SQLite) and Redis URL (None: they can)."""
     if workers < 1:
         return "--workers must be 1 or more"
     if workers == 1:
         return None
     missing = []
-    if not is_postgresql(database):
+    if not database_url:
         missing.append("CHECKIN_DB (or --db) set to a postgresql://user@host:port/dbname URL")
     if not redis_url:
         missing.append("CHECKIN_REDIS_URL set to redis://host:port/N")
@@ -63,11 +63,6 @@ def refusal(workers: int, database: str, redis_url: str) -> str | None:
         f"--workers {workers} runs separate processes, which share data only through PostgreSQL and live "
         f"state only through Redis; it needs {' and '.join(missing)} (or run one process: --workers 1)"
     )
-
-
-def is_postgresql(database: str) -> bool:
-    """Whether a --db / CHECKIN_DB value names a PostgreSQL database rather than an SQLite file."""
-    return database.lower().startswith(("postgresql:", "postgres:"))
 
 
 def run_workers(settings: Settings, host: str, port: int, workers: int) -> int:

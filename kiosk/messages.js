@@ -1,6 +1,8 @@
 // Words on the kiosk screen, Japanese first (see the glossary). {name}-style slots are filled by t().
 
-const MESSAGES = {
+import { translator } from "/static/common/i18n.js";
+
+export const MESSAGES = {
   "idle": { ja: "QRコードをかざしてください", en: "Please show your QR code" },
   "idle.exit": { ja: "退場：QRコードをかざしてください", en: "Exit: please show your QR code" },
   "result.ok": { ja: "受付完了", en: "Checked in" },
@@ -166,11 +168,11 @@ export function setLanguage(value) {
   document.documentElement.lang = lang;
 }
 
+export const translate = translator(MESSAGES);
+
 /** The message `key` in the current language with its {slots} filled. */
 export function t(key, values = {}) {
-  const entry = MESSAGES[key];
-  const text = entry ? entry[lang] : key;
-  return text.replace(/\{(\w+)\}/g, (_, slot) => String(values[slot] ?? ""));
+  return translate(key, lang, values);
 }
 
 /** Fill every element that carries data-t (text), data-t-placeholder or data-t-label with the current language. */

@@ -2,7 +2,7 @@
 // are kept in a cache and served from it when the server cannot be reached. Fresh files are fetched first whenever it can be.
 // The API is never cached.
 
-const CACHE = "kiosk-v2";
+const CACHE = "kiosk-v3";
 const SHELL = [
   "./",
   "kiosk.css",
@@ -21,6 +21,7 @@ const SHELL = [
   "sound.js",
   "text.js",
   "wedge.js",
+  "/static/common/i18n.js",
   "/static/vendor/zxing-wasm/reader/index.js",
   "/static/vendor/zxing-wasm/share.js",
   "/static/vendor/zxing-wasm/zxing_reader.wasm",
@@ -45,7 +46,7 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-const CACHED_PATHS = ["/kiosk/", "/static/vendor/zxing-wasm/"];
+const CACHED_PATHS = ["/kiosk/", "/static/common/", "/static/vendor/zxing-wasm/"];
 
 function cached(url) {
   return url.origin === self.location.origin && CACHED_PATHS.some((path) => url.pathname.startsWith(path));

@@ -3,31 +3,62 @@
 
 import { sha256Bytes } from "./sha256.js";
 
-const HIRAGANA_START = 0x3041;
-const HIRAGANA_END = 0x3096;
+// ぁ…ゖ and the iteration marks ゝゞ, each 0x60 below its katakana.
+const HIRAGANA = /[\u3041-\u3096\u309d\u309e]/gu;
 const KATAKANA_OFFSET = 0x60;
+// White space as Python has it (`\s`, str.strip()): not U+FEFF, which JavaScript counts.
+const SPACE = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const TRIMMED = new RegExp(`^[${SPACE}]+|[${SPACE}]+$`, "gu");
+// What the server drops from a search key: white space and control characters.
+const DROPPED = new RegExp(`[${SPACE}\\x00-\\x1f\\x7f-\\x9f]+`, "gu");
+// Where Python's str.casefold() differs from lower case, of what NFKC leaves (besides the ranges below):
+// ß, ẞ, final sigma, the iota subscript, and the old Cyrillic letter shapes U+1C80–1C88.
+const FOLDED = new Map([
+  ["ß", "ss"],
+  ["ẞ", "ss"],
+  ["ς", "σ"],
+  ["\u0345", "ι"],
+  ...Array.from("вдосттъѣꙋ", (folded, i) => [String.fromCodePoint(0x1c80 + i), folded]),
+]);
+const CHEROKEE = { capitals: [0x13a0, 0x13f5], small: [0xab70, 0xabbf], lateSmall: [0x13f8, 0x13fd] };
 
 /** Hiragana to katakana; everything else unchanged. */
 export function toKatakana(text) {
-  let out = "";
-  for (const ch of text) {
-    const point = ch.codePointAt(0);
-    out += point >= HIRAGANA_START && point <= HIRAGANA_END ? String.fromCodePoint(point + KATAKANA_OFFSET) : ch;
-  }
-  return out;
+  return text.replace(HIRAGANA, (ch) => String.fromCodePoint(ch.codePointAt(0) + KATAKANA_OFFSET));
 }
 
-/** A name, reading, e-mail or number folded for matching: NFKC, katakana, no spaces, lower case. */
+const within = (point, [low, high]) => point >= low && point <= high;
+
+/** One character as Python's str.casefold() has it. */
+function foldCharacter(ch) {
+  if (FOLDED.has(ch)) return FOLDED.get(ch);
+  const point = ch.codePointAt(0);
+  // Cherokee folds to its capitals, where lower case goes the other way.
+  if (within(point, CHEROKEE.capitals)) return ch;
+  if (within(point, CHEROKEE.lateSmall)) return String.fromCodePoint(point - 8);
+  if (within(point, CHEROKEE.small)) return String.fromCodePoint(point - CHEROKEE.small[0] + CHEROKEE.capitals[0]);
+  const parts = ch.normalize("NFD");
+  // A Greek vowel with iota subscript (ᾳ) folds to the vowel and a full iota (αι).
+  if (parts.includes("\u0345")) return `${parts.replace("\u0345", "").toLowerCase()}ι`;
+  return ch.toLowerCase(); // one character at a time: case folding has no final sigma
+}
+
+/** Case-folded as Python's str.casefold(). */
+function caseFold(text) {
+  return Array.from(text, foldCharacter).join("");
+}
+
+/** A name, reading, e-mail or number folded for matching, as checkin/text.py's search_key: NFKC, katakana,
+ * no spaces or controls, case-folded, and composed again (a mark that followed a removed space joins the
+ * letter before it). */
 export function searchKey(text) {
-  return toKatakana(String(text ?? "").normalize("NFKC").trim())
-    .replace(/[\s\u3000]+/gu, "")
-    .toLowerCase()
-    .normalize("NFC"); // a mark that followed a removed space joins the letter before it, as on the server
+  return caseFold(toKatakana(String(text ?? "").normalize("NFKC")).replace(DROPPED, "")).normalize("NFC");
 }
 
-/** What a camera or a keyboard-wedge scanner read, tidied: NFKC, trimmed, upper case. */
+/** What a camera or a keyboard-wedge scanner read, tidied as checkin/tickets.py's normalise: NFKC, trimmed,
+ * upper case. */
 export function normaliseCode(raw) {
-  return String(raw).normalize("NFKC").trim().toUpperCase();
+  return String(raw).normalize("NFKC").replace(TRIMMED, "").toUpperCase();
 }
 
 // Ticket codes read CK1-EEEE-<24 base32 letters><2 check letters> (see checkin/tickets.py).

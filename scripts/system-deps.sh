@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages the tests (or benchmarks) need are installed: Chromium for the
 # browser tests (and libatomic1 for Playwright's driver), ffmpeg for the camera and stream fixtures,
-# CJK fonts for screenshots, nginx (and openssl for its test certificate) in front of several servers,
-# wrk for load.
+# Node.js for the front end's pure modules, CJK fonts for screenshots, wrk for load, PostgreSQL's client
+# tools (pg_dump, pg_restore) for backups of a PostgreSQL database, nginx (and openssl for its test
+# certificate) in front of several servers.
 # Installs them with apt-get when it can (root, or sudo without a password); otherwise names them.
 # Usage: scripts/system-deps.sh test|bench
 set -euo pipefail
@@ -12,6 +13,8 @@ have chromium || need+=(chromium)
 # Playwright's own Node.js (the driver that talks to Chromium) needs libatomic, which minimal Debian lacks.
 compgen -G "/usr/lib/*/libatomic.so.1" >/dev/null || compgen -G "/lib/*/libatomic.so.1" >/dev/null || need+=(libatomic1)
 have ffmpeg || need+=(ffmpeg)
+have node || need+=(nodejs)
+have pg_dump || need+=(postgresql-client)
 fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
 # nginx is in /usr/sbin, outside a user's PATH on Debian.
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)

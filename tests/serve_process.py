@@ -8,13 +8,18 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
+
+from checkin.settings import Settings
 
 STARTUP_SECONDS = 60.0
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -113,3 +118,27 @@ def running(db: Path, port: int, log: Path, env: dict[str, str] | None = None) -
         yield server
     finally:
         server.stop()
+
+
+# Fixtures for tests of several server processes, which share PostgreSQL and Redis (import them by name).
+@pytest.fixture
+def backend() -> str:
+    """Several processes serve one PostgreSQL database (the single-process tests use it too)."""
+    return "postgresql"
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """Keys of this test's own in the shared Redis."""
+    return f"test-{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def shared(settings: Settings, redis_prefix: str) -> dict[str, str]:
+    """The environment of servers on the test's PostgreSQL database and its own Redis keys."""
+    return {
+        "CHECKIN_DB": settings.db_url,
+        "CHECKIN_REDIS_URL": REDIS_URL,
+        "CHECKIN_REDIS_PREFIX": redis_prefix,
+        "CHECKIN_QR_WORKERS": "0",
+    }

@@ -1,4 +1,5 @@
-"""The dashboard page in headless Chromium: a scan at the door changes its figures; a lost server greys them."""
+"""The dashboard page in headless Chromium: a scan at the door changes its figures; a lost server greys them;
+after a restart (close code 1012) it and the watch page come back by themselves."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from checkin.storage.events import update_event
 from tests.browser import chromium
 from tests.conftest import make_token
 from tests.door_helpers import opened
-from tests.utils import LiveServer, run_server
+from tests.utils import LiveServer, free_port, run_server
 
 pytestmark = pytest.mark.browser
 CHECKED_IN = '[data-field="venue.checked_in"]'
@@ -96,3 +97,30 @@ def test_a_kiosk_token_is_told_it_may_not_look(page: Page, live: LiveServer, set
     expect(page.locator("#banner")).to_contain_text("ログイン")
     expect(page.locator("#login")).to_be_visible()
     expect(page.locator(CHECKED_IN)).to_have_text("–")
+
+
+# Long enough for the jittered backoff to reach the new server on a busy machine; never a pass mark.
+PATIENCE_MS = 90_000
+
+
+def test_dashboard_and_watch_page_reconnect_to_the_server_that_answers_after_a_restart(
+    browser: Browser, page: Page, settings: Settings, event: Event
+) -> None:
+    """Stopped, the server closes both sockets with 1012; a new server on the same address gets both back."""
+    dashboard = make_token(settings, event, Role.DASHBOARD)
+    kiosk = make_token(settings, event, Role.KIOSK, name="受付1")
+    viewer = browser.new_page()
+    port = free_port()
+    with run_server(settings, port) as server:
+        page.goto(f"{server.url}/dashboard/sympo#token={dashboard}")
+        viewer.goto(f"{server.url}/e/{event.slug}/watch")
+        expect(page.locator(CHECKED_IN)).to_have_text("0")
+        expect(viewer.locator(".presence")).to_have_attribute("data-state", "connected")
+    expect(page.locator("body")).to_have_class("stale")
+    expect(viewer.locator(".presence")).to_have_attribute("data-state", "reconnecting")
+    with run_server(settings, port) as server:
+        assert register_and_scan(server.url, kiosk)["result"] == "ok"
+        expect(page.locator(CHECKED_IN)).to_have_text("1", timeout=PATIENCE_MS)
+        expect(page.locator("body")).not_to_have_class("stale")
+        expect(viewer.locator(".presence")).to_have_attribute("data-state", "connected", timeout=PATIENCE_MS)
+    viewer.close()

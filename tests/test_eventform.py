@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import pytest
 
 from checkin.errors import CapacityBelowSeats, Invalid
-from checkin.eventform import check_capacity, form_values, parse_new_event, parse_settings
-from checkin.models import parse_iso
+from checkin.eventform import (
+    EDITABLE,
+    LONG_TEXTS,
+    TEXTS,
+    check_capacity,
+    form_values,
+    parse_new_event,
+    parse_settings,
+)
+from checkin.models import Event, parse_iso
 from tests.utils import EVENT
 
 GOOD = {
@@ -43,6 +53,29 @@ def test_form_values_round_trip() -> None:
     settings = parse_settings(values)
     assert (settings.starts_at, settings.ends_at, settings.capacity) == (EVENT.starts_at, EVENT.ends_at, 50)
     assert settings.anonymous_watch == EVENT.anonymous_watch
+
+
+def test_every_editable_field_of_an_event_round_trips_through_the_form() -> None:
+    """The settings are the event's own fields: each one (none left at its default) is shown and read back."""
+    event = replace(
+        EVENT,
+        map_url="https://map.example.jp/",
+        stream_url="https://stream.example.jp/live",
+        registration_open=False,
+        waitlist_enabled=False,
+        projector_names=True,
+        **{
+            name: f"{name} の値"
+            for name in (*TEXTS, *LONG_TEXTS)
+            if name not in {"title", "venue_name", "venue_address"}
+        },
+        doors_open_at=EVENT.starts_at - 1800,
+        base_url="https://checkin.example.jp",
+        hall_capacity=70,
+    )
+    defaults = {field.name for field in fields(Event) if getattr(event, field.name) == field.default}
+    assert defaults.isdisjoint(EDITABLE)
+    assert parse_settings(form_values(event)).changes() == {name: getattr(event, name) for name in EDITABLE}
 
 
 def test_hall_capacity_is_optional_and_round_trips() -> None:

@@ -17,12 +17,13 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from checkin import tickets
 from checkin.models import Event, Role
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import database_for
 from checkin.storage.kiosks import create_kiosk
 from checkin.storage.staff import list_tokens, revoke_token
 from checkin.text import search_key
 from tests.browser import launch as launch_chromium
 from tests.conftest import make_token
+from tests.test_text import SEARCH_KEYS
 from tests.utils import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -320,7 +321,7 @@ def test_a_revoked_kiosk_goes_back_to_pairing_and_a_pairing_code_pairs_it(
     """A revoked token shows the pairing form with a message; a one-time code pairs the kiosk again."""
     page = open_kiosk(context, live, kiosk_token, entries=0)
     assert "token" not in page.url
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     database.open()
     try:
         token_id = next(t.id for t in database.read_sync(list_tokens, event.id) if t.role is Role.KIOSK)
@@ -354,7 +355,7 @@ def test_sha256_and_folding_in_the_browser_match_the_server(context: BrowserCont
     million = page.evaluate("import('/kiosk/sha256.js').then((sha) => sha.sha256HexSync('a'.repeat(1000000)))")
     assert million == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
 
-    words = ["やまだ たろう", "ﾔﾏﾀﾞ　ﾀﾛｳ", "ＡＢＣ＠Ｅｘａｍｐｌｅ．ＪＰ", "髙橋 﨑子", "W0000012", " ゔぁ ヴァ "]
+    words = [text for text, _ in SEARCH_KEYS]
     folded = page.evaluate("(w) => import('/kiosk/text.js').then((m) => w.map(m.searchKey))", words)
     assert folded == [search_key(word) for word in words]
 

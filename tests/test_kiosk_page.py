@@ -33,10 +33,13 @@ def test_unknown_kiosk_file_is_404(client: TestClient) -> None:
 
 
 def test_service_worker_keeps_every_file_of_the_app() -> None:
-    """Every module and stylesheet of kiosk/ is in the service worker's list, so the page opens offline."""
+    """Every module and stylesheet of kiosk/, and every shared module it imports, is in the service worker's
+    list, so the page opens offline."""
     kiosk = Path(__file__).resolve().parent.parent / "kiosk"
     listed = set(re.findall(r'^\s+"([^"]+)",$', (kiosk / "sw.js").read_text(encoding="utf-8"), re.MULTILINE))
     files = {path.name for path in kiosk.iterdir() if path.suffix in {".js", ".css"} and path.name != "sw.js"}
     assert files <= listed
+    shared = {path for file in kiosk.glob("*.js") for path in re.findall(r'from "(/static/[^"]+)"', file.read_text())}
+    assert shared and shared <= listed
     decoder = {f"/static/vendor/zxing-wasm/{name}" for name in ("reader/index.js", "share.js", "zxing_reader.wasm")}
     assert {"./", *decoder} <= listed

@@ -25,9 +25,10 @@ from checkin.settings import Settings
 from checkin.storage.admin import address_counts
 from tests.conftest import make_token
 from tests.door_helpers import code_of, opened, register, scan_id
-from tests.serve_process import ServerProcess, start
+from tests.serve_process import ServerProcess, backend, redis_prefix, shared, start
 from tests.utils import free_port
 
+__all__ = ["backend", "redis_prefix", "shared"]  # fixtures: PostgreSQL and Redis for the three servers
 pytestmark = pytest.mark.slow
 
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
@@ -73,14 +74,13 @@ class Door:
     url: str
     plain_url: str
     servers: list[ServerProcess]
-    database: Path
     env: dict[str, str]
     logs: Path
 
     def restart(self, number: int) -> None:
         """Start server `number` again on its port (after it was stopped), and wait until nginx uses it again."""
         old = self.servers[number]
-        self.servers[number] = start(self.database, old.port, old.log, self.env)
+        self.servers[number] = start(self.logs / "unused.db", old.port, old.log, self.env)
         upstream = f" 127.0.0.1:{old.port}"
         deadline = time.monotonic() + WAIT
         with self.client() as client:
@@ -97,7 +97,7 @@ class Door:
 
 
 @contextlib.contextmanager
-def nginx_in_front(tmp: Path, env: dict[str, str], database: Path) -> Iterator[Door]:
+def nginx_in_front(tmp: Path, env: dict[str, str]) -> Iterator[Door]:
     """Three servers and nginx before them, stopped at the end."""
     subprocess.run(
         [*SELF_SIGNED, "-keyout", str(tmp / "privkey.pem"), "-out", str(tmp / "fullchain.pem")],
@@ -112,11 +112,11 @@ def nginx_in_front(tmp: Path, env: dict[str, str], database: Path) -> Iterator[D
     nginx = None
     try:
         for number, port in enumerate(ports, 1):
-            servers.append(start(database, port, tmp / f"serve{number}.log", env))
+            servers.append(start(tmp / "unused.db", port, tmp / f"serve{number}.log", env))
         nginx = subprocess.Popen(
             [NGINX, "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"], stderr=subprocess.PIPE, text=True
         )
-        door = Door(f"https://127.0.0.1:{tls}", f"http://127.0.0.1:{plain}", servers, database, env, tmp)
+        door = Door(f"https://127.0.0.1:{tls}", f"http://127.0.0.1:{plain}", servers, env, tmp)
         deadline = time.monotonic() + WAIT
         while True:
             assert nginx.poll() is None, nginx.stderr.read() if nginx.stderr else ""
@@ -138,10 +138,10 @@ def nginx_in_front(tmp: Path, env: dict[str, str], database: Path) -> Iterator[D
 
 
 @pytest.fixture
-def door(settings: Settings, event: Event, tmp_path: Path) -> Iterator[Door]:
-    """deploy/nginx.conf before three servers on one database, believing nginx's forwarded headers."""
-    env = {"CHECKIN_TRUSTED_PROXIES": "127.0.0.1", "CHECKIN_RATE_LIMITS": "on", "CHECKIN_QR_WORKERS": "0"}
-    with nginx_in_front(tmp_path, env, settings.db_path) as running:
+def door(event: Event, shared: dict[str, str], tmp_path: Path) -> Iterator[Door]:
+    """deploy/nginx.conf before three servers on one PostgreSQL database and Redis, believing nginx's headers."""
+    env = {**shared, "CHECKIN_TRUSTED_PROXIES": "127.0.0.1", "CHECKIN_RATE_LIMITS": "on"}
+    with nginx_in_front(tmp_path, env) as running:
         yield running
 
 

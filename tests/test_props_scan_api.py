@@ -178,7 +178,7 @@ class Door(RuleBasedStateMachine):
         target=sent,
         which=st.integers(0, 8),
         direction=st.sampled_from(Direction),
-        offline=st.sampled_from(["ok", "ok", "venue_full", "already_checked_in", "revoked"]),
+        offline=st.sampled_from(["ok", "ok", "venue_full", "already_checked_in", "revoked", "not_in_local_data"]),
         earlier=st.sampled_from([1, 30, 600]),
     )
     def scan_offline(self, which: int, direction: Direction, offline: str, earlier: int) -> Sent:

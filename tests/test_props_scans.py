@@ -48,9 +48,9 @@ def model(
         result, action = Result.OK, (Action.ADMIT if presence is None else Action.REENTER)
     if shown is not None and not went_in and action is not Action.NONE:
         # The offline kiosk turned the person away: that stands, and nothing changes.
-        # A word the contract does not answer with (`duplicate` only names a log row) is not repeated.
+        # A word the contract does not answer with (`duplicate` only names a log row) is `unknown`.
         known = shown in set(Result) and shown != Result.DUPLICATE
-        return (Result(shown) if known else result), Action.NONE
+        return (Result(shown) if known else Result.UNKNOWN), Action.NONE
     return result, action
 
 

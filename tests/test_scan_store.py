@@ -23,6 +23,8 @@ from checkin.storage.scans import Caller, counts, record_scan, register_walkin, 
 from tests.door_helpers import code_of, register, scan_id
 from tests.utils import EVENT
 
+pytestmark = pytest.mark.both_engines
+
 DESK = Caller("事務局")
 WALKER = Application("飛込 次郎", "トビコミ ジロウ", "", "", Mode.VENUE)
 
@@ -145,6 +147,15 @@ def test_walkin_with_a_registered_email_is_refused(db: Database, event: Event) -
     register(db, event, 1)
     with pytest.raises(DuplicateEmail):
         db.write_sync(register_walkin, event, _walkin("w1", replace(WALKER, email="p0@example.jp")), DESK, time.time())
+
+
+def test_walkin_is_registered_while_registration_is_closed_and_audited_as_the_kiosk(db: Database, event: Event) -> None:
+    """The door registers walk-ins after the form closed; the audit names the kiosk and the source walkin."""
+    db.write_sync(update_event, event.slug, {"registration_open": False}, "test", time.time())
+    body = db.write_sync(register_walkin, event, _walkin("w1"), DESK, time.time()).body
+    assert body["result"] == "ok" and body["registrant"]["ref_no"].startswith("W")
+    entry = next(row for row in db.read_sync(audit_entries, event.id) if row["action"] == "registrant.create")
+    assert (entry["actor"], json.loads(entry["detail"])) == ("事務局", {"status": "registered", "source": "walkin"})
 
 
 def test_undo_is_audited_and_a_second_undo_is_not_checked_in(db: Database, event: Event) -> None:

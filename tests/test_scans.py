@@ -28,6 +28,8 @@ from checkin.scans import (
     parse_walkin,
 )
 
+pytestmark = pytest.mark.both_engines
+
 T0 = parse_iso("2023-11-27T13:00:00+09:00")
 VENUE = Subject(Mode.VENUE, Status.REGISTERED)
 ONLINE = Subject(Mode.ONLINE, Status.REGISTERED)
@@ -161,7 +163,7 @@ def test_offline_refusal_changes_nothing_and_keeps_the_kiosks_word() -> None:
     decision = decide(VENUE, None, Direction.IN, T0, room=5, offline_decision="unknown")
     assert decision == Decision(Result.UNKNOWN, warnings=("refused_offline",))
     assert decide(VENUE, INSIDE, Direction.IN, T0 - 60, 5, offline_decision="venue_full").action is Action.NONE
-    assert decide(VENUE, None, Direction.IN, T0, 5, offline_decision="whatever").result is Result.OK
+    assert decide(VENUE, None, Direction.IN, T0, 5, offline_decision="whatever").result is Result.UNKNOWN
     assert decide(VENUE, None, Direction.IN, T0, 5, offline_decision="whatever").action is Action.NONE
     assert (
         decide(VENUE, INSIDE, Direction.IN, T0 + 5, 5, offline_decision="revoked").result is Result.ALREADY_CHECKED_IN

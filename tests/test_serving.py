@@ -23,9 +23,10 @@ from checkin.models import Event, Role
 from checkin.server import GRACEFUL_SHUTDOWN_SECONDS
 from checkin.settings import Settings
 from tests.conftest import make_token
-from tests.serve_process import ServerProcess, alive, children_of, start
+from tests.serve_process import ServerProcess, alive, backend, children_of, redis_prefix, shared, start
 from tests.utils import free_port
 
+__all__ = ["backend", "redis_prefix", "shared"]  # fixtures: PostgreSQL and Redis for every server here
 pytestmark = pytest.mark.slow
 
 ANON = "anon-" + "b" * 20
@@ -36,27 +37,20 @@ WAIT = 60.0  # seconds a condition may take before the test gives up (a bound, n
 
 def test_one_process_needs_nothing_shared() -> None:
     """One process serves any database, with or without Redis."""
-    assert serving.refusal(1, "checkin.db", "") is None
+    assert serving.refusal(1, "", "") is None
     assert serving.refusal(1, PG, "") is None
 
 
 def test_several_processes_need_postgresql_and_redis() -> None:
     """More than one process is refused on SQLite or without Redis, naming the settings that are missing."""
-    on_sqlite = serving.refusal(3, "checkin.db", "redis://127.0.0.1:6379/0")
+    on_sqlite = serving.refusal(3, "", "redis://127.0.0.1:6379/0")
     without_redis = serving.refusal(3, PG, "")
-    neither = serving.refusal(2, "/srv/checkin.db", "")
+    neither = serving.refusal(2, "", "")
     assert on_sqlite is not None and "CHECKIN_DB" in on_sqlite and "CHECKIN_REDIS_URL" not in on_sqlite
     assert without_redis is not None and "CHECKIN_REDIS_URL" in without_redis and "CHECKIN_DB" not in without_redis
     assert neither is not None and "CHECKIN_DB" in neither and "CHECKIN_REDIS_URL" in neither
     assert serving.refusal(3, PG, "redis://127.0.0.1:6379/0") is None
     assert serving.refusal(0, PG, "redis://127.0.0.1:6379/0") is not None
-
-
-def test_a_url_is_recognised_after_the_command_line_made_it_a_path() -> None:
-    """`--db postgresql://...` read as a path loses a slash; it still names PostgreSQL."""
-    assert serving.is_postgresql(str(Path(PG)))
-    assert serving.is_postgresql("postgres://u@db/checkin")
-    assert not serving.is_postgresql("postgresql.db")
 
 
 def test_serve_refuses_several_processes_on_sqlite(tmp_path: Path) -> None:
@@ -78,17 +72,20 @@ def test_serve_refuses_several_processes_on_sqlite(tmp_path: Path) -> None:
 
 
 def supervisor_script(port: int, workers: int) -> str:
-    """Python that runs the supervisor as `checkin serve --workers` does, below the command's check."""
+    """Python that runs the supervisor as `checkin serve --workers` does, below the command's checks."""
     return (
         "import sys; from checkin import serving; from checkin.settings import Settings; "
         f"sys.exit(serving.run_workers(Settings.from_env(), '127.0.0.1', {port}, {workers}))"
     )
 
 
-def start_workers(settings: Settings, port: int, log: Path, workers: int = 3) -> ServerProcess:
-    """The supervisor with `workers` children, started below the command's check (these tests use SQLite)."""
-    script = supervisor_script(port, workers)
-    server = start(settings.db_path, port, log, {"CHECKIN_QR_WORKERS": "0"}, [sys.executable, "-c", script])
+def serve_command(port: int, workers: int = 1) -> list[str]:
+    return [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port), "--workers", str(workers)]
+
+
+def start_workers(env: dict[str, str], port: int, log: Path, workers: int = 3) -> ServerProcess:
+    """`checkin serve --workers N`, once its N children are up."""
+    server = start(log.parent / "unused.db", port, log, env, serve_command(port, workers))
     wait_for(lambda: len(server.children()) == workers)
     return server
 
@@ -130,10 +127,10 @@ def answered_by(server: ServerProcess) -> int | None:
 
 
 @pytest.fixture
-def workers(settings: Settings, event: Event, tmp_path: Path) -> Iterator[ServerProcess]:
-    """Three server processes on one port, on a database with the test event."""
+def workers(event: Event, shared: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
+    """`checkin serve --workers 3` on the test's PostgreSQL database (with its event) and Redis."""
     port = free_port()
-    server = start_workers(settings, port, tmp_path / "serve.log")
+    server = start_workers(shared, port, tmp_path / "serve.log")
     children = server.children()
     try:
         yield server
@@ -141,7 +138,7 @@ def workers(settings: Settings, event: Event, tmp_path: Path) -> Iterator[Server
         server.stop()
         for pid in children + server.children():  # left behind only if the supervisor failed
             with contextlib.suppress(OSError):
-                if b"run_workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                if b"--workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     os.kill(pid, signal.SIGKILL)
 
 
@@ -176,12 +173,10 @@ def test_children_end_when_the_supervisor_is_killed(workers: ServerProcess) -> N
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_while_children_start_is_not_lost(settings: Settings, event: Event, signum: int) -> None:
+def test_a_stop_while_children_start_is_not_lost(event: Event, shared: dict[str, str], signum: int) -> None:
     """SIGTERM (or Ctrl-C) at once after the start ends every child, however far each had come, and exits 0."""
-    port = free_port()
-    script = supervisor_script(port, 3)
-    env = {**os.environ, "CHECKIN_DB": str(settings.db_path), "CHECKIN_QR_WORKERS": "0"}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.DEVNULL)
+    env = {**os.environ, **shared}
+    proc = subprocess.Popen(serve_command(free_port(), 3), env=env, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: len(children_of(proc.pid)) == 3)
         children = children_of(proc.pid)
@@ -240,9 +235,11 @@ async def stopped_gracefully(server: ServerProcess, settings: Settings, event: E
     return server.proc.wait(timeout=WAIT)
 
 
-async def test_one_process_drains_on_sigterm(settings: Settings, event: Event, tmp_path: Path) -> None:
+async def test_one_process_drains_on_sigterm(
+    settings: Settings, event: Event, shared: dict[str, str], tmp_path: Path
+) -> None:
     """SIGTERM: no new connections, the request in flight answered, dashboards and viewers told 1012."""
-    server = start(settings.db_path, free_port(), tmp_path / "serve.log", {"CHECKIN_QR_WORKERS": "0"})
+    server = start(tmp_path / "unused.db", free_port(), tmp_path / "serve.log", shared)
     try:
         await stopped_gracefully(server, settings, event)
     finally:
@@ -257,10 +254,10 @@ async def test_workers_drain_on_sigterm(workers: ServerProcess, settings: Settin
 
 
 async def test_a_request_that_never_ends_does_not_hold_the_stop(
-    settings: Settings, event: Event, tmp_path: Path
+    event: Event, shared: dict[str, str], tmp_path: Path
 ) -> None:
     """A client that never sends the body it announced is cut off after the grace, and the server exits."""
-    server = start(settings.db_path, free_port(), tmp_path / "serve.log", {"CHECKIN_QR_WORKERS": "0"})
+    server = start(tmp_path / "unused.db", free_port(), tmp_path / "serve.log", shared)
     try:
         with in_flight(server.port, b"{}" * 10) as stuck:
             server.proc.send_signal(signal.SIGTERM)

@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+from checkin import tickets
 from checkin.text import email_key, furigana, search_key, single_line, to_katakana
+from tests.node import node_json
+
+# Search keys as the server folds them; the kiosk's kiosk/text.js must fold the same inputs alike.
+SEARCH_KEYS = [
+    ("やまだ たろう", "ヤマダタロウ"),
+    ("ﾔﾏﾀﾞ　ﾀﾛｳ", "ヤマダタロウ"),
+    ("ＡＢＣ＠Ｅｘａｍｐｌｅ．ＪＰ", "abc@example.jp"),
+    ("髙橋 﨑子", "髙橋﨑子"),
+    ("W0000012", "w0000012"),
+    (" ゔぁ ヴァ ", "ヴァヴァ"),
+    ("みすゞ さゝき", "ミスヾサヽキ"),  # the iteration marks ゝゞ are hiragana too
+    ("山田\x00太郎\x7f\x85\u2028", "山田太郎"),  # controls go: SQLite's LIKE stops reading at NUL
+    ("a \u0301", "á"),  # a mark that followed a removed space joins the letter: composed at the end
+    ("Straße ΣΟΦΟΣ", "strasseσοφοσ"),  # case folded, no final sigma
+    ("ᾼ ᾳ Ꭰꭰ", "αιαιᎠᎠ"),
+    ("\ufeffa\u200bb", "\ufeffa\u200bb"),  # not white space to Python: kept
+    ("", ""),
+]
+# What scanners send, tidied by tickets.normalise and the kiosk's normaliseCode alike.
+SCANNED = [" ck1-abcd-efgh\t", "ＣＫ１－ａｂ", "\x1cCK1\x85", "\ufeffCK1 ", "\u3000ck1\u2028", "straße"]
 
 
 def test_email_key_folds_full_width_and_case() -> None:
@@ -16,6 +39,34 @@ def test_search_key_matches_kana_with_or_without_spaces_and_widths() -> None:
     assert search_key("たかはし　さきこ") == target
     assert search_key("ﾀｶﾊｼｻｷｺ") == target
     assert search_key("タカハシサキコ") == target
+
+
+def test_search_key_folds_the_table() -> None:
+    """Each input of the shared table folds to its key."""
+    assert [search_key(text) for text, _ in SEARCH_KEYS] == [key for _, key in SEARCH_KEYS]
+
+
+def test_the_kiosks_folding_agrees_with_the_servers() -> None:
+    """kiosk/text.js folds the table, and every character both Unicode versions know, as search_key does;
+    it tidies scanned text as tickets.normalise does."""
+    characters = [
+        chr(point)
+        for point in range(0x110000)
+        if not 0xD800 <= point <= 0xDFFF and unicodedata.category(chr(point)) != "Cn"
+    ]
+    script = """
+import { normaliseCode, searchKey } from "./kiosk/text.js";
+const known = (text) => !/\\p{Cn}/u.test(text);
+const table = DATA.table.map((text) => searchKey(text));
+const apart = DATA.characters.filter((ch, i) => known(ch) && searchKey(ch) !== DATA.keys[i]);
+console.log(JSON.stringify({ table, apart, scanned: DATA.scanned.map(normaliseCode) }));
+"""
+    data = {"table": [text for text, _ in SEARCH_KEYS], "characters": characters, "scanned": SCANNED}
+    data["keys"] = [search_key(ch) for ch in characters]
+    result = node_json(script, data)
+    assert result["table"] == [key for _, key in SEARCH_KEYS]
+    assert result["apart"] == []
+    assert result["scanned"] == [tickets.normalise(text) for text in SCANNED]
 
 
 def test_to_katakana_leaves_kanji_and_latin_alone() -> None:

@@ -51,9 +51,9 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def run_server(settings: Settings) -> Iterator[LiveServer]:
+def run_server(settings: Settings, port: int | None = None) -> Iterator[LiveServer]:
     """Serve create_app(settings) with uvicorn, as `checkin serve` does, until the block ends."""
-    port = free_port()
+    port = port or free_port()
     from dataclasses import replace
 
     settings = replace(settings, base_url=f"http://127.0.0.1:{port}")

@@ -5,28 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import html
 import json
 from dataclasses import asdict
 
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from checkin.display import env
 from checkin.errors import CheckinError, Forbidden, socket_close_code
 from checkin.hub import Subscription
 from checkin.models import Event, Role, iso
 from checkin.stats import for_projector, report_figures
 from checkin.storage.report import report_data
 from checkin.web.auth import authenticate, require, same_origin
-from checkin.web.common import event_of, front_end, services
+from checkin.web.common import event_of, services
 
-PAGES = front_end("static") / "dashboard"
 VIEWERS = frozenset({Role.DASHBOARD, Role.ORGANISER})
 GOING_AWAY = 1001
 RECHECK_SECONDS = 30.0
-IDENTITY_MARK = "<!-- event identity -->"
 PAGE_HEADERS = {"cache-control": "no-cache"}  # the policy is every page's: checkin.web.security
 
 
@@ -139,24 +137,23 @@ def export_url(event: Event) -> str:
     return f"/admin/events/{event.slug}/export.csv"
 
 
-def with_identity(page: str, event: Event) -> HTMLResponse:
-    """A dashboard page with the event's public identity (title, times) in its head, for its header."""
-    about = identity(event)
-    meta = {"event-title": about["title"], "event-starts": about["starts_at"], "event-ends": about["ends_at"]}
-    tags = "\n".join(f'<meta name="{name}" content="{html.escape(value or "")}">' for name, value in meta.items())
-    text = (PAGES / page).read_text(encoding="utf-8").replace(IDENTITY_MARK, tags, 1)
+def dashboard_html(name: str, meta: dict[str, str | None]) -> HTMLResponse:
+    """A dashboard page (templates/dashboard/), with `meta` tags for its script (the event's identity)."""
+    text = env.get_template(f"dashboard/{name}").render(meta=meta)
     return HTMLResponse(text, headers=PAGE_HEADERS)
 
 
 async def dashboard_page(request: Request) -> Response:
     """The live dashboard (data comes over the socket, with the visitor's own credential)."""
-    return with_identity("index.html", await event_of(request))
+    about = identity(await event_of(request))
+    meta = {"event-title": about["title"], "event-starts": about["starts_at"], "event-ends": about["ends_at"]}
+    return dashboard_html("index.html", meta)
 
 
 async def report_page(request: Request) -> Response:
     """The after-event report page."""
     await event_of(request)
-    return FileResponse(PAGES / "report.html", headers=PAGE_HEADERS)
+    return dashboard_html("report.html", {})
 
 
 routes: list[BaseRoute] = [

@@ -1,10 +1,10 @@
 // The live dashboard page: follows the event's snapshots and says plainly when they are stale.
 
+import { ReconnectingSocket } from "/static/common/socket.js";
 import { makeCharts } from "./charts.js";
 import { eventSlug, forgetToken, socketUrl, takeToken } from "./credential.js";
-import { LiveFeed } from "./live.js";
-import { applyLanguage, currentLanguage, eventIdentity, formatEventDate, formatTime, rememberLanguage, t } from "./messages.js";
-import { buildFigures, renderFigures, renderKiosks, renderLatest } from "./view.js";
+import { applyLanguage, currentLanguage, eventIdentity, formatEventDate, formatTime, rememberLanguage, translate } from "./messages.js";
+import { buildFigures, renderFigures, renderKiosks, renderLatest, showBanner } from "./view.js";
 
 // The server sends a snapshot at least every ~5 s: twice that without one means the figures are old.
 const STALE_MS = 10_000;
@@ -24,7 +24,7 @@ const charts = makeCharts(byId);
 const identity = eventIdentity();
 
 function buildCharts() {
-  for (const [chart, label] of charts) chart.build(t(lang, label));
+  for (const [chart, label] of charts) chart.build(translate(label, lang));
 }
 
 function show(snapshot) {
@@ -41,27 +41,25 @@ function show(snapshot) {
 
 /** The banner's words for the current state, or null when the figures are live. */
 function staleness() {
-  if (connection === "refused") return t(lang, `denied_${refusedCode}`);
-  if (!latest) return Date.now() - openedAt > QUIET_START_MS ? t(lang, "stale_never") : null;
+  if (connection === "refused") return translate(`denied_${refusedCode}`, lang);
+  if (!latest) return Date.now() - openedAt > QUIET_START_MS ? translate("stale_never", lang) : null;
   const time = formatTime(lang, latest.at, true);
-  if (connection !== "open") return t(lang, "stale_disconnected", { time });
-  if (Date.now() - receivedAt > STALE_MS) return t(lang, "stale_quiet", { time });
+  if (connection !== "open") return translate("stale_disconnected", lang, { time });
+  if (Date.now() - receivedAt > STALE_MS) return translate("stale_quiet", lang, { time });
   return null;
 }
 
 function showFreshness() {
   const text = staleness();
   document.body.classList.toggle("stale", text !== null);
-  byId("banner").hidden = text === null;
-  byId("banner-text").textContent = text || "";
-  byId("login").hidden = !(connection === "refused" && refusedCode !== 4404);
-  byId("updated").textContent = latest ? t(lang, "updated", { time: formatTime(lang, latest.at, true) }) : "";
+  showBanner(text, connection === "refused" && refusedCode !== 4404);
+  byId("updated").textContent = latest ? translate("updated", lang, { time: formatTime(lang, latest.at, true) }) : "";
 }
 
 function setLanguage(next) {
   lang = next;
   applyLanguage(lang);
-  document.title = `${t(lang, "title")} – ${identity.title || slug}`;
+  document.title = `${translate("title", lang)} – ${identity.title || slug}`;
   byId("event-title").textContent = identity.title || slug;
   byId("event-date").textContent = formatEventDate(lang, identity.starts, identity.ends);
   buildCharts();
@@ -79,23 +77,41 @@ function setProjector(on) {
   buildCharts();
 }
 
-const feed = new LiveFeed(() => socketUrl(slug, token), {
-  snapshot: show,
-  state(state, code) {
-    connection = state;
-    refusedCode = code ?? null;
-    showFreshness();
+// The server's refusals: the page stops retrying and says why (after trying the login cookie, if a token failed).
+const REFUSED = new Set([4401, 4403, 4404]);
+
+function setConnection(state, code = null) {
+  connection = state;
+  refusedCode = code;
+  showFreshness();
+}
+
+// The server sends at least one snapshot every ~5 s: a silent socket is a half-open one.
+const feed = new ReconnectingSocket(
+  () => socketUrl(slug, token),
+  {
+    connecting: () => setConnection("connecting"),
+    open: () => setConnection("open"),
+    message(message) {
+      if (message.type === "snapshot") show(message);
+    },
+    closed(code) {
+      const refused = REFUSED.has(code);
+      if (refused && !token) {
+        setConnection("refused", code);
+        return "stop";
+      }
+      setConnection("closed", code);
+      if (!refused) return "later";
+      forgetToken(slug); // a refused token: the organiser's login may still work
+      token = null;
+      return "now";
+    },
   },
-  refused() {
-    if (!token) return false;
-    forgetToken(slug); // a refused token: the organiser's login may still work
-    token = null;
-    return true;
-  },
-});
+  { firstDelayMs: 500, maxDelayMs: 30_000, silentMs: 20_000 },
+);
 
 buildFigures(byId("figures"));
-byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 byId("report-link").href = `/dashboard/${encodeURIComponent(slug)}/report`;
 byId("lang").addEventListener("click", () => {
   rememberLanguage(lang === "ja" ? "en" : "ja");

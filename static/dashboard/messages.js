@@ -1,6 +1,8 @@
 // Words on the dashboard and the report, Japanese first (the glossary's terms), and the language choice.
 
-const MESSAGES = {
+import { DEFAULT, LANGS, translator } from "/static/common/i18n.js";
+
+export const MESSAGES = {
   title: { ja: "ライブダッシュボード", en: "Live dashboard" },
   report_title: { ja: "参加報告", en: "Attendance report" },
   checked_in: { ja: "来場者数", en: "Attended (venue)" },
@@ -103,8 +105,6 @@ const MESSAGES = {
   load_failed: { ja: "読み込めませんでした。再読み込みしてください", en: "Could not load. Please reload" },
 };
 
-export const LANGS = ["ja", "en"];
-
 function cookieLanguage() {
   const match = document.cookie.match(/(?:^|;\s*)lang=(ja|en)\b/);
   return match ? match[1] : null;
@@ -113,7 +113,7 @@ function cookieLanguage() {
 /** The visitor's language: ?lang=, then the `lang` cookie the other pages share, else Japanese. */
 export function currentLanguage() {
   const asked = new URLSearchParams(location.search).get("lang");
-  return LANGS.includes(asked) ? asked : cookieLanguage() || "ja";
+  return LANGS.includes(asked) ? asked : cookieLanguage() || DEFAULT;
 }
 
 /** Remember a language for every page of the site. */
@@ -125,17 +125,13 @@ export function rememberLanguage(lang) {
 }
 
 /** The message for `key` in `lang`, with {placeholders} filled. */
-export function t(lang, key, values = {}) {
-  const texts = MESSAGES[key];
-  const text = texts ? texts[lang] || texts.ja : key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-}
+export const translate = translator(MESSAGES);
 
 /** Put every [data-i18n] element of the page in `lang`, and the switch in the other language. */
 export function applyLanguage(lang) {
   document.documentElement.lang = lang;
   for (const element of document.querySelectorAll("[data-i18n]")) {
-    element.textContent = t(lang, element.dataset.i18n);
+    element.textContent = translate(element.dataset.i18n, lang);
   }
   const other = lang === "ja" ? "en" : "ja";
   const button = document.getElementById("lang");
@@ -181,7 +177,7 @@ export function formatAsOf(lang, iso) {
     lang === "ja"
       ? `${parts.year}年${Number(parts.month)}月${Number(parts.day)}日 ${Number(parts.hour)}時${parts.minute}分`
       : `${Number(parts.day)} ${months[Number(parts.month) - 1]} ${parts.year} ${parts.hour}:${parts.minute}`;
-  return t(lang, "as_of", { time });
+  return translate("as_of", lang, { time });
 }
 
 /** The event's title and times, as the server wrote them into the page's head. */

@@ -11,8 +11,9 @@ import {
   formatNumber,
   formatTime,
   rememberLanguage,
-  t,
+  translate,
 } from "./messages.js";
+import { fillRows, showBanner } from "./view.js";
 
 const byId = (id) => document.getElementById(id);
 const slug = eventSlug();
@@ -43,7 +44,7 @@ function fillList(list, rows) {
   for (const [label, value, note, field] of rows) {
     const item = document.createElement("div");
     const term = document.createElement("dt");
-    term.textContent = t(lang, label);
+    term.textContent = translate(label, lang);
     const detail = document.createElement("dd");
     const number = document.createElement("span");
     number.className = "value";
@@ -61,8 +62,8 @@ function fillList(list, rows) {
   }
 }
 
-const people = (count) => t(lang, "people", { count: formatNumber(lang, count) });
-const minutes = (count) => (count == null ? "–" : t(lang, "minutes", { count: formatNumber(lang, count) }));
+const people = (count) => translate("people", lang, { count: formatNumber(lang, count) });
+const minutes = (count) => (count == null ? "–" : translate("minutes", lang, { count: formatNumber(lang, count) }));
 
 function percent(rate) {
   if (rate == null) return "–";
@@ -83,7 +84,7 @@ function renderIdentity(event) {
 function renderReportFigures(figures) {
   const { venue, online } = figures;
   fillList(byId("venue-figures"), [
-    ["attendance_rate", percent(venue.rate), t(lang, "rate_note", { arrived: venue.arrived, registered: venue.registered }), "venue.rate"],
+    ["attendance_rate", percent(venue.rate), translate("rate_note", lang, { arrived: venue.arrived, registered: venue.registered }), "venue.rate"],
     ["pre_registered", people(venue.registered), "", "venue.registered"],
     ["pre_registered_arrived", people(venue.arrived), "", "venue.arrived"],
     ["no_shows_short", people(venue.no_shows), "", "venue.no_shows"],
@@ -91,41 +92,31 @@ function renderReportFigures(figures) {
     ["online_at_venue", people(venue.online_registrants), "", "venue.online_registrants"],
     ["checked_in_total", people(venue.checked_in), "", "venue.checked_in"],
   ]);
-  const peakAt = online.peak_at ? t(lang, "peak_at", { time: formatTime(lang, online.peak_at) }) : "";
+  const peakAt = online.peak_at ? translate("peak_at", lang, { time: formatTime(lang, online.peak_at) }) : "";
   fillList(byId("online-figures"), [
-    ["online_unique", people(online.unique), t(lang, "unique_note", { registrants: online.registrants, anonymous: online.anonymous }), "online.unique"],
+    ["online_unique", people(online.unique), translate("unique_note", lang, { registrants: online.registrants, anonymous: online.anonymous }), "online.unique"],
     ["online_peak", people(online.peak), peakAt, "online.peak"],
     ["minutes_total", minutes(online.minutes), "", "online.minutes"],
     ["minutes_per_viewer", minutes(online.minutes_per_viewer), "", "online.minutes_per_viewer"],
   ]);
   fillList(byId("overall-figures"), [
     ["both_ways", people(figures.both), "", "both"],
-    ["total", people(figures.total), t(lang, "total_note"), "total"],
+    ["total", people(figures.total), translate("total_note", lang), "total"],
   ]);
 }
 
-/** Fill a table body, or show one row with `empty` when there is nothing. */
+/** A table of people, a row of `cells(row)` texts each, or one row with the `empty` message. */
 function fillTable(tbody, rows, columns, empty, cells) {
-  tbody.replaceChildren();
-  if (rows.length === 0) {
-    const td = tbody.insertRow().insertCell();
-    td.colSpan = columns;
-    td.className = "empty";
-    td.textContent = t(lang, empty);
-  }
-  for (const row of rows) {
-    const tr = tbody.insertRow();
+  fillRows(tbody, rows, columns, translate(empty, lang), (tr, row) => {
     for (const text of cells(row)) tr.insertCell().textContent = text;
-  }
+  });
 }
 
 function render() {
   applyLanguage(lang);
-  document.title = `${t(lang, "report_title")} – ${report?.event.title || slug}`;
-  for (const [chart, label] of charts) chart.build(t(lang, label));
-  byId("banner").hidden = problem === null;
-  byId("banner-text").textContent = problem ? t(lang, problem) : "";
-  byId("login").hidden = !(problem === "denied_4401" || problem === "denied_4403");
+  document.title = `${translate("report_title", lang)} – ${report?.event.title || slug}`;
+  for (const [chart, label] of charts) chart.build(translate(label, lang));
+  showBanner(problem ? translate(problem, lang) : null, problem === "denied_4401" || problem === "denied_4403");
   if (!report) return;
   document.body.classList.remove("waiting");
   byId("event-title").textContent = report.event.title;
@@ -135,13 +126,13 @@ function render() {
   for (const [chart, , key] of charts) chart.update(report.snapshot.series[key]);
   byId("no-show-count").textContent = people(report.no_shows.length);
   fillTable(byId("no-shows"), report.no_shows, 5, "no_shows_none", (row) => [
-    row.ref_no, row.name, row.kana, row.organisation, row.watched_online ? t(lang, "watched_yes") : "",
+    row.ref_no, row.name, row.kana, row.organisation, row.watched_online ? translate("watched_yes", lang) : "",
   ]);
   byId("walk-in-count").textContent = people(report.walk_ins.length);
   fillTable(byId("walk-ins"), report.walk_ins, 4, "walk_ins_none", (row) => [
     row.ref_no, row.name, row.organisation, formatTime(lang, row.checked_in_at),
   ]);
-  byId("anonymous-refused").textContent = t(lang, "anonymous_refused", { count: report.anonymous_refused });
+  byId("anonymous-refused").textContent = translate("anonymous_refused", lang, { count: report.anonymous_refused });
   byId("anonymous-refused").hidden = report.anonymous_refused === 0;
   for (const kind of ["xlsx", "csv"]) {
     byId(kind).href = report.exports[kind];
@@ -149,7 +140,6 @@ function render() {
   }
 }
 
-byId("login").href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 byId("dashboard-link").href = `/dashboard/${encodeURIComponent(slug)}`;
 byId("print").addEventListener("click", () => window.print());
 byId("lang").addEventListener("click", () => {

@@ -1,6 +1,6 @@
-// Drawing a snapshot into the page: the big figures, the kiosks and the latest check-ins.
+// Drawing into the dashboard pages: the big figures, the kiosks, the latest check-ins, tables and the banner.
 
-import { formatNumber, formatTime, t } from "./messages.js";
+import { formatNumber, formatTime, translate } from "./messages.js";
 
 // The big figures, in the glossary's words; built once per page so both pages show them alike.
 const FIGURES = [
@@ -55,7 +55,7 @@ function cell(row, text, className) {
 }
 
 /** Fill a table body, or show one row with `empty` when there is nothing. */
-function fillRows(tbody, items, columns, empty, addRow) {
+export function fillRows(tbody, items, columns, empty, addRow) {
   tbody.replaceChildren();
   if (items.length === 0) {
     const td = tbody.insertRow().insertCell();
@@ -76,32 +76,41 @@ export function renderFigures(snapshot, lang) {
   const fill = document.getElementById("capacity-fill");
   if (fill) fill.style.width = `${capacity > 0 ? Math.min(100, (100 * checkedIn) / capacity) : 0}%`;
   const peakAt = document.getElementById("peak-at");
-  if (peakAt) peakAt.textContent = snapshot.online.peak_at ? t(lang, "peak_at", { time: formatTime(lang, snapshot.online.peak_at) }) : "";
+  if (peakAt) peakAt.textContent = snapshot.online.peak_at ? translate("peak_at", lang, { time: formatTime(lang, snapshot.online.peak_at) }) : "";
+}
+
+/** The banner over the page: `text` (null: none), with the login link where logging in would help. */
+export function showBanner(text, offerLogin) {
+  document.getElementById("banner").hidden = text === null;
+  document.getElementById("banner-text").textContent = text ?? "";
+  const login = document.getElementById("login");
+  login.hidden = !offerLogin;
+  login.href = `/admin/login?next=${encodeURIComponent(location.pathname)}`;
 }
 
 // Below this many decoded camera frames a second, a code held up waits noticeably before it is read.
 const SLOW_FPS = 5;
 
 export function renderKiosks(tbody, kiosks, lang) {
-  fillRows(tbody, kiosks, 6, t(lang, "no_kiosks"), (row, kiosk) => {
+  fillRows(tbody, kiosks, 6, translate("no_kiosks", lang), (row, kiosk) => {
     cell(row, kiosk.name, "name");
-    const state = cell(row, t(lang, kiosk.online ? "kiosk_online" : "kiosk_offline"), kiosk.online ? "state on" : "state off");
-    state.title = `${t(lang, "last_seen")}: ${formatTime(lang, kiosk.last_seen, true)}`;
+    const state = cell(row, translate(kiosk.online ? "kiosk_online" : "kiosk_offline", lang), kiosk.online ? "state on" : "state off");
+    state.title = `${translate("last_seen", lang)}: ${formatTime(lang, kiosk.last_seen, true)}`;
     cell(row, formatTime(lang, kiosk.last_scan_at), "time");
     cell(row, formatNumber(lang, kiosk.scans), "number");
     cell(row, formatNumber(lang, kiosk.queue_length), kiosk.queue_length > 0 ? "number waiting" : "number");
     const fps = kiosk.decode_fps;
     const known = typeof fps === "number";
     const slow = known && kiosk.online && fps < SLOW_FPS;
-    const speed = cell(row, known ? t(lang, "fps", { fps: formatNumber(lang, fps) }) : "–", slow ? "number fps slow" : "number fps");
-    if (slow) speed.title = t(lang, "fps_slow", { fps: formatNumber(lang, fps) });
+    const speed = cell(row, known ? translate("fps", lang, { fps: formatNumber(lang, fps) }) : "–", slow ? "number fps slow" : "number fps");
+    if (slow) speed.title = translate("fps_slow", lang, { fps: formatNumber(lang, fps) });
   });
 }
 
 export function renderLatest(tbody, checkins, lang) {
   // A projector of an event that keeps names off gets neither reference numbers nor names: no columns for them.
   tbody.closest("table")?.classList.toggle("no-names", checkins.length > 0 && !("name" in checkins[0]));
-  fillRows(tbody, checkins, 4, t(lang, "no_checkins"), (row, checkin) => {
+  fillRows(tbody, checkins, 4, translate("no_checkins", lang), (row, checkin) => {
     cell(row, formatTime(lang, checkin.at, true), "time");
     cell(row, checkin.ref_no ?? "", "ref");
     cell(row, checkin.name ?? "", "name");

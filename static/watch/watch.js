@@ -1,7 +1,7 @@
 // The watch page: plays the event's stream and tells the presence socket whether the viewer is watching.
 // A video (HLS or a file) counts while it plays on a visible page; an embed, whose player cannot be read,
 // counts while the page is visible.
-import { PresenceSocket } from "./socket.js";
+import { ReconnectingSocket } from "/static/common/socket.js";
 
 const root = document.querySelector("[data-watch]");
 const status = document.querySelector(".presence");
@@ -59,12 +59,42 @@ async function attachStream(video) {
   video.src = src;
 }
 
-const presence = new PresenceSocket(socketUrl(), showStatus);
+// Close codes after which retrying cannot help: the link is not (or no longer) a viewer of this event.
+const FINAL = new Set([4400, 4403, 4404]);
+const BUSY = 4429;
+const address = socketUrl(); // one viewer id for the page's life, even where storage is blocked
+let watchingNow = false;
+
+const presence = new ReconnectingSocket(
+  () => address,
+  {
+    message(message) {
+      if (message.type !== "hello") return;
+      showStatus("connected");
+      presence.send({ type: "state", watching: watchingNow });
+    },
+    closed(code) {
+      if (FINAL.has(code)) {
+        showStatus("refused");
+        return "stop";
+      }
+      showStatus(code === BUSY ? "busy" : "reconnecting");
+      return "later";
+    },
+  },
+  { firstDelayMs: 1500, maxDelayMs: 60_000 },
+);
 const video = root.querySelector("video");
 const visible = () => document.visibilityState === "visible";
 const playing = () => visible() && !video.paused && !video.ended;
 const watching = { video: playing, hls: playing, embed: visible }[kind] || (() => false);
-const update = () => presence.setWatching(watching());
+
+/** Tell the server when the viewer starts or stops watching. */
+function update() {
+  if (watching() === watchingNow) return;
+  watchingNow = !watchingNow;
+  presence.send({ type: "state", watching: watchingNow });
+}
 
 if (video) {
   for (const name of ["play", "playing", "pause", "ended", "emptied"]) video.addEventListener(name, update);
