@@ -27,7 +27,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from checkin.server import uvicorn_options
 
     settings = settings_for_serve(args, settings)
-    problem = serving.refusal(args.workers, settings.db_url, os.environ.get("CHECKIN_REDIS_URL", ""))
+    problem = serving.refusal(args.workers, settings.db_url, settings.redis_url)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

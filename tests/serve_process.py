@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,9 @@ import httpx
 import pytest
 
 from checkin.settings import Settings
+from tests.shared_redis import REDIS_URL
 
 STARTUP_SECONDS = 60.0
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -120,17 +119,12 @@ def running(db: Path, port: int, log: Path, env: dict[str, str] | None = None) -
         server.stop()
 
 
-# Fixtures for tests of several server processes, which share PostgreSQL and Redis (import them by name).
+# Fixtures for tests of several server processes, which share PostgreSQL and Redis (import them by name;
+# redis_prefix from tests.shared_redis too).
 @pytest.fixture
 def backend() -> str:
     """Several processes serve one PostgreSQL database (the single-process tests use it too)."""
     return "postgresql"
-
-
-@pytest.fixture
-def redis_prefix() -> str:
-    """Keys of this test's own in the shared Redis."""
-    return f"test-{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture

@@ -60,17 +60,21 @@ ENTRY = {"checkin.app", "checkin.cli", "checkin.serving"}
 MAY_IMPORT: dict[str, set[str]] = {
     "domain": {"domain"},
     "storage": {"domain", "storage"},
-    "services": {"domain", "storage", "services"},
-    "server": {"domain", "server"},
+    "services": {"domain", "storage", "services", "shared"},
+    # The Redis variants of what is live (checkin/shared/: hub, presence, connection counts) stand beside
+    # the in-process parts they replace; the server picks the shared connection counts by its settings.
+    "shared": {"domain", "storage", "services", "server", "shared"},
+    "server": {"domain", "server", "shared"},
     "web": {"domain", "storage", "services", "server", "web"},
     "rehearsal": {"domain", "rehearsal"},
-    "entry": {"domain", "storage", "services", "server", "web", "rehearsal", "entry"},
+    "entry": {"domain", "storage", "services", "shared", "server", "web", "rehearsal", "entry"},
 }
 # group -> outside packages it must not import: HTTP and the server stay out of the layers below the web.
 MAY_NOT_IMPORT: dict[str, set[str]] = {
     "domain": {"starlette", "uvicorn", "websockets", "httpx", "sqlite3"},
     "storage": {"starlette", "uvicorn", "websockets", "httpx"},
     "services": {"starlette", "uvicorn", "websockets"},
+    "shared": {"starlette", "uvicorn", "websockets", "sqlite3"},
     "server": {"starlette"},
     "web": set(),
     "rehearsal": {"starlette", "uvicorn", "sqlite3"},
@@ -84,6 +88,7 @@ def group_of(module: str) -> str:
         ("checkin.storage", "storage"),
         ("checkin.web", "web"),
         ("checkin.server", "server"),
+        ("checkin.shared", "shared"),
         ("checkin.rehearsal", "rehearsal"),
     ):
         if module == prefix or module.startswith(prefix + "."):
@@ -185,7 +190,9 @@ def test_the_check_sees_every_kind_of_import(tmp_path: Path, source: str, module
 def test_errors_live_in_one_place() -> None:
     """Every exception class of the package is a coded error of checkin.errors, but the transport's own.
 
-    `ProtocolError` is a broken websocket frame, closed with an RFC 6455 code before any endpoint sees it.
+    `ProtocolError` is a broken websocket frame, closed with an RFC 6455 code before any endpoint sees it;
+    `PgIntegrityError` is PostgreSQL's constraint violation dressed as the `sqlite3.IntegrityError` that
+    storage functions catch on either engine, never seen above storage.
     """
     defined = set()
     for module, _ in modules():
@@ -193,4 +200,4 @@ def test_errors_live_in_one_place() -> None:
             if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == module:
                 defined.add((module, name))
     elsewhere = {(module, name) for module, name in defined if module != "checkin.errors"}
-    assert elsewhere == {("checkin.server.wsframes", "ProtocolError")}
+    assert elsewhere == {("checkin.server.wsframes", "ProtocolError"), ("checkin.storage.pgsql", "PgIntegrityError")}

@@ -22,10 +22,12 @@ import websockets
 
 from checkin.models import Event, Role
 from checkin.settings import Settings
+from checkin.storage import opened
 from checkin.storage.admin import address_counts
 from tests.conftest import make_token
-from tests.door_helpers import code_of, opened, register, scan_id
-from tests.serve_process import ServerProcess, backend, redis_prefix, shared, start
+from tests.door_helpers import code_of, register, scan_id
+from tests.serve_process import ServerProcess, backend, shared, start
+from tests.shared_redis import redis_prefix
 from tests.utils import free_port
 
 __all__ = ["backend", "redis_prefix", "shared"]  # fixtures: PostgreSQL and Redis for the three servers

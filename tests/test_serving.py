@@ -23,7 +23,8 @@ from checkin.models import Event, Role
 from checkin.server import GRACEFUL_SHUTDOWN_SECONDS
 from checkin.settings import Settings
 from tests.conftest import make_token
-from tests.serve_process import ServerProcess, alive, backend, children_of, redis_prefix, shared, start
+from tests.serve_process import ServerProcess, alive, backend, children_of, shared, start
+from tests.shared_redis import redis_prefix
 from tests.utils import free_port
 
 __all__ = ["backend", "redis_prefix", "shared"]  # fixtures: PostgreSQL and Redis for every server here
