@@ -2,10 +2,11 @@
 
 The parent imports the whole application and compiles its templates, binds the socket, then forks: what
 it loaded stays shared by the children, page for page, until one of them writes to it (`gc.freeze` keeps
-the collector from touching, and so copying, those objects). The parent starts no thread, no event loop
-and no database connection: each child builds its own services after the fork (the database writer, the
-QR render processes, which are spawned) and runs uvicorn's Server with our protocols on the inherited
-socket; the kernel hands each new connection to one of them.
+the collector from touching, and so copying, those objects). When it forks, the parent holds no thread,
+event loop or database connection (`checkin serve` opens the database once before, so a wrong URL stops
+it with one message, and closes it): each child builds its own services after the fork (the database
+pool or writer, the QR render processes, which are spawned) and runs uvicorn's Server with our protocols
+on the inherited socket; the kernel hands each new connection to one of them.
 
 The parent restarts a child that dies. On SIGTERM or SIGINT it closes its copy of the socket and tells
 every child to drain (in-flight requests are answered, websockets closed with 1012), and exits 0 once all
