@@ -159,6 +159,10 @@ def test_writes_leave_no_advisory_lock_behind_whatever_their_outcome(pg_settings
             db.write_sync(lambda conn: 1 / 0)
         with pytest.raises(Exception, match="no_such_column"):
             db.write_sync(refused)
-        with admin_connection() as admin:
-            held = admin.execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()
+        with admin_connection() as admin:  # this database's locks: other databases on the server may be busy
+            held = admin.execute(
+                "SELECT COUNT(*) FROM pg_locks JOIN pg_database ON pg_database.oid = pg_locks.database"
+                " WHERE locktype = 'advisory' AND datname = %s",
+                (pg_settings.db_url.rsplit("/", 1)[1],),
+            ).fetchone()
     assert held == (0,)
