@@ -106,7 +106,7 @@ class PgDatabase:
         self._pool = psycopg_pool.ConnectionPool(
             self.url,
             min_size=1,
-            max_size=self._size,
+            max_size=self._size + 1,  # the writer thread's, beside one per reading thread
             kwargs={"autocommit": True},
             configure=configure,
             timeout=30,
