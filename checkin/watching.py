@@ -51,6 +51,9 @@ BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # pid was reused: a dead process on this host is noticed at once).
 STALE_BEATS = 3
 LEFT_REMEMBERED = 10_000
+# Viewer changes written (and, with several servers, settled in Redis) at most this many at a time: a join
+# storm's backlog goes in bounded steps, each a short transaction and a short script, one after another.
+MAX_CHANGES_PER_WRITE = 500
 
 
 async def identify(db: Engine, event: Event, ticket: str | None, anon: str | None) -> Identity:
@@ -220,6 +223,11 @@ class Watching:
             self._wake.set()
 
     def _take(self, now: float) -> list[Change]:
+        if len(self._pending) > MAX_CHANGES_PER_WRITE:  # a backlog: this much now, the rest in the next round
+            changes = self._pending[:MAX_CHANGES_PER_WRITE]
+            del self._pending[:MAX_CHANGES_PER_WRITE]
+            self._wake.set()
+            return changes
         changes, self._pending = [*self._pending, *self.presence.expire(now)], []
         return changes
 

@@ -21,7 +21,7 @@ from checkin.settings import Settings
 from checkin.storage import Database
 from checkin.storage.registrants import cancel, register
 from checkin.storage.viewing import Server, dead_servers, online_figures, start_viewing, watch_summary
-from checkin.watching import Watching, identify
+from checkin.watching import MAX_CHANGES_PER_WRITE, Watching, identify
 from checkin.writes import Writes
 
 pytestmark = pytest.mark.both_engines
@@ -275,3 +275,25 @@ async def test_a_running_server_takes_over_the_viewings_of_one_that_went_silent(
     assert [row[0] for row in rows] == [T0 + 6]
     beats = await db.read(lambda conn: conn.execute("SELECT server_id FROM server_heartbeats").fetchall())
     assert [row[0] for row in beats] == []
+
+
+async def test_a_backlog_of_changes_is_written_in_bounded_steps_in_order(
+    watching: tuple[Watching, Clock], db: Database, event: Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A join storm's backlog goes to the database (and Redis) a bounded batch at a time, every change once."""
+    manager, clock = watching
+    sizes: list[int] = []
+    change = manager.writes.change
+
+    async def counted(slugs: Any, fn: Any, steps: Any, *args: Any, **kwargs: Any) -> Any:
+        sizes.append(len(steps))
+        return await change(slugs, fn, steps, *args, **kwargs)
+
+    monkeypatch.setattr(manager.writes, "change", counted)
+    viewers = 2 * MAX_CHANGES_PER_WRITE + 7
+    for number in range(viewers):
+        manager.state(manager.connect(Identity.anonymous(event.id, event.slug, f"{number:020d}")), True)
+    while manager._pending:
+        await manager.flush()
+    assert max(sizes) == MAX_CHANGES_PER_WRITE and sum(sizes) == viewers
+    assert (await db.read(online_figures, event.id, clock.now)).now == viewers
