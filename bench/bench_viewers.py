@@ -45,23 +45,28 @@ def seed(db_path: Path) -> tuple[Event, list[str]]:
     db = Database(db_path, "NORMAL")
     db.open()
     try:
-        event = db.write_sync(create_event, replace(EVENT, slug="bench", capacity=0), time.time())
-
-        def register_all(conn: Any) -> list[str]:
-            codes = []
-            for app in generated_applications(REGISTRANTS, seed=7):
-                result = register(conn, event, replace(app, mode=Mode.ONLINE), time.time(), source="import")
-                codes.append(result.ticket.code if result.ticket else "")
-            return codes
-
-        return event, db.write_sync(register_all)
+        return seed_into(db, REGISTRANTS)
     finally:
         db.close()
 
 
-def queries(codes: list[str]) -> list[str]:
+def seed_into(db: Database, registrants: int) -> tuple[Event, list[str]]:
+    """The bench event in an open database, with `registrants` online registrants; their ticket codes."""
+    event = db.write_sync(create_event, replace(EVENT, slug="bench", capacity=0), time.time())
+
+    def register_all(conn: Any) -> list[str]:
+        codes = []
+        for app in generated_applications(registrants, seed=7):
+            result = register(conn, event, replace(app, mode=Mode.ONLINE), time.time(), source="import")
+            codes.append(result.ticket.code if result.ticket else "")
+        return codes
+
+    return event, db.write_sync(register_all)
+
+
+def queries(codes: list[str], viewers: int = VIEWERS) -> list[str]:
     """One query string per viewer: the registrants' tickets, then anonymous browser ids."""
-    anonymous = [f"anon=bench{number:016d}" for number in range(VIEWERS - len(codes))]
+    anonymous = [f"anon=bench{number:016d}" for number in range(viewers - len(codes))]
     return [f"ticket={code}" for code in codes] + anonymous
 
 
