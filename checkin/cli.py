@@ -12,17 +12,11 @@ from pathlib import Path
 from checkin import cli_data, staffcli
 from checkin.errors import CheckinError, Invalid
 from checkin.eventform import LONG_TEXTS, TEXTS, parse_new_event
-from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.settings import Settings, is_database_url, redacted
+from checkin.storage import database_for, opened
 from checkin.storage.events import create_event
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-
-
-def _db(settings: Settings) -> Database:
-    db = Database(settings.db_path, settings.sqlite_synchronous)
-    db.open()
-    return db
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,11 +45,8 @@ def settings_for_serve(args: argparse.Namespace, settings: Settings) -> Settings
 def show_demo(settings: Settings) -> None:
     from checkin.demo import ensure_demo
 
-    db = _db(settings)
-    try:
+    with opened(settings) as db:
         event, creds = ensure_demo(db, time.time())
-    finally:
-        db.close()
     base = settings.base_url
     print(f"デモイベント / demo event: {event.title}")
     print(f"  申込ページ / registration: {base}/e/{event.slug}/")
@@ -104,11 +95,8 @@ def cmd_event_create(args: argparse.Namespace, settings: Settings) -> int:
         for name, problem in sorted(exc.fields.items()):
             print(f"error: {name}: {problem} ({form.get(name, '')!r})", file=sys.stderr)
         return 1
-    db = _db(settings)
-    try:
+    with opened(settings) as db:
         db.write_sync(create_event, event, time.time())
-    finally:
-        db.close()
     print(f"created event {args.slug}")
     if not event.base_url:
         print("note: no public base URL stored (--base-url or CHECKIN_BASE_URL); set it in the admin before export")
@@ -116,20 +104,43 @@ def cmd_event_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.db_path, settings.sqlite_synchronous)
+    db = database_for(settings)
     target = Path(args.file)
     if target.exists():
         print(f"error: {target} exists", file=sys.stderr)
         return 1
     db.backup(target)
-    print(f"backed up {settings.db_path} to {target}")
+    print(f"backed up {settings.database} to {target}")
+    return 0
+
+
+def cmd_copy_db(args: argparse.Namespace, settings: Settings) -> int:
+    from checkin.storage.copy import copy_database
+
+    if settings.db_url:
+        print("error: copy-db copies an SQLite database (--db FILE) into PostgreSQL", file=sys.stderr)
+        return 1
+    if not is_database_url(args.to):
+        print("error: --to must be a postgresql://user@host:port/dbname URL", file=sys.stderr)
+        return 1
+    copies, committed = copy_database(settings.db_path, args.to)
+    print(f"{'table':<20} {'sqlite':>8} {'postgresql':>10}  checksum")
+    for copy in copies:
+        print(f"{copy.table:<20} {copy.source_rows:>8} {copy.target_rows:>10}  {'same' if copy.same else 'DIFFERENT'}")
+    if not committed:
+        print("error: the copy differs from the source; nothing was committed", file=sys.stderr)
+        return 1
+    print(f"copied {settings.db_path} to {redacted(args.to)} ({sum(c.source_rows for c in copies)} rows)")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="checkin", description="Event-day check-in and hybrid attendance.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, help="database file (default: $CHECKIN_DB or ./checkin.db)")
+    common.add_argument(
+        "--db",
+        help="an SQLite file or a postgresql://user@host:port/dbname URL (default: $CHECKIN_DB or ./checkin.db)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", parents=[common], help="run the server")
@@ -165,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", parents=[common], help="consistent online backup of the database")
     backup.add_argument("file")
     backup.set_defaults(handler=cmd_backup)
+
+    copy_db = sub.add_parser(
+        "copy-db", parents=[common], help="copy the whole SQLite database into an empty PostgreSQL database"
+    )
+    copy_db.add_argument("--to", required=True, help="postgresql://user@host:port/dbname (an empty database)")
+    copy_db.set_defaults(handler=cmd_copy_db)
 
     cli_data.add_parsers(sub, common)
 

@@ -20,8 +20,8 @@ from checkin.purge import check_ended, execute, plan
 from checkin.roster import REPORT_FORMATS, format_report, import_csv
 from checkin.services import Services, build
 from checkin.settings import Settings
-from checkin.storage import Database
 from checkin.storage import mail as mailstore
+from checkin.storage import opened
 from checkin.storage.events import get_event
 from checkin.storage.roster import export_rows
 from checkin.writes import Writes
@@ -68,12 +68,6 @@ class ProgressBar:
         if self._tty:
             self.stream.write("\n")
             self.stream.flush()
-
-
-def _open(settings: Settings) -> Database:
-    db = Database(settings.db_path, settings.sqlite_synchronous)
-    db.open()
-    return db
 
 
 def _where_mail_goes(settings: Settings) -> str:
@@ -128,12 +122,9 @@ def cmd_tickets_send(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     data = Path(args.file).read_bytes()
-    db = _open(settings)
-    try:
+    with opened(settings) as db:
         event = db.read_sync(get_event, args.slug)
         report = asyncio.run(import_csv(Writes(db), event, data, now=time.time(), skip_bad_rows=args.skip_bad_rows))
-    finally:
-        db.close()
     print(f"文字コード / encoding: {report.encoding}")
     for bad in report.bad:
         print(f"{bad.text('ja')} / {bad.text('en')}", file=sys.stderr)
@@ -168,12 +159,9 @@ def export_base_url(event: Event) -> str | None:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     file_format = report_format(args)
-    db = _open(settings)
-    try:
+    with opened(settings) as db:
         event = db.read_sync(get_event, args.slug)
         rows = db.read_sync(export_rows, event.id)
-    finally:
-        db.close()
     base = export_base_url(event)
     if base is None:
         print(
@@ -191,8 +179,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    db = _open(settings)
-    try:
+    with opened(settings) as db:
         event = db.read_sync(get_event, args.slug)
         the_plan = plan(db, event, settings.smtp.outbox)
         if the_plan.counts.purged_at is not None:
@@ -206,8 +193,6 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
                 print("中止しました / cancelled")
                 return 1
         after = execute(db, the_plan, time.time(), "cli")
-    finally:
-        db.close()
     print(f"匿名化しました（申込者 {after.registrants} 名） / purged: {after.registrants} registrants anonymised")
     return 0
 

@@ -15,7 +15,7 @@ from checkin.errors import EventNotFound
 from checkin.models import Event, Mode, Role, parse_iso
 from checkin.registration import Application
 from checkin.roster import import_csv
-from checkin.storage import Database, users
+from checkin.storage import Engine, users
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event, get_event
 from checkin.storage.staff import create_token
@@ -175,7 +175,7 @@ def sample_file(environ: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("CHECKIN_DEMO_CSV") or REPO_ROOT.parent / "shared" / "data" / "registrants-sample.csv")
 
 
-def seed_registrants(db: Database, event: Event, now: float, sample: Path | None = None) -> int:
+def seed_registrants(db: Engine, event: Event, now: float, sample: Path | None = None) -> int:
     """Fill the demo event from the sample file, or with generated registrants where it is absent; how many."""
     sample = sample or sample_file()
     if sample.is_file():
@@ -188,7 +188,7 @@ def seed_registrants(db: Database, event: Event, now: float, sample: Path | None
     return len(apps)
 
 
-def ensure_demo(db: Database, now: float) -> tuple[Event, DemoCredentials | None]:
+def ensure_demo(db: Engine, now: float) -> tuple[Event, DemoCredentials | None]:
     """Create the demo event once; on the first run also staff credentials (printed by `serve --demo`)."""
     try:
         return db.read_sync(get_event, SLUG), None

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from checkin import stats
-from checkin.storage import Database
+from checkin.storage import Engine
 from checkin.storage.stats import OnlineMemo, snapshot_counts
 
 log = logging.getLogger("checkin.hub")
@@ -162,7 +162,7 @@ class Hub:
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
 
 
-def snapshot_source(db: Database, clock: Callable[[], float]) -> Compute:
+def snapshot_source(db: Engine, clock: Callable[[], float]) -> Compute:
     """Snapshots read from this database, at the time the clock says (in whole seconds, as they show it)."""
     memo = OnlineMemo()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from checkin.display import format_datetime
 from checkin.errors import NotEnded
 from checkin.models import Event
-from checkin.storage import Database
+from checkin.storage import Engine
 from checkin.storage.purge import PurgeCounts, counts, purge
 
 
@@ -53,7 +53,7 @@ def outbox_files(outbox: Path, slug: str) -> tuple[Path, ...]:
     return tuple(sorted(path for path in outbox.glob(f"{slug}-*.eml") if path.parent == outbox))
 
 
-def plan(db: Database, event: Event, outbox: Path) -> PurgePlan:
+def plan(db: Engine, event: Event, outbox: Path) -> PurgePlan:
     return PurgePlan(event, db.read_sync(counts, event.id), outbox_files(outbox, event.slug))
 
 
@@ -66,7 +66,7 @@ def check_ended(event: Event, now: float, *, force: bool) -> None:
         )
 
 
-def execute(db: Database, the_plan: PurgePlan, now: float, actor: str) -> PurgeCounts:
+def execute(db: Engine, the_plan: PurgePlan, now: float, actor: str) -> PurgeCounts:
     """Anonymise (one transaction), then delete the outbox messages."""
     after = db.write_sync(purge, the_plan.event.id, now, actor)
     for path in the_plan.outbox_files:

@@ -12,7 +12,7 @@ from typing import Protocol
 from checkin.csvio import ExportRow, ImportReport, format_export, parse
 from checkin.errors import ImportRejected
 from checkin.models import Event, to_datetime
-from checkin.storage import Database
+from checkin.storage import Engine
 from checkin.storage.roster import apply_import, export_rows
 from checkin.writes import Writes
 from checkin.xlsxio import MEDIA_TYPE as XLSX_MEDIA_TYPE
@@ -57,7 +57,7 @@ def format_report(
 
 
 async def export_report(
-    db: Database,
+    db: Engine,
     event: Event,
     *,
     base_url: str,

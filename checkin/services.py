@@ -15,7 +15,7 @@ from checkin.hub import Hub, snapshot_source
 from checkin.qrcache import QrCache, RenderPool, on
 from checkin.ratelimit import MEMORY, RateLimits
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import Engine, database_for
 from checkin.watching import Watching
 from checkin.writes import Writes
 
@@ -77,7 +77,7 @@ class Services:
     """
 
     settings: Settings
-    db: Database
+    db: Engine
     hub: Hub = field(default_factory=Hub)
     clock: Callable[[], float] = time.time
     blocking: Executor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="blocking"))
@@ -119,4 +119,4 @@ class Services:
 
 def build(settings: Settings) -> Services:
     """Services for these settings (not yet started)."""
-    return Services(settings=settings, db=Database(settings.db_path, settings.sqlite_synchronous))
+    return Services(settings=settings, db=database_for(settings))

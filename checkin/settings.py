@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def _bool(value: str) -> bool:
@@ -20,6 +21,19 @@ def _switch(value: str, name: str) -> bool:
     if word in {"off", "0", "false", "no"}:
         return False
     raise ValueError(f"{name} must be on or off, not {value!r}")
+
+
+def is_database_url(value: str) -> bool:
+    """A PostgreSQL URL rather than a file path."""
+    return value.startswith(("postgresql://", "postgres://"))
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,10 @@ class Settings:
     """Everything the server and the commands need to know."""
 
     db_path: Path = Path("checkin.db")
+    # A postgresql://user@host:port/dbname URL (CHECKIN_DB or --db): PostgreSQL instead of the SQLite file.
+    db_url: str = ""
+    # PostgreSQL: connections (and threads) of this process; every write is its own transaction.
+    pg_pool_size: int = 8
     base_url: str = "http://127.0.0.1:8000"
     sqlite_synchronous: str = "FULL"
     max_body_bytes: int = 64 * 1024
@@ -80,9 +98,21 @@ class Settings:
     max_anonymous_per_address: int = 50
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
-    def with_db(self, db_path: Path) -> Settings:
-        """A copy that uses another database file."""
-        return replace(self, db_path=db_path)
+    def with_db(self, db: Path | str) -> Settings:
+        """A copy that uses another database: a file path (SQLite) or a postgresql:// URL."""
+        if is_database_url(str(db)):
+            return replace(self, db_url=str(db))
+        return replace(self, db_path=Path(db), db_url="")
+
+    @property
+    def db(self) -> str:
+        """The database as CHECKIN_DB names it: the postgresql:// URL, else the file."""
+        return self.db_url or str(self.db_path)
+
+    @property
+    def database(self) -> str:
+        """The database, as messages name it (a URL without its password)."""
+        return redacted(self.db_url) if self.db_url else str(self.db_path)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -98,7 +128,7 @@ class Settings:
             outbox=Path(env.get("CHECKIN_OUTBOX", "outbox")),
         )
         return cls(
-            db_path=Path(env.get("CHECKIN_DB", "checkin.db")),
+            pg_pool_size=int(env.get("CHECKIN_PG_POOL_SIZE", str(cls.pg_pool_size))),
             base_url=env.get("CHECKIN_BASE_URL", cls.base_url).rstrip("/"),
             sqlite_synchronous=env.get("CHECKIN_SQLITE_SYNCHRONOUS", "FULL").upper(),
             max_body_bytes=int(env.get("CHECKIN_MAX_BODY_BYTES", str(cls.max_body_bytes))),
@@ -121,4 +151,4 @@ class Settings:
                 env.get("CHECKIN_MAX_ANONYMOUS_PER_ADDRESS", str(cls.max_anonymous_per_address))
             ),
             smtp=smtp,
-        )
+        ).with_db(env.get("CHECKIN_DB", "checkin.db"))

@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import sys
 import time
-from collections.abc import Iterator
 
 from checkin import staff
 from checkin.errors import Invalid
 from checkin.models import Role, iso
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import opened
 from checkin.storage import users as user_store
 from checkin.storage.events import get_event, list_events
 from checkin.storage.staff import create_token, list_tokens, revoke_token
 
 
-@contextlib.contextmanager
-def database(settings: Settings) -> Iterator[Database]:
-    """The database, open for the length of one command."""
-    db = Database(settings.db_path, settings.sqlite_synchronous)
-    db.open()
-    try:
-        yield db
-    finally:
-        db.close()
-
-
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    with database(settings) as db:
+    with opened(settings) as db:
         event = db.read_sync(get_event, args.slug)
         _, secret = db.write_sync(create_token, event.id, Role(args.role), args.name, time.time())
     print(f"{args.role} token for {args.slug} ({args.name}):", file=sys.stderr)
@@ -40,7 +27,7 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
-    with database(settings) as db:
+    with opened(settings) as db:
         event = db.read_sync(get_event, args.slug)
         tokens = db.read_sync(list_tokens, event.id)
     print("id\trole\tname\tcreated\trevoked")
@@ -50,7 +37,7 @@ def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    with database(settings) as db:
+    with opened(settings) as db:
         token = db.write_sync(revoke_token, args.id, time.time(), "cli")
     print(f"revoked token {token.id} ({token.role}, {token.name})")
     return 0
@@ -73,7 +60,7 @@ def read_password(from_stdin: bool) -> str:
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     login = staff.validate_login(args.login)
     password_hash = staff.hash_password(read_password(args.password_stdin))
-    with database(settings) as db:
+    with opened(settings) as db:
         db.write_sync(user_store.create_user, login, password_hash, Role(args.role), time.time())
         events = db.read_sync(list_events)
     print(f"added {args.role} login {login!r}; sign in at {settings.base_url}/admin/login")
@@ -84,7 +71,7 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
     login = staff.login_key(args.login)
-    with database(settings) as db:
+    with opened(settings) as db:
         db.read_sync(user_store.get_user, login)
         password_hash = staff.hash_password(read_password(args.password_stdin))
         db.write_sync(user_store.set_password, login, password_hash, time.time())
@@ -94,7 +81,7 @@ def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
     login = staff.login_key(args.login)
-    with database(settings) as db:
+    with opened(settings) as db:
         db.write_sync(user_store.disable_user, login, time.time())
     print(f"login {login!r} disabled; its sessions have ended (`checkin user passwd` enables it again)")
     return 0

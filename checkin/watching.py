@@ -25,7 +25,7 @@ from checkin.errors import NotAViewer, Refusal, Refused, StorageUnavailable
 from checkin.models import Event, Status
 from checkin.presence import Change, Identity, Presence
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import Engine
 from checkin.storage.registrants import lookup_code
 from checkin.storage.viewing import OpenViewing, Server, heartbeat, leave, record_presence
 from checkin.writes import Writes
@@ -37,7 +37,7 @@ BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 STALE_BEATS = 3
 
 
-async def identify(db: Database, event: Event, ticket: str | None, anon: str | None) -> Identity:
+async def identify(db: Engine, event: Event, ticket: str | None, anon: str | None) -> Identity:
     """The viewer a connection speaks for: a registrant by ticket code, or an anonymous browser id."""
     if ticket:
         problem = tickets.classify(ticket, event.slug)

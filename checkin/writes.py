@@ -11,8 +11,8 @@ from collections.abc import Collection
 from typing import ParamSpec, TypeVar
 
 from checkin.hub import Hub
-from checkin.storage import Database
-from checkin.storage.db import Fn
+from checkin.storage import Engine
+from checkin.storage.engine import Fn
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -21,7 +21,7 @@ T = TypeVar("T")
 class Writes:
     """Writes to one database, told to one hub (none on the command line, where no dashboard listens)."""
 
-    def __init__(self, db: Database, hub: Hub | None = None) -> None:
+    def __init__(self, db: Engine, hub: Hub | None = None) -> None:
         self.db = db
         self.hub = hub
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages the tests (or benchmarks) need are installed: Chromium for the
 # browser tests (and libatomic1 for Playwright's driver), ffmpeg for the camera and stream fixtures,
-# Node.js for the front end's pure modules, CJK fonts for screenshots, wrk for load.
+# Node.js for the front end's pure modules, CJK fonts for screenshots, wrk for load, PostgreSQL's client
+# tools (pg_dump, pg_restore) for backups of a PostgreSQL database.
 # Installs them with apt-get when it can (root, or sudo without a password); otherwise names them.
 # Usage: scripts/system-deps.sh test|bench
 set -euo pipefail
@@ -12,6 +13,7 @@ have chromium || need+=(chromium)
 compgen -G "/usr/lib/*/libatomic.so.1" >/dev/null || compgen -G "/lib/*/libatomic.so.1" >/dev/null || need+=(libatomic1)
 have ffmpeg || need+=(ffmpeg)
 have node || need+=(nodejs)
+have pg_dump || need+=(postgresql-client)
 fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
 if [ "${1:-test}" = bench ]; then
   have wrk || need+=(wrk)

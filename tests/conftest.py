@@ -16,50 +16,61 @@ from checkin import staff
 from checkin.app import create_app
 from checkin.models import Event, Role
 from checkin.settings import Settings, SmtpSettings
-from checkin.storage import Database
+from checkin.storage import Engine, opened
 from checkin.storage.events import create_event
 from checkin.storage.staff import create_token
 from checkin.storage.users import create_user
+from tests.pg import fresh_database
 from tests.smtp import SmtpSink, smtp_server
 from tests.utils import EVENT, LiveServer, run_server
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of modules marked `both_engines` run once on SQLite and once on PostgreSQL."""
+    marked = metafunc.definition.get_closest_marker("both_engines")
+    if "backend" in metafunc.fixturenames and marked and not metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("backend", ENGINES, indirect=True)
+
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage engine of this test: "sqlite" unless its module is marked `both_engines`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str) -> Iterator[Settings]:
     """Settings on a fresh database; e-mail to an outbox folder; no process pool."""
-    return Settings(
+    base = Settings(
         db_path=tmp_path / "checkin.db",
         sqlite_synchronous="NORMAL",
         qr_workers=0,
         smtp=SmtpSettings(outbox=tmp_path / "outbox"),
     )
+    if backend == "sqlite":
+        yield base
+        return
+    with fresh_database() as url:
+        yield base.with_db(url)
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
+def db(settings: Settings) -> Iterator[Engine]:
     """An open database (not shared with a server)."""
-    database = Database(settings.db_path, settings.sqlite_synchronous)
-    database.open()
-    yield database
-    database.close()
+    with opened(settings) as database:
+        yield database
 
 
 def seed_event(settings: Settings, event: Event = EVENT) -> Event:
-    database = Database(settings.db_path, settings.sqlite_synchronous)
-    database.open()
-    try:
+    with opened(settings) as database:
         return database.write_sync(create_event, event, time.time())
-    finally:
-        database.close()
 
 
 def make_token(settings: Settings, event: Event, role: Role, name: str = "test") -> str:
-    database = Database(settings.db_path, settings.sqlite_synchronous)
-    database.open()
-    try:
+    with opened(settings) as database:
         return database.write_sync(create_token, event.id, role, name, time.time())[1]
-    finally:
-        database.close()
 
 
 @pytest.fixture
@@ -93,12 +104,8 @@ ORGANISER = ("jimukyoku", "correct horse battery")
 
 def make_user(settings: Settings, login: str = ORGANISER[0], password: str = ORGANISER[1]) -> None:
     """A staff login with this password."""
-    database = Database(settings.db_path, settings.sqlite_synchronous)
-    database.open()
-    try:
+    with opened(settings) as database:
         database.write_sync(create_user, login, staff.hash_password(password), Role.ORGANISER, time.time())
-    finally:
-        database.close()
 
 
 def log_in(client: TestClient, login: str = ORGANISER[0], password: str = ORGANISER[1]) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import re
 
+import pytest
 from starlette.testclient import TestClient
+
+pytestmark = pytest.mark.both_engines
 
 KIOSKS = "/admin/events/sympo/kiosks"
 

@@ -20,13 +20,15 @@ from checkin.storage import registrants as store
 from tests.report_files import csv_table, xlsx_as_csv_table, xlsx_values
 from tests.smtp import SmtpSink
 
+pytestmark = pytest.mark.both_engines
+
 HEADER = "受付番号,氏名,フリガナ,メールアドレス,所属,参加方法\r\n"
 
 
 @pytest.fixture
 def env(settings: Settings, event: Event, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The commands see the test database and outbox through the environment, as in real use."""
-    monkeypatch.setenv("CHECKIN_DB", str(settings.db_path))
+    monkeypatch.setenv("CHECKIN_DB", settings.db)
     monkeypatch.setenv("CHECKIN_OUTBOX", str(settings.smtp.outbox))
     monkeypatch.setenv("CHECKIN_BASE_URL", "https://checkin.example.jp")
     monkeypatch.delenv("CHECKIN_SMTP_HOST", raising=False)

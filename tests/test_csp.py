@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from checkin.app import create_app
 from checkin.models import Event, Role
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import database_for
 from checkin.storage.staff import create_token
 from checkin.web.security import KIOSK_POLICY, PAGE_POLICY, source_origin, watch_policy
 from tests.conftest import seed_event
@@ -75,7 +75,7 @@ def ids(settings: Settings, event: Event, client: TestClient, organiser: str) ->
         "mode": "online",
     }
     registered = client.post(f"/api/v1/events/{event.slug}/registrations", json=body).json()
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     database.open()
     try:
         token = database.write_sync(create_token, event.id, Role.DASHBOARD, "projector", time.time())[0]

@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, e
 from checkin.models import Event, Mode, Role
 from checkin.registration import Application
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import database_for
 from checkin.storage.kiosks import create_kiosk
 from checkin.storage.registrants import register
 from tests.browser import chromium
@@ -116,7 +116,7 @@ def page(context: BrowserContext) -> Page:
 
 def storage_call(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
     """One write straight to the database, as a command would (no e-mail follows)."""
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     database.open()
     try:
         return database.write_sync(fn, *args)

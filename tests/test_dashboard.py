@@ -18,17 +18,19 @@ from websockets.exceptions import ConnectionClosed
 from checkin.app import create_app
 from checkin.models import Event, Mode, Role
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import database_for
 from checkin.storage.staff import resolve_token, revoke_token
 from tests.attendance_rows import add_registrant, check_in
 from tests.conftest import make_token, seed_event
 from tests.utils import EVENT, LiveServer, run_server
 
+pytestmark = pytest.mark.both_engines
+
 SOCKET = "/ws/events/sympo/dashboard"
 
 
 def revoke(settings: Settings, secret: str) -> None:
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     database.open()
     try:
         token = database.read_sync(resolve_token, secret)
@@ -191,7 +193,7 @@ async def test_check_in_written_elsewhere_shows_within_a_tick(
     """A change the hub was not told of (another process) still shows: the periodic tick re-reads."""
     token = make_token(settings, event, Role.ORGANISER)
     live.server.config.app.state.services.hub.tick = 0.2
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     database.open()
     try:
         async with connect(f"{live.ws_url}{SOCKET}?token={token}") as ws:

@@ -1,4 +1,4 @@
-"""The SQLite engine: grouped commits, isolation of a failing write, migrations, backup."""
+"""Both engines: concurrent writes, a failing write rolled back alone, durability; SQLite: migrations, backup."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from checkin.storage import Database
+from checkin.settings import Settings
+from checkin.storage import Database, database_for
 from checkin.storage.schema import MIGRATIONS, migrate
+from checkin.storage.sql import Connection
+
+pytestmark = pytest.mark.both_engines
 
 
-def _insert(conn: sqlite3.Connection, slug: str) -> int:
+def _insert(conn: Connection, slug: str) -> int:
     cur = conn.execute(
         "INSERT INTO events (slug, title, starts_at, ends_at, capacity, created_at) VALUES (?, 't', 0, 1, 1, 0)",
         (slug,),
@@ -22,26 +26,26 @@ def _insert(conn: sqlite3.Connection, slug: str) -> int:
     return int(cur.lastrowid or 0)
 
 
-def _insert_then_fail(conn: sqlite3.Connection, slug: str) -> None:
+def _insert_then_fail(conn: Connection, slug: str) -> None:
     _insert(conn, slug)
     raise ValueError("refused")
 
 
-def _count(conn: sqlite3.Connection) -> int:
+def _count(conn: Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
 
-async def test_concurrent_writes_all_commit(tmp_path: Path) -> None:
-    """Hundreds of concurrent writes are grouped into commits and all land."""
-    async with Database(tmp_path / "a.db") as db:
+async def test_concurrent_writes_all_commit(settings: Settings) -> None:
+    """Hundreds of concurrent writes all land (SQLite: grouped into commits; PostgreSQL: side by side)."""
+    async with database_for(settings) as db:
         ids = await asyncio.gather(*(db.write(_insert, f"e{n}") for n in range(300)))
         assert len(set(ids)) == 300
         assert await db.read(_count) == 300
 
 
-async def test_failing_write_rolls_back_alone(tmp_path: Path) -> None:
+async def test_failing_write_rolls_back_alone(settings: Settings) -> None:
     """A write that raises leaves nothing behind and does not undo its batch neighbours."""
-    async with Database(tmp_path / "a.db") as db:
+    async with database_for(settings) as db:
         results = await asyncio.gather(
             db.write(_insert, "a"), db.write(_insert_then_fail, "b"), db.write(_insert, "c"), return_exceptions=True
         )
@@ -49,11 +53,11 @@ async def test_failing_write_rolls_back_alone(tmp_path: Path) -> None:
         assert await db.read(_count) == 2
 
 
-async def test_committed_write_survives_reopen(tmp_path: Path) -> None:
+async def test_committed_write_survives_reopen(settings: Settings) -> None:
     """What a write returned is on disk for the next process."""
-    async with Database(tmp_path / "a.db") as db:
+    async with database_for(settings) as db:
         await db.write(_insert, "kept")
-    async with Database(tmp_path / "a.db") as db:
+    async with database_for(settings) as db:
         assert await db.read(_count) == 1
 
 
@@ -79,10 +83,10 @@ def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
     assert copy.execute("SELECT slug FROM events").fetchall() == [("x",)]
 
 
-def test_closed_database_refuses_work(tmp_path: Path) -> None:
+def test_closed_database_refuses_work(settings: Settings) -> None:
     """Using a database that is not open is a clear error."""
     with pytest.raises(RuntimeError):
-        Database(tmp_path / "a.db").write_sync(_insert, "x")
+        database_for(settings).write_sync(_insert, "x")
 
 
 def _in_database_file(path: Path) -> int:

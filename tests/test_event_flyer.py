@@ -21,7 +21,7 @@ from checkin.eventform import parse_settings
 from checkin.models import Mode
 from checkin.registration import Application
 from checkin.settings import Settings
-from checkin.storage import Database, schema
+from checkin.storage import Database, database_for, schema
 from checkin.storage import registrants as store
 from checkin.storage.events import get_event
 from checkin.storage.schema import MIGRATIONS, migrate
@@ -190,14 +190,14 @@ def test_admin_creation_form_offers_the_server_address(client: TestClient, organ
 
 @pytest.fixture
 def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("CHECKIN_DB", str(settings.db_path))
+    monkeypatch.setenv("CHECKIN_DB", settings.db)
     monkeypatch.setenv("CHECKIN_OUTBOX", str(settings.smtp.outbox))
     monkeypatch.delenv("CHECKIN_BASE_URL", raising=False)
     return settings
 
 
 def stored(settings: Settings, slug: str) -> Database:
-    db = Database(settings.db_path, settings.sqlite_synchronous)
+    db = database_for(settings)
     db.open()
     return db
 

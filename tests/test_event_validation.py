@@ -118,7 +118,7 @@ def test_tickets_send_for_an_old_bad_slug_writes_nothing_outside_the_outbox(
     with opened(settings) as db:
         register(db, event, 2)
     outbox = tmp_path / "box" / "outbox"
-    monkeypatch.setenv("CHECKIN_DB", str(settings.db_path))
+    monkeypatch.setenv("CHECKIN_DB", settings.db)
     monkeypatch.setenv("CHECKIN_OUTBOX", str(outbox))
     monkeypatch.delenv("CHECKIN_SMTP_HOST", raising=False)
     assert main(["tickets", "send", "../evil"]) == 1

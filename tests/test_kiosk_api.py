@@ -23,6 +23,8 @@ from tests.conftest import ORGANISER, make_token
 from tests.door_helpers import code_of, opened, register, scan_id
 from tests.utils import LiveServer, run_server
 
+pytestmark = pytest.mark.both_engines
+
 
 def _auth(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}

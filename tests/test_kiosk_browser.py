@@ -17,7 +17,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from checkin import tickets
 from checkin.models import Event, Role
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import database_for
 from checkin.storage.kiosks import create_kiosk
 from checkin.storage.staff import list_tokens, revoke_token
 from checkin.text import search_key
@@ -321,7 +321,7 @@ def test_a_revoked_kiosk_goes_back_to_pairing_and_a_pairing_code_pairs_it(
     """A revoked token shows the pairing form with a message; a one-time code pairs the kiosk again."""
     page = open_kiosk(context, live, kiosk_token, entries=0)
     assert "token" not in page.url
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     database.open()
     try:
         token_id = next(t.id for t in database.read_sync(list_tokens, event.id) if t.role is Role.KIOSK)

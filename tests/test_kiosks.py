@@ -26,6 +26,8 @@ from checkin.storage.kiosks import (
 from checkin.storage.scans import Caller, record_scan
 from checkin.storage.staff import create_token, resolve_token
 
+pytestmark = pytest.mark.both_engines
+
 
 def test_pairing_code_is_eight_unambiguous_characters_stored_hashed(db: Database, event: Event) -> None:
     """A new kiosk gets an 8-character code without I, O, 0 or 1; only its hash is kept."""

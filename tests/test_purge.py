@@ -19,11 +19,13 @@ from checkin.storage.purge import PURGED_NAME
 from tests.conftest import seed_event
 from tests.utils import EVENT
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
 def past(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Event:
     """An event that has ended, with the commands pointed at its database."""
-    monkeypatch.setenv("CHECKIN_DB", str(settings.db_path))
+    monkeypatch.setenv("CHECKIN_DB", settings.db)
     monkeypatch.setenv("CHECKIN_OUTBOX", str(settings.smtp.outbox))
     return seed_event(settings, replace(EVENT, slug="past"))
 
@@ -120,7 +122,7 @@ def test_purge_refuses_before_the_event_has_ended(
     db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An event still to come is not purged, unless --force."""
-    monkeypatch.setenv("CHECKIN_DB", str(settings.db_path))
+    monkeypatch.setenv("CHECKIN_DB", settings.db)
     soon = seed_event(settings, replace(EVENT, slug="soon", ends_at=parse_iso("2999-01-01T00:00:00+09:00")))
     fill(db, soon)
     assert main(["purge", soon.slug, "--yes"]) == 1

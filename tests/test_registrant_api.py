@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import pytest
 from starlette.testclient import TestClient
 
 from checkin.models import Event, Role
@@ -13,6 +14,8 @@ from checkin.storage.viewing import end_viewing, start_viewing
 from tests.conftest import make_token, seed_event
 from tests.door_helpers import code_of, opened, register, scan_id
 from tests.utils import EVENT
+
+pytestmark = pytest.mark.both_engines
 
 
 def _bearer(settings: Settings, event: Event, role: Role) -> dict[str, str]:

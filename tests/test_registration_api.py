@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from checkin.app import create_app
@@ -15,6 +16,8 @@ from checkin.settings import Settings
 from tests.conftest import seed_event
 from tests.smtp import SmtpSink
 from tests.utils import EVENT, LiveServer, run_server
+
+pytestmark = pytest.mark.both_engines
 
 PERSON = {
     "name": "髙橋 﨑子",

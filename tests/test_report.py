@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 from checkin.models import Event, Role, iso
@@ -9,6 +10,8 @@ from checkin.settings import Settings
 from tests.conftest import make_token
 from tests.door_helpers import opened
 from tests.report_seed import EXPECTED, seed_day
+
+pytestmark = pytest.mark.both_engines
 
 REPORT = "/api/v1/events/sympo/report"
 

@@ -22,6 +22,8 @@ from tests.conftest import seed_event
 from tests.report_files import csv_table, xlsx_as_csv_table
 from tests.utils import EVENT
 
+pytestmark = pytest.mark.both_engines
+
 SAMPLES = sample_file().parent  # ../shared/data beside the repository, or where $CHECKIN_DEMO_CSV is
 HEADER = "受付番号,氏名,フリガナ,メールアドレス,所属,参加方法\r\n"
 NOW = 1_700_000_000.0

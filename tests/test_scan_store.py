@@ -23,6 +23,8 @@ from checkin.storage.scans import Caller, counts, record_scan, register_walkin, 
 from tests.door_helpers import code_of, register, scan_id
 from tests.utils import EVENT
 
+pytestmark = pytest.mark.both_engines
+
 DESK = Caller("事務局")
 WALKER = Application("飛込 次郎", "トビコミ ジロウ", "", "", Mode.VENUE)
 

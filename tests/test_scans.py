@@ -28,6 +28,8 @@ from checkin.scans import (
     parse_walkin,
 )
 
+pytestmark = pytest.mark.both_engines
+
 T0 = parse_iso("2023-11-27T13:00:00+09:00")
 VENUE = Subject(Mode.VENUE, Status.REGISTERED)
 ONLINE = Subject(Mode.ONLINE, Status.REGISTERED)

@@ -13,9 +13,11 @@ from checkin import staff
 from checkin.cli import main
 from checkin.models import Event, Role
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import Engine, database_for
 from checkin.storage import users as user_store
 from checkin.storage.staff import resolve_token
+
+pytestmark = pytest.mark.both_engines
 
 PASSWORD = "correct horse battery"
 
@@ -23,19 +25,19 @@ PASSWORD = "correct horse battery"
 def _run(settings: Settings, *argv: str, stdin: str | None = None, monkeypatch: pytest.MonkeyPatch) -> int:
     if stdin is not None:
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    return main([*argv, "--db", str(settings.db_path)])
+    return main([*argv, "--db", settings.db])
 
 
 @pytest.fixture
-def opened(settings: Settings, event: Event) -> Iterator[Database]:
-    db = Database(settings.db_path)
+def opened(settings: Settings, event: Event) -> Iterator[Engine]:
+    db = database_for(settings)
     db.open()
     yield db
     db.close()
 
 
 def test_user_add_from_stdin_stores_an_argon2id_hash(
-    settings: Settings, opened: Database, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, opened: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`user add --password-stdin` creates a login whose password verifies; the hash is argon2id."""
     assert _run(settings, "user", "add", "Jimu", "--role", "organiser", "--password-stdin",
@@ -47,7 +49,7 @@ def test_user_add_from_stdin_stores_an_argon2id_hash(
 
 
 def test_user_add_prompts_twice_and_refuses_a_mismatch(
-    settings: Settings, opened: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    settings: Settings, opened: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Without --password-stdin the password is typed twice; two different ones are an error."""
     answers = iter([PASSWORD, "something else!"])
@@ -60,7 +62,7 @@ def test_user_add_prompts_twice_and_refuses_a_mismatch(
 
 
 def test_user_add_refuses_bad_input(
-    settings: Settings, opened: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    settings: Settings, opened: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A short password, a bad login, no input at all, or a taken login: exit 1 with a message."""
     assert _run(settings, "user", "add", "jimu", "--password-stdin", stdin="short\n", monkeypatch=monkeypatch) == 1
@@ -75,7 +77,7 @@ def test_user_add_refuses_bad_input(
 
 
 def test_passwd_and_disable_end_open_sessions(
-    settings: Settings, opened: Database, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, opened: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A new password or disabling a login ends its sessions; passwd enables it again."""
     _run(settings, "user", "add", "jimu", "--password-stdin", stdin=PASSWORD, monkeypatch=monkeypatch)
@@ -94,7 +96,7 @@ def test_passwd_and_disable_end_open_sessions(
 
 
 def test_token_create_list_revoke(
-    settings: Settings, opened: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    settings: Settings, opened: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A created token prints alone on the last line, is listed, and stops working once revoked."""
     assert (
@@ -121,7 +123,7 @@ def test_demo_prints_the_organiser_login_that_works(tmp_path: Path, capsys: pyte
     show_demo(settings)
     line = next(line for line in capsys.readouterr().out.splitlines() if "organiser:" in line)
     login, password = line.split("organiser:")[1].split("(")[0].strip().split(" / ")
-    db = Database(settings.db_path)
+    db = database_for(settings)
     db.open()
     try:
         user = db.read_sync(user_store.get_user, login)

@@ -21,6 +21,8 @@ from checkin.storage.stats import OnlineMemo, no_shows, snapshot_counts
 from checkin.storage.viewing import end_viewing, online_figures, start_viewing
 from tests.attendance_rows import add_kiosk, add_registrant, check_in, leave, scan, undo_check_in
 
+pytestmark = pytest.mark.both_engines
+
 T0 = parse_iso("2023-11-27T13:00:00+09:00")
 
 
@@ -176,6 +178,7 @@ async def test_online_figures_are_reused_until_viewing_changes(db: Database, eve
     assert later.online == await db.read(online_figures, event.id, T0 + 6)
 
 
+@pytest.mark.sqlite_only
 def test_kiosk_totals_count_the_scans_logged_before_and_after(
     settings: Settings, event: Event, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from checkin.models import Event, Mode
 from checkin.registration import Application
 from checkin.storage import Database, schema
 from checkin.storage.registrants import register
 from checkin.storage.viewing import end_viewing, online_figures, start_viewing, watch_summary
+
+pytestmark = pytest.mark.both_engines
 
 T0 = 1_700_000_000.0
 

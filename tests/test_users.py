@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from checkin import staff
 from checkin.models import Role
 from checkin.storage import Database, users
+
+pytestmark = pytest.mark.both_engines
 
 
 def test_a_good_login_drops_old_sessions(db: Database) -> None:

@@ -22,7 +22,7 @@ from checkin.app import create_app
 from checkin.models import Event, Mode
 from checkin.registration import Application
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import database_for
 from checkin.storage.registrants import cancel, register
 from checkin.storage.viewing import OnlineFigures, online_figures
 from checkin.web.security import REDACT_QUERY_STRINGS
@@ -42,7 +42,7 @@ class Seeded:
 
 def seed_viewers(settings: Settings, event: Event, count: int = 2) -> Seeded:
     """Registered online viewers with tickets, and one cancelled registrant's revoked ticket."""
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     database.open()
     try:
         codes = []
@@ -75,7 +75,7 @@ def server(fast: Settings, seeded: Seeded) -> Iterator[LiveServer]:
 
 
 def figures(settings: Settings, event: Event) -> OnlineFigures:
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     try:
         return database.read_sync(online_figures, event.id, time.time())
     finally:
@@ -230,7 +230,7 @@ async def test_restart_closes_open_viewings_and_keeps_the_peak(fast: Settings, e
 
 
 def _rows(settings: Settings) -> int:
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     try:
         return int(
             database.read_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM viewing_intervals").fetchone()[0])

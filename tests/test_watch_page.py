@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page
 
 from checkin.models import Event
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import database_for
 from checkin.storage.events import update_event
 from checkin.storage.viewing import OnlineFigures, online_figures
 from tests.browser import chromium
@@ -73,7 +73,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def set_stream(settings: Settings, event: Event, url: str) -> None:
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     database.open()
     try:
         database.write_sync(update_event, event.slug, {"stream_url": url}, "test", time.time())
@@ -83,7 +83,7 @@ def set_stream(settings: Settings, event: Event, url: str) -> None:
 
 def wait_for(settings: Settings, event: Event, check: Callable[[OnlineFigures], bool]) -> OnlineFigures:
     """The event's figures once `check` holds, polled for a while."""
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     try:
         deadline = time.monotonic() + 15
         while True:

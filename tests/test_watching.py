@@ -24,6 +24,8 @@ from checkin.storage.viewing import Server, dead_servers, online_figures, start_
 from checkin.watching import Watching, identify
 from checkin.writes import Writes
 
+pytestmark = pytest.mark.both_engines
+
 T0 = 1_700_000_000.0
 
 

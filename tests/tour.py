@@ -16,7 +16,7 @@ from checkin.models import Event, Mode
 from checkin.registration import Application
 from checkin.scans import ScanRequest
 from checkin.settings import Settings, SmtpSettings
-from checkin.storage import Database
+from checkin.storage import Database, database_for
 from checkin.storage import registrants as store
 from checkin.storage.scans import Caller, record_scan
 from checkin.storage.viewing import end_viewing, start_viewing
@@ -70,7 +70,7 @@ def demo_site(folder: Path) -> Iterator[Site]:
         qr_workers=0,
         smtp=SmtpSettings(outbox=folder / "outbox"),
     )
-    database = Database(settings.db_path, settings.sqlite_synchronous)
+    database = database_for(settings)
     database.open()
     try:
         now = time.time()

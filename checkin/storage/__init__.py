@@ -1,5 +1,6 @@
-"""Storage: the only package with SQL. `Database` runs plain functions of a sqlite3 connection."""
+"""Storage: the only package with SQL. An `Engine` (SQLite or PostgreSQL) runs plain functions of a connection."""
 
 from checkin.storage.db import Database
+from checkin.storage.engine import Engine, database_for, opened
 
-__all__ = ["Database"]
+__all__ = ["Database", "Engine", "database_for", "opened"]

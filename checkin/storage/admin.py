@@ -4,7 +4,6 @@ settings changes that keep the capacity rule, and edits that keep seats and the 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from checkin.storage.registrants import (
     seats_taken,
     update_registrant,
 )
+from checkin.storage.sql import Connection
 
 
 @dataclass(frozen=True)
@@ -118,10 +118,10 @@ def _where(event_id: int, filters: RegistrantFilter) -> tuple[str, list[object]]
     return sql, params
 
 
-def address_counts(conn: sqlite3.Connection, event_id: int, limit: int = 200) -> list[AddressCount]:
+def address_counts(conn: Connection, event_id: int, limit: int = 200) -> list[AddressCount]:
     """The client addresses of the event's web registrations, most registrations first."""
     rows = conn.execute(
-        "SELECT client_address, COUNT(*) AS registrations, SUM(status != 'cancelled') AS live,"
+        "SELECT client_address, COUNT(*) AS registrations, COUNT(CASE WHEN status != 'cancelled' THEN 1 END) AS live,"
         " MIN(created_at) AS first_at, MAX(created_at) AS last_at FROM registrants"
         " WHERE event_id = ? AND client_address IS NOT NULL GROUP BY client_address"
         " ORDER BY registrations DESC, last_at DESC LIMIT ?",
@@ -134,7 +134,7 @@ def address_counts(conn: sqlite3.Connection, event_id: int, limit: int = 200) ->
 
 
 def registrant_page(
-    conn: sqlite3.Connection, event_id: int, filters: RegistrantFilter, number: int, per_page: int = 50
+    conn: Connection, event_id: int, filters: RegistrantFilter, number: int, per_page: int = 50
 ) -> RegistrantPage:
     """One page of matching registrants in reference-number order (the last page when asked past it)."""
     where, params = _where(event_id, filters)
@@ -149,9 +149,7 @@ def registrant_page(
     return RegistrantPage(listed, total, number, count)
 
 
-def audit_log(
-    conn: sqlite3.Connection, event_id: int, subject: str | None = None, limit: int = 200
-) -> list[AuditEntry]:
+def audit_log(conn: Connection, event_id: int, subject: str | None = None, limit: int = 200) -> list[AuditEntry]:
     """The latest audit entries of an event (about one subject, when given), newest first."""
     sql = "SELECT * FROM audit_log WHERE event_id = ?" + (" AND subject = ?" if subject is not None else "")
     params: list[object] = [event_id] if subject is None else [event_id, subject]
@@ -161,7 +159,7 @@ def audit_log(
     ]
 
 
-def registrant_record(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> RegistrantRecord:
+def registrant_record(conn: Connection, event_id: int, registrant_id: int) -> RegistrantRecord:
     """A registrant with ticket, check-in, e-mails sent and history; NotFound if not of this event."""
     registrant = get_registrant(conn, event_id, registrant_id)
     attendance = conn.execute("SELECT * FROM attendance WHERE registrant_id = ?", (registrant_id,)).fetchone()
@@ -180,9 +178,7 @@ def registrant_record(conn: sqlite3.Connection, event_id: int, registrant_id: in
     )
 
 
-def change_settings(
-    conn: sqlite3.Connection, slug: str, settings: EventSettings, actor: str, now: float
-) -> SettingsChange:
+def change_settings(conn: Connection, slug: str, settings: EventSettings, actor: str, now: float) -> SettingsChange:
     """Apply the settings that changed; a lower capacity may not drop below the seats taken, and a
     higher one moves waiting people up, first come first served."""
     event = get_event(conn, slug)
@@ -195,7 +191,7 @@ def change_settings(
 
 
 def edit_registrant(
-    conn: sqlite3.Connection, event: Event, registrant_id: int, app: Application, now: float, actor: str
+    conn: Connection, event: Event, registrant_id: int, app: Application, now: float, actor: str
 ) -> Registration:
     """Change a registrant's details. Moving to online gives a waiting person a ticket at once (online
     has no seat limit); a seat freed by it goes to the waiting list."""
@@ -219,22 +215,23 @@ class Counts:
     checked_in: int = 0
 
 
-def event_counts(conn: sqlite3.Connection, event_id: int | None = None) -> dict[int, Counts]:
+def event_counts(conn: Connection, event_id: int | None = None) -> dict[int, Counts]:
     """Counts per event id, of one event or all (events without registrants are missing: use Counts())."""
     where, params = ("WHERE event_id = ?", (event_id,)) if event_id is not None else ("", ())
     arrived = dict(
         conn.execute(f"SELECT event_id, COUNT(*) FROM attendance {where} GROUP BY event_id", params).fetchall()
     )
     rows = conn.execute(
-        "SELECT event_id, SUM(mode = 'venue' AND status = 'registered'),"
-        " SUM(mode = 'online' AND status = 'registered'), SUM(status = 'waitlisted'), SUM(status = 'cancelled')"
+        "SELECT event_id, COUNT(CASE WHEN mode = 'venue' AND status = 'registered' THEN 1 END),"
+        " COUNT(CASE WHEN mode = 'online' AND status = 'registered' THEN 1 END),"
+        " COUNT(CASE WHEN status = 'waitlisted' THEN 1 END), COUNT(CASE WHEN status = 'cancelled' THEN 1 END)"
         f" FROM registrants {where} GROUP BY event_id",
         params,
     ).fetchall()
     return {row[0]: Counts(row[1], row[2], row[3], row[4], arrived.get(row[0], 0)) for row in rows}
 
 
-def registrations_by_ref(conn: sqlite3.Connection, event_id: int, ref_nos: Sequence[str]) -> list[Registration]:
+def registrations_by_ref(conn: Connection, event_id: int, ref_nos: Sequence[str]) -> list[Registration]:
     """The registrants with these reference numbers, each with their current ticket."""
     found = []
     for ref_no in ref_nos:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from checkin.models import Registrant, Ticket
 from checkin.storage.registrants import current_ticket, get_registrant
+from checkin.storage.sql import Connection
 from checkin.storage.viewing import WatchSummary, watch_summary
 
 # The scan results that changed attendance: an entry (first or again) and an exit.
@@ -36,7 +36,7 @@ class RegistrantAttendance:
     viewing: WatchSummary | None
 
 
-def registrant_attendance(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> RegistrantAttendance:
+def registrant_attendance(conn: Connection, event_id: int, registrant_id: int) -> RegistrantAttendance:
     """Everything about one registrant's attendance; RegistrantNotFound if not of this event."""
     registrant = get_registrant(conn, event_id, registrant_id)
     attendance = conn.execute(

@@ -25,9 +25,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from checkin.errors import StorageUnavailable
+from checkin.storage.engine import Fn
 from checkin.storage.schema import migrate
 
 log = logging.getLogger("checkin")
@@ -35,7 +36,6 @@ log = logging.getLogger("checkin")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-Fn = Callable[Concatenate[sqlite3.Connection, P], T]
 Outcome = tuple[Any, bool, Any]  # a write's future (of a thread or of an event loop), succeeded, result or exception
 _STOP = object()
 MAX_BATCH = 512
@@ -92,6 +92,9 @@ class Database:
         self._read_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._failing = False  # the last batch failed on a disk fault (logged once, until a commit succeeds)
+
+    def describe(self) -> str:
+        return str(self.path)
 
     def open(self) -> None:
         """Create or migrate the database and start the writer thread."""
@@ -187,7 +190,7 @@ class Database:
         """A read from a thread without a loop (the command line)."""
         return self._run_read(lambda c: fn(c, *args, **kwargs))
 
-    def lookup(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def lookup(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """One SELECT of a row by key, run right here on the caller's thread (the event loop).
 
         Handing a read to a pool thread and back costs more than such a read (microseconds in WAL

@@ -8,6 +8,7 @@ from dataclasses import fields
 
 from checkin.errors import AlreadyExists, EventNotFound
 from checkin.models import Event
+from checkin.storage.sql import Connection, Row
 
 # The flyer's texts (checkin.eventform validates them): plain columns, one per field.
 FLYER_TEXTS = (
@@ -50,14 +51,14 @@ EDITABLE = (
 )
 
 
-def event_from_row(row: sqlite3.Row) -> Event:
+def event_from_row(row: Row) -> Event:
     values = {name: row[name] for name in _EVENT_COLUMNS}
     for name in _BOOLS:
         values[name] = bool(values[name])
     return Event(**values)
 
 
-def create_event(conn: sqlite3.Connection, event: Event, now: float, actor: str = "system") -> Event:
+def create_event(conn: Connection, event: Event, now: float, actor: str = "system") -> Event:
     """Insert an event (its id is ignored); AlreadyExists when the slug is taken."""
     columns = [name for name in _EVENT_COLUMNS if name != "id"]
     values = [getattr(event, name) for name in columns]
@@ -72,7 +73,7 @@ def create_event(conn: sqlite3.Connection, event: Event, now: float, actor: str 
     return get_event(conn, event.slug)
 
 
-def get_event(conn: sqlite3.Connection, slug: str) -> Event:
+def get_event(conn: Connection, slug: str) -> Event:
     """The event with this slug, or EventNotFound."""
     row = conn.execute("SELECT * FROM events WHERE slug = ?", (slug,)).fetchone()
     if row is None:
@@ -80,18 +81,18 @@ def get_event(conn: sqlite3.Connection, slug: str) -> Event:
     return event_from_row(row)
 
 
-def get_event_by_id(conn: sqlite3.Connection, event_id: int) -> Event:
+def get_event_by_id(conn: Connection, event_id: int) -> Event:
     row = conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
     if row is None:
         raise EventNotFound(f"no event #{event_id}")
     return event_from_row(row)
 
 
-def list_events(conn: sqlite3.Connection) -> list[Event]:
+def list_events(conn: Connection) -> list[Event]:
     return [event_from_row(row) for row in conn.execute("SELECT * FROM events ORDER BY starts_at DESC")]
 
 
-def update_event(conn: sqlite3.Connection, slug: str, changes: dict[str, object], actor: str, now: float) -> Event:
+def update_event(conn: Connection, slug: str, changes: dict[str, object], actor: str, now: float) -> Event:
     """Change the editable settings of an event."""
     event = get_event(conn, slug)
     unknown = set(changes) - set(EDITABLE)
@@ -105,7 +106,7 @@ def update_event(conn: sqlite3.Connection, slug: str, changes: dict[str, object]
 
 
 def audit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event_id: int | None,
     now: float,
     actor: str,
@@ -120,7 +121,7 @@ def audit(
     )
 
 
-def audit_entries(conn: sqlite3.Connection, event_id: int, limit: int = 200) -> list[sqlite3.Row]:
+def audit_entries(conn: Connection, event_id: int, limit: int = 200) -> list[Row]:
     return conn.execute(
         "SELECT * FROM audit_log WHERE event_id = ? ORDER BY id DESC LIMIT ?", (event_id, limit)
     ).fetchall()

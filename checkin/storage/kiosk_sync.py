@@ -8,11 +8,11 @@ highest number it has seen, so a delta is simply the registrants stamped after i
 from __future__ import annotations
 
 import gzip
-import sqlite3
 from typing import Any
 
 from checkin.models import Event, Status, iso
 from checkin.storage.scans import counts, to_json
+from checkin.storage.sql import Connection, Row
 
 
 def _since(cursor: str | None, seq: int, reset_seq: int) -> int | None:
@@ -26,7 +26,7 @@ def _since(cursor: str | None, seq: int, reset_seq: int) -> int | None:
     return since
 
 
-def kiosk_sync(conn: sqlite3.Connection, event: Event, cursor: str | None, now: float) -> dict[str, Any]:
+def kiosk_sync(conn: Connection, event: Event, cursor: str | None, now: float) -> dict[str, Any]:
     """Everything (no or stale cursor) or what changed since the cursor, with the next cursor."""
     seq, reset_seq = conn.execute("SELECT seq, reset_seq FROM sync_state").fetchone()
     since = _since(cursor, seq, reset_seq)
@@ -71,7 +71,7 @@ def kiosk_sync(conn: sqlite3.Connection, event: Event, cursor: str | None, now: 
     }
 
 
-def _entry(registrant: dict[str, Any], ticket: sqlite3.Row) -> dict[str, Any]:
+def _entry(registrant: dict[str, Any], ticket: Row) -> dict[str, Any]:
     valid = ticket["revoked_at"] is None and registrant["status"] != Status.CANCELLED.value
     # The registrant's status rides along so that an offline kiosk answers `waitlisted` as the server would.
     shown = ("id", "ref_no", "name", "kana", "organisation", "mode", "status")
@@ -83,7 +83,7 @@ def _entry(registrant: dict[str, Any], ticket: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def sync_body(conn: sqlite3.Connection, event: Event, since: str | None, now: float, gzipped: bool) -> bytes:
+def sync_body(conn: Connection, event: Event, since: str | None, now: float, gzipped: bool) -> bytes:
     """The kiosk's copy as the response body: JSON, gzipped when the kiosk accepts it."""
     # Encoded (and compressed, when the kiosk accepts it) on the reading thread: a full copy of a large
     # event is megabytes of JSON, which would otherwise hold the event loop and every scan behind it.

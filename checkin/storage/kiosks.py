@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 
 from checkin.errors import AlreadyExists, Invalid, NotFound, PairingFailed
@@ -11,6 +10,7 @@ from checkin.models import Role
 from checkin.scans import Heartbeat
 from checkin.stats import KIOSK_ONLINE_SECONDS
 from checkin.storage.events import audit, get_event_by_id
+from checkin.storage.sql import Connection, Row
 from checkin.storage.staff import create_token, hash_secret
 from checkin.text import nfkc, single_line
 
@@ -50,7 +50,7 @@ class Kiosk:
         return self.token_id is not None
 
 
-def _kiosk_from_row(row: sqlite3.Row) -> Kiosk:
+def _kiosk_from_row(row: Row) -> Kiosk:
     keys = row.keys()
     return Kiosk(
         id=row["id"],
@@ -78,7 +78,7 @@ def _new_pairing_code() -> str:
     return "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(PAIRING_LENGTH))
 
 
-def _set_pairing_code(conn: sqlite3.Connection, kiosk_id: int, now: float) -> str:
+def _set_pairing_code(conn: Connection, kiosk_id: int, now: float) -> str:
     code = _new_pairing_code()
     conn.execute(
         "UPDATE kiosks SET pairing_hash = ?, pairing_expires_at = ? WHERE id = ?",
@@ -95,9 +95,7 @@ def kiosk_name(value: str) -> str:
     return name
 
 
-def create_kiosk(
-    conn: sqlite3.Connection, event_id: int, name: str, now: float, actor: str = "admin"
-) -> tuple[Kiosk, str]:
+def create_kiosk(conn: Connection, event_id: int, name: str, now: float, actor: str = "admin") -> tuple[Kiosk, str]:
     """A new kiosk and its one-time pairing code (valid 24 h; only its hash is kept).
 
     A revoked kiosk's name may be used again: the row comes back, unpaired, for the new device.
@@ -117,7 +115,7 @@ def create_kiosk(
     return get_kiosk(conn, event_id, kiosk_id), code
 
 
-def new_pairing_code(conn: sqlite3.Connection, event_id: int, kiosk_id: int, now: float, actor: str = "admin") -> str:
+def new_pairing_code(conn: Connection, event_id: int, kiosk_id: int, now: float, actor: str = "admin") -> str:
     """A fresh pairing code for a kiosk (a replaced tablet); the device paired before stops."""
     kiosk = get_kiosk(conn, event_id, kiosk_id)
     if kiosk.revoked_at is not None:
@@ -127,24 +125,25 @@ def new_pairing_code(conn: sqlite3.Connection, event_id: int, kiosk_id: int, now
     return code
 
 
-def get_kiosk(conn: sqlite3.Connection, event_id: int, kiosk_id: int) -> Kiosk:
+def get_kiosk(conn: Connection, event_id: int, kiosk_id: int) -> Kiosk:
     row = conn.execute("SELECT * FROM kiosks WHERE id = ? AND event_id = ?", (kiosk_id, event_id)).fetchone()
     if row is None:
         raise NotFound("no such kiosk")
     return _kiosk_from_row(row)
 
 
-def list_kiosks(conn: sqlite3.Connection, event_id: int) -> list[Kiosk]:
+def list_kiosks(conn: Connection, event_id: int) -> list[Kiosk]:
     """An event's kiosks by name, with how many scans and check-ins each recorded."""
     rows = conn.execute(
-        "SELECT k.*, COUNT(s.id) AS scans, COALESCE(SUM(s.direction = 'in' AND s.result = 'ok'), 0) AS checked_in"
+        "SELECT k.*, COUNT(s.id) AS scans,"
+        " COUNT(CASE WHEN s.direction = 'in' AND s.result = 'ok' THEN 1 END) AS checked_in"
         " FROM kiosks k LEFT JOIN scans s ON s.kiosk_id = k.id WHERE k.event_id = ? GROUP BY k.id ORDER BY k.name",
         (event_id,),
     ).fetchall()
     return [_kiosk_from_row(row) for row in rows]
 
 
-def revoke_kiosk(conn: sqlite3.Connection, event_id: int, kiosk_id: int, now: float, actor: str = "admin") -> Kiosk:
+def revoke_kiosk(conn: Connection, event_id: int, kiosk_id: int, now: float, actor: str = "admin") -> Kiosk:
     """Revoke a kiosk: its token (and any kiosk token of its name) stops working at its next request."""
     kiosk = get_kiosk(conn, event_id, kiosk_id)
     conn.execute(
@@ -168,7 +167,7 @@ class Pairing:
     kiosk: Kiosk
 
 
-def pair_kiosk(conn: sqlite3.Connection, code: str, now: float) -> Pairing:
+def pair_kiosk(conn: Connection, code: str, now: float) -> Pairing:
     """Spend a pairing code: a new kiosk token replaces any earlier one of this kiosk."""
     row = conn.execute(
         "SELECT * FROM kiosks WHERE pairing_hash = ? AND pairing_expires_at > ? AND revoked_at IS NULL",
@@ -189,7 +188,7 @@ def pair_kiosk(conn: sqlite3.Connection, code: str, now: float) -> Pairing:
     return Pairing(secret, event.slug, get_kiosk(conn, kiosk.event_id, kiosk.id))
 
 
-def kiosk_for_token(conn: sqlite3.Connection, event_id: int, token_id: int, name: str, now: float) -> Kiosk:
+def kiosk_for_token(conn: Connection, event_id: int, token_id: int, name: str, now: float) -> Kiosk:
     """The kiosk behind a kiosk token; a token made on the command line gets its row (by name) on first use."""
     row = conn.execute("SELECT * FROM kiosks WHERE token_id = ? AND event_id = ?", (token_id, event_id)).fetchone()
     if row is not None:
@@ -210,7 +209,7 @@ def kiosk_for_token(conn: sqlite3.Connection, event_id: int, token_id: int, name
     return _kiosk_from_row(found)
 
 
-def heartbeat(conn: sqlite3.Connection, event_id: int, token_id: int, name: str, beat: Heartbeat, now: float) -> None:
+def heartbeat(conn: Connection, event_id: int, token_id: int, name: str, beat: Heartbeat, now: float) -> None:
     """Record a kiosk's health: seen now, its offline queue, last scan, direction and camera decode rate."""
     kiosk = kiosk_for_token(conn, event_id, token_id, name, now)
     conn.execute(

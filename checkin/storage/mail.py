@@ -7,11 +7,11 @@ released when the server refused it. A claim left open (the process died mid-mes
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from checkin.models import Registrant, Ticket
 from checkin.storage.registrants import current_ticket, find_by_email, registrant_from_row, ticket_from_row
+from checkin.storage.sql import Connection, Row
 
 TICKET_KINDS = ("ticket", "promoted")  # a ticket goes out once under either kind
 RESEND_INTERVAL = 600.0  # seconds between two re-sends to one registrant
@@ -25,7 +25,7 @@ class Outgoing:
     ticket: Ticket
 
 
-def claim(conn: sqlite3.Connection, outgoing: Outgoing, kind: str, now: float) -> int | None:
+def claim(conn: Connection, outgoing: Outgoing, kind: str, now: float) -> int | None:
     """Reserve one message; its id, or None when this ticket was already sent (or re-sent too recently)."""
     if kind == "resend":
         recent = conn.execute(
@@ -42,17 +42,17 @@ def claim(conn: sqlite3.Connection, outgoing: Outgoing, kind: str, now: float) -
     return int(cur.lastrowid or 0) if cur.rowcount else None
 
 
-def confirm(conn: sqlite3.Connection, send_id: int, now: float) -> None:
+def confirm(conn: Connection, send_id: int, now: float) -> None:
     """The server accepted the message."""
     conn.execute("UPDATE email_sends SET sent_at = ? WHERE id = ?", (now, send_id))
 
 
-def release(conn: sqlite3.Connection, send_id: int) -> None:
+def release(conn: Connection, send_id: int) -> None:
     """The message certainly did not leave: it may be sent again."""
     conn.execute("DELETE FROM email_sends WHERE id = ? AND sent_at IS NULL", (send_id,))
 
 
-def _outgoing(conn: sqlite3.Connection, ticket_rows: list[sqlite3.Row]) -> list[Outgoing]:
+def _outgoing(conn: Connection, ticket_rows: list[Row]) -> list[Outgoing]:
     found = []
     for row in ticket_rows:
         registrant = conn.execute("SELECT * FROM registrants WHERE id = ?", (row["registrant_id"],)).fetchone()
@@ -60,7 +60,7 @@ def _outgoing(conn: sqlite3.Connection, ticket_rows: list[sqlite3.Row]) -> list[
     return found
 
 
-def unsent(conn: sqlite3.Connection, event_id: int) -> list[Outgoing]:
+def unsent(conn: Connection, event_id: int) -> list[Outgoing]:
     """Registered people whose current ticket has never been claimed for sending, by reference number."""
     rows = conn.execute(
         "SELECT t.* FROM tickets t JOIN registrants r ON r.id = t.registrant_id"
@@ -72,7 +72,7 @@ def unsent(conn: sqlite3.Connection, event_id: int) -> list[Outgoing]:
     return _outgoing(conn, rows)
 
 
-def interrupted(conn: sqlite3.Connection, event_id: int, before: float) -> list[Outgoing]:
+def interrupted(conn: Connection, event_id: int, before: float) -> list[Outgoing]:
     """Live tickets whose sending was claimed before `before` and never confirmed nor released."""
     rows = conn.execute(
         "SELECT t.* FROM tickets t JOIN email_sends s ON s.ticket_id = t.id"
@@ -83,7 +83,7 @@ def interrupted(conn: sqlite3.Connection, event_id: int, before: float) -> list[
     return _outgoing(conn, rows)
 
 
-def forget_interrupted(conn: sqlite3.Connection, event_id: int, before: float) -> int:
+def forget_interrupted(conn: Connection, event_id: int, before: float) -> int:
     """Drop the interrupted claims so those tickets are sent again; how many."""
     cur = conn.execute(
         "DELETE FROM email_sends WHERE sent_at IS NULL AND claimed_at < ? AND kind IN ('ticket', 'promoted')"
@@ -93,7 +93,7 @@ def forget_interrupted(conn: sqlite3.Connection, event_id: int, before: float) -
     return cur.rowcount
 
 
-def for_resend(conn: sqlite3.Connection, event_id: int, email_key: str) -> Outgoing | None:
+def for_resend(conn: Connection, event_id: int, email_key: str) -> Outgoing | None:
     """The registered person with this e-mail key and their current ticket, or None."""
     registrant = find_by_email(conn, event_id, email_key)
     if registrant is None:
@@ -102,6 +102,6 @@ def for_resend(conn: sqlite3.Connection, event_id: int, email_key: str) -> Outgo
     return None if ticket is None else Outgoing(registrant, ticket)
 
 
-def sends_of(conn: sqlite3.Connection, registrant_id: int) -> list[sqlite3.Row]:
+def sends_of(conn: Connection, registrant_id: int) -> list[Row]:
     """The messages sent (or being sent) to one registrant, oldest first."""
     return conn.execute("SELECT * FROM email_sends WHERE registrant_id = ? ORDER BY id", (registrant_id,)).fetchall()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict, dataclass
 
 from checkin.storage.events import audit
+from checkin.storage.sql import Connection
 
 PURGED_NAME = "（削除済み）"
 _PERSONAL_KEYS = {"name", "kana", "email", "organisation"}
+_MARK = "\x01"
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class PurgeCounts:
     purged_at: float | None
 
 
-def counts(conn: sqlite3.Connection, event_id: int) -> PurgeCounts:
+def counts(conn: Connection, event_id: int) -> PurgeCounts:
     def count(table: str, where: str = "event_id = ?") -> int:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", (event_id,)).fetchone()[0])
 
@@ -50,7 +51,7 @@ def _scrub(value: object) -> object:
     return value
 
 
-def _scrub_scans(conn: sqlite3.Connection, event_id: int) -> None:
+def _scrub_scans(conn: Connection, event_id: int) -> None:
     rows = conn.execute("SELECT id, response FROM scans WHERE event_id = ?", (event_id,)).fetchall()
     for row in rows:
         try:
@@ -61,7 +62,7 @@ def _scrub_scans(conn: sqlite3.Connection, event_id: int) -> None:
             conn.execute("UPDATE scans SET response = ? WHERE id = ?", (cleaned, row["id"]))
 
 
-def purge(conn: sqlite3.Connection, event_id: int, now: float, actor: str) -> PurgeCounts:
+def purge(conn: Connection, event_id: int, now: float, actor: str) -> PurgeCounts:
     """Replace names, readings, e-mails, organisations, reference numbers and ticket codes, and forget the
     addresses registrations came from; keep every count.
 
@@ -69,23 +70,32 @@ def purge(conn: sqlite3.Connection, event_id: int, now: float, actor: str) -> Pu
     figures of the event survive; reference numbers in the audit log follow their registrant.
     """
     before = counts(conn, event_id)
-    conn.execute(
-        "UPDATE audit_log SET subject = (SELECT printf('P%07d', r.id) FROM registrants r"
-        " WHERE r.event_id = audit_log.event_id AND r.ref_no = audit_log.subject)"
-        " WHERE event_id = ? AND subject IN (SELECT ref_no FROM registrants WHERE event_id = ?)",
-        (event_id, event_id),
+    # New reference numbers (P0000012 from the id) are made here rather than in SQL: zero-padding is
+    # spelled differently by each engine. Renaming goes through a value no file can hold (control
+    # characters never survive an import), so that a registrant already numbered like P0000012 cannot
+    # collide with another's renaming halfway, in the registrants and in the audit log alike.
+    renamed = [
+        (row[0], row[1], f"P{row[0]:07d}")
+        for row in conn.execute("SELECT id, ref_no FROM registrants WHERE event_id = ?", (event_id,))
+    ]
+    conn.executemany(
+        "UPDATE audit_log SET subject = ? WHERE event_id = ? AND subject = ?",
+        [(_MARK + new, event_id, old) for _, old, new in renamed],
     )
-    # Through a value no file can hold (control characters never survive an import), so that a
-    # registrant already numbered like P0000012 cannot collide with the renaming halfway.
-    conn.execute("UPDATE registrants SET ref_no = char(0) || id WHERE event_id = ?", (event_id,))
     conn.execute(
-        "UPDATE registrants SET ref_no = printf('P%07d', id), name = ?, kana = '', organisation = '',"
-        " email = printf('purged-%d@invalid', id), email_key = printf('purged-%d@invalid', id), search_key = '',"
+        "UPDATE audit_log SET subject = substr(subject, 2) WHERE event_id = ? AND subject LIKE ?",
+        (event_id, _MARK + "%"),
+    )
+    conn.execute("UPDATE registrants SET ref_no = ? || id WHERE event_id = ?", (_MARK, event_id))
+    conn.executemany("UPDATE registrants SET ref_no = ? WHERE id = ?", [(new, id_) for id_, _, new in renamed])
+    conn.execute(
+        "UPDATE registrants SET name = ?, kana = '', organisation = '',"
+        " email = 'purged-' || id || '@invalid', email_key = 'purged-' || id || '@invalid', search_key = '',"
         " client_address = NULL, updated_at = ? WHERE event_id = ?",
         (PURGED_NAME, now, event_id),
     )
     conn.execute(
-        "UPDATE tickets SET code = printf('PURGED-%d', id), revoked_at = COALESCE(revoked_at, ?),"
+        "UPDATE tickets SET code = 'PURGED-' || id, revoked_at = COALESCE(revoked_at, ?),"
         " revoked_reason = COALESCE(revoked_reason, 'purged') WHERE event_id = ?",
         (now, event_id),
     )

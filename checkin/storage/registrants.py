@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from checkin.errors import Conflict, DuplicateEmail, NotFound, RegistrantNotFoun
 from checkin.models import Event, Mode, Registrant, Status, Ticket
 from checkin.registration import Application, decide_status, search_text
 from checkin.storage.events import audit, get_event, get_event_by_id
+from checkin.storage.sql import Connection, Row
 from checkin.text import search_key
 
 NewCode = Callable[[str], str]
@@ -27,7 +27,7 @@ class Registration:
     promoted: tuple[Registration, ...] = ()
 
 
-def registrant_from_row(row: sqlite3.Row) -> Registrant:
+def registrant_from_row(row: Row) -> Registrant:
     return Registrant(
         id=row["id"],
         event_id=row["event_id"],
@@ -43,7 +43,7 @@ def registrant_from_row(row: sqlite3.Row) -> Registrant:
     )
 
 
-def ticket_from_row(row: sqlite3.Row) -> Ticket:
+def ticket_from_row(row: Row) -> Ticket:
     return Ticket(
         id=row["id"],
         registrant_id=row["registrant_id"],
@@ -53,7 +53,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
     )
 
 
-def seats_taken(conn: sqlite3.Connection, event_id: int) -> int:
+def seats_taken(conn: Connection, event_id: int) -> int:
     """Venue seats held by registered venue registrants."""
     row = conn.execute(
         "SELECT COUNT(*) FROM registrants WHERE event_id = ? AND mode = 'venue' AND status = 'registered'",
@@ -62,7 +62,7 @@ def seats_taken(conn: sqlite3.Connection, event_id: int) -> int:
     return int(row[0])
 
 
-def find_by_email(conn: sqlite3.Connection, event_id: int, email_key: str) -> Registrant | None:
+def find_by_email(conn: Connection, event_id: int, email_key: str) -> Registrant | None:
     row = conn.execute(
         "SELECT * FROM registrants WHERE event_id = ? AND email_key = ? AND status != 'cancelled'",
         (event_id, email_key),
@@ -83,7 +83,7 @@ class Walkin:
 
 
 def register(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event: Event,
     app: Application,
     now: float,
@@ -144,7 +144,7 @@ def register(
 
 
 def update_registrant(
-    conn: sqlite3.Connection, event: Event, registrant_id: int, app: Application, now: float, actor: str
+    conn: Connection, event: Event, registrant_id: int, app: Application, now: float, actor: str
 ) -> Registrant:
     """Change a registrant's details (import, admin); the mode change keeps capacity rules."""
     old = get_registrant(conn, event.id, registrant_id)
@@ -175,7 +175,7 @@ def update_registrant(
 
 
 def issue_ticket(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event: Event,
     registrant_id: int,
     now: float,
@@ -191,7 +191,7 @@ def issue_ticket(
     return Ticket(id=int(cur.lastrowid or 0), registrant_id=registrant_id, code=code, issued_at=now)
 
 
-def revoke_tickets(conn: sqlite3.Connection, registrant_id: int, now: float, reason: str) -> None:
+def revoke_tickets(conn: Connection, registrant_id: int, now: float, reason: str) -> None:
     """Revoke every live ticket of a registrant."""
     conn.execute(
         "UPDATE tickets SET revoked_at = ?, revoked_reason = ? WHERE registrant_id = ? AND revoked_at IS NULL",
@@ -199,7 +199,7 @@ def revoke_tickets(conn: sqlite3.Connection, registrant_id: int, now: float, rea
     )
 
 
-def reissue_ticket(conn: sqlite3.Connection, event: Event, registrant_id: int, now: float, actor: str) -> Ticket:
+def reissue_ticket(conn: Connection, event: Event, registrant_id: int, now: float, actor: str) -> Ticket:
     """Re-issue: revoke the old code, make a new one (only for registered people)."""
     registrant = get_registrant(conn, event.id, registrant_id)
     if registrant.status is not Status.REGISTERED:
@@ -209,14 +209,14 @@ def reissue_ticket(conn: sqlite3.Connection, event: Event, registrant_id: int, n
     return ticket
 
 
-def get_registrant(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> Registrant:
+def get_registrant(conn: Connection, event_id: int, registrant_id: int) -> Registrant:
     row = conn.execute("SELECT * FROM registrants WHERE id = ? AND event_id = ?", (registrant_id, event_id)).fetchone()
     if row is None:
         raise RegistrantNotFound("no such registrant in this event")
     return registrant_from_row(row)
 
 
-def current_ticket(conn: sqlite3.Connection, registrant_id: int) -> Ticket | None:
+def current_ticket(conn: Connection, registrant_id: int) -> Ticket | None:
     row = conn.execute(
         "SELECT * FROM tickets WHERE registrant_id = ? AND revoked_at IS NULL ORDER BY id DESC LIMIT 1",
         (registrant_id,),
@@ -224,7 +224,7 @@ def current_ticket(conn: sqlite3.Connection, registrant_id: int) -> Ticket | Non
     return None if row is None else ticket_from_row(row)
 
 
-def registration(conn: sqlite3.Connection, event_id: int, registrant_id: int) -> Registration:
+def registration(conn: Connection, event_id: int, registrant_id: int) -> Registration:
     return Registration(get_registrant(conn, event_id, registrant_id), current_ticket(conn, registrant_id))
 
 
@@ -237,7 +237,7 @@ class TicketLookup:
     event: Event
 
 
-def lookup_code(conn: sqlite3.Connection, code: str) -> TicketLookup | None:
+def lookup_code(conn: Connection, code: str) -> TicketLookup | None:
     """The ticket with this exact code (valid or revoked), or None."""
     row = conn.execute("SELECT * FROM tickets WHERE code = ?", (tickets.normalise(code),)).fetchone()
     if row is None:
@@ -249,7 +249,7 @@ def lookup_code(conn: sqlite3.Connection, code: str) -> TicketLookup | None:
     return TicketLookup(ticket, registrant, get_event_by_id(conn, registrant.event_id))
 
 
-def cancel(conn: sqlite3.Connection, event: Event, registrant_id: int, now: float, actor: str) -> Registration:
+def cancel(conn: Connection, event: Event, registrant_id: int, now: float, actor: str) -> Registration:
     """Cancel a registration, revoke its ticket, and move the first waiting person up if a seat freed."""
     registrant = get_registrant(conn, event.id, registrant_id)
     if registrant.status is Status.CANCELLED:
@@ -264,7 +264,7 @@ def cancel(conn: sqlite3.Connection, event: Event, registrant_id: int, now: floa
     return Registration(get_registrant(conn, event.id, registrant_id), None, promoted)
 
 
-def promote_waitlist(conn: sqlite3.Connection, event: Event, now: float) -> tuple[Registration, ...]:
+def promote_waitlist(conn: Connection, event: Event, now: float) -> tuple[Registration, ...]:
     """Give free seats to waiting people, first come first served."""
     current = get_event_by_id(conn, event.id)
     free = current.capacity - seats_taken(conn, event.id)
@@ -292,7 +292,7 @@ def contains_pattern(query: str) -> str | None:
     return "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def search(conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50) -> list[Registrant]:
+def search(conn: Connection, event_id: int, query: str, limit: int = 50) -> list[Registrant]:
     """Registrants whose name, reading, e-mail or reference number contains the folded query."""
     pattern = contains_pattern(query)
     if pattern is None:
@@ -305,7 +305,7 @@ def search(conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50)
 
 
 def list_registrants(
-    conn: sqlite3.Connection, event_id: int, *, status: str | None = None, mode: str | None = None
+    conn: Connection, event_id: int, *, status: str | None = None, mode: str | None = None
 ) -> list[Registrant]:
     """Registrants of an event in reference-number order, optionally filtered."""
     sql = "SELECT * FROM registrants WHERE event_id = ?"
@@ -320,13 +320,13 @@ def list_registrants(
     return [registrant_from_row(row) for row in rows]
 
 
-def event_and_seats(conn: sqlite3.Connection, slug: str) -> tuple[Event, int]:
+def event_and_seats(conn: Connection, slug: str) -> tuple[Event, int]:
     """An event and how many venue seats are still free."""
     event = get_event(conn, slug)
     return event, max(0, event.capacity - seats_taken(conn, event.id))
 
 
-def live_ticket(conn: sqlite3.Connection, code: str) -> TicketLookup:
+def live_ticket(conn: Connection, code: str) -> TicketLookup:
     """The ticket with this code and its holder; NotFound, or TicketRevoked once re-issued or cancelled."""
     found = lookup_code(conn, code) if len(code) <= MAX_CODE else None
     if found is None:
@@ -336,7 +336,7 @@ def live_ticket(conn: sqlite3.Connection, code: str) -> TicketLookup:
     return found
 
 
-def cancel_by_code(conn: sqlite3.Connection, code: str, now: float) -> tuple[Event, Registration]:
+def cancel_by_code(conn: Connection, code: str, now: float) -> tuple[Event, Registration]:
     """Cancel the registration a live ticket belongs to (and move the first waiting person up)."""
     found = live_ticket(conn, code)
     return found.event, cancel(conn, found.event, found.registrant.id, now, "registrant")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from checkin.stats import ReportCounts
+from checkin.storage.sql import Connection
 from checkin.storage.stats import NoShow, no_shows, snapshot_counts
 from checkin.storage.viewing import watched_seconds
 
@@ -29,14 +29,14 @@ class ReportData:
     walk_ins: list[WalkInRow]
 
 
-def report_data(conn: sqlite3.Connection, slug: str, now: float) -> ReportData:
+def report_data(conn: Connection, slug: str, now: float) -> ReportData:
     """The report's counts and lists of one event (run it inside one read, so they agree)."""
     counts = snapshot_counts(conn, slug, now)
     event_id = conn.execute("SELECT id FROM events WHERE slug = ?", (slug,)).fetchone()[0]
     pre_registered, arrived, online_at_venue = conn.execute(
-        "SELECT COALESCE(SUM(r.mode = 'venue' AND r.source != 'walkin'), 0),"
-        " COALESCE(SUM(r.mode = 'venue' AND r.source != 'walkin' AND a.registrant_id IS NOT NULL), 0),"
-        " COALESCE(SUM(r.mode = 'online' AND a.registrant_id IS NOT NULL), 0)"
+        "SELECT COUNT(CASE WHEN r.mode = 'venue' AND r.source != 'walkin' THEN 1 END),"
+        " COUNT(CASE WHEN r.mode = 'venue' AND r.source != 'walkin' AND a.registrant_id IS NOT NULL THEN 1 END),"
+        " COUNT(CASE WHEN r.mode = 'online' AND a.registrant_id IS NOT NULL THEN 1 END)"
         " FROM registrants r LEFT JOIN attendance a ON a.registrant_id = r.id"
         " WHERE r.event_id = ? AND r.status = 'registered'",
         (event_id,),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 
 from checkin.csvio import BadRow, ExportRow, ImportReport, ImportRow, KeptRow, ParsedFile, Problem, keep_lost_characters
@@ -16,16 +15,17 @@ from checkin.storage.registrants import (
     registrant_from_row,
     update_registrant,
 )
+from checkin.storage.sql import Connection
 from checkin.storage.viewing import watch_summary
 
 
-def purged_at(conn: sqlite3.Connection, event_id: int) -> float | None:
+def purged_at(conn: Connection, event_id: int) -> float | None:
     """When the event's personal data was purged, or None."""
     row = conn.execute("SELECT purged_at FROM events WHERE id = ?", (event_id,)).fetchone()
     return None if row is None else row["purged_at"]
 
 
-def find_by_ref(conn: sqlite3.Connection, event_id: int, ref_no: str) -> Registrant | None:
+def find_by_ref(conn: Connection, event_id: int, ref_no: str) -> Registrant | None:
     row = conn.execute("SELECT * FROM registrants WHERE event_id = ? AND ref_no = ?", (event_id, ref_no)).fetchone()
     return None if row is None else registrant_from_row(row)
 
@@ -42,7 +42,7 @@ def _unchanged(registrant: Registrant, row: ImportRow) -> bool:
 
 
 def _apply_row(
-    conn: sqlite3.Connection, event: Event, row: ImportRow, now: float, actor: str
+    conn: Connection, event: Event, row: ImportRow, now: float, actor: str
 ) -> tuple[str, str, tuple[str, ...]]:
     """Create or update one registrant: (created, waitlisted, updated or unchanged; its reference number;
     the fields whose stored values were kept because the file's encoding had lost characters of them)."""
@@ -64,7 +64,7 @@ def _apply_row(
 
 
 def apply_import(
-    conn: sqlite3.Connection, event: Event, parsed: ParsedFile, now: float, *, skip_bad_rows: bool, actor: str
+    conn: Connection, event: Event, parsed: ParsedFile, now: float, *, skip_bad_rows: bool, actor: str
 ) -> ImportReport:
     """Import every good row in this one transaction; ImportRejected (all rolled back) on a bad one unless skipping."""
     if purged_at(conn, event.id) is not None:
@@ -110,7 +110,7 @@ def apply_import(
     return replace(report, promoted=tuple(p.registrant.ref_no for p in promoted))
 
 
-def export_rows(conn: sqlite3.Connection, event_id: int) -> list[ExportRow]:
+def export_rows(conn: Connection, event_id: int) -> list[ExportRow]:
     """Every registrant with their current ticket code, first check-in and online watch time, by reference number."""
     watched = watch_summary(conn, event_id)
     rows = conn.execute(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ from checkin.scans import Action, Counts, Decision, Method, Presence, Result, Sc
 from checkin.storage import registrants as people
 from checkin.storage.events import audit, get_event
 from checkin.storage.kiosks import kiosk_for_token
+from checkin.storage.sql import Connection, Row
 from checkin.storage.staff import TokenInfo, resolve_token
 
 # Warnings that an organiser should be able to find later in the audit log.
@@ -76,7 +76,7 @@ def text_hash(raw: str) -> str:
     return hashlib.sha256(tickets.normalise(raw).encode("utf-8")).hexdigest()
 
 
-def counts(conn: sqlite3.Connection, event_id: int) -> Counts:
+def counts(conn: Connection, event_id: int) -> Counts:
     """Capacities, people checked in and people in the hall now (kept exact by triggers)."""
     row = conn.execute(
         "SELECT e.capacity, c.checked_in, c.in_hall, COALESCE(e.hall_capacity, e.capacity) FROM events e"
@@ -86,12 +86,12 @@ def counts(conn: sqlite3.Connection, event_id: int) -> Counts:
     return Counts(capacity=row[0], checked_in=row[1], in_hall=row[2], hall_capacity=row[3])
 
 
-def _stored_answer(conn: sqlite3.Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
+def _stored_answer(conn: Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
     row = conn.execute("SELECT response FROM scans WHERE event_id = ? AND scan_id = ?", (event_id, scan_id)).fetchone()
     return None if row is None else ScanOutcome(row[0], recorded=False)
 
 
-def _scanner(conn: sqlite3.Connection, event_id: int, caller: Caller, now: float) -> Scanner:
+def _scanner(conn: Connection, event_id: int, caller: Caller, now: float) -> Scanner:
     if caller.kiosk_token_id is None:
         return Scanner(caller.name)
     kiosk = kiosk_for_token(conn, event_id, caller.kiosk_token_id, caller.name, now)
@@ -101,7 +101,7 @@ def _scanner(conn: sqlite3.Connection, event_id: int, caller: Caller, now: float
 _PRESENCE = "a.first_checked_in_at, a.first_kiosk, a.inside, a.last_moved_at"
 
 
-def _find(conn: sqlite3.Connection, event: Event, scan: ScanRequest) -> _Target:
+def _find(conn: Connection, event: Event, scan: ScanRequest) -> _Target:
     """The registrant a scan points at, with their attendance, in one query (the writer's time is the door's)."""
     if scan.registrant_id is not None:
         row = conn.execute(
@@ -126,14 +126,14 @@ def _find(conn: sqlite3.Connection, event: Event, scan: ScanRequest) -> _Target:
     return _found(row, row["ticket_revoked_at"] is not None, digest)
 
 
-def _found(row: sqlite3.Row, ticket_revoked: bool, code_hash: str | None) -> _Target:
+def _found(row: Row, ticket_revoked: bool, code_hash: str | None) -> _Target:
     presence = None
     if row["first_checked_in_at"] is not None:
         presence = Presence(row["first_checked_in_at"], row["first_kiosk"], bool(row["inside"]), row["last_moved_at"])
     return _Target(None, people.registrant_from_row(row), ticket_revoked, code_hash, presence)
 
 
-def _apply(conn: sqlite3.Connection, event_id: int, registrant_id: int, action: Action, at: float, kiosk: str) -> None:
+def _apply(conn: Connection, event_id: int, registrant_id: int, action: Action, at: float, kiosk: str) -> None:
     """Make the attendance change a decision calls for (the counts follow by trigger)."""
     if action is Action.ADMIT:
         conn.execute(
@@ -170,7 +170,7 @@ def _first(decision: Decision, presence: Presence | None, at: float, kiosk: str)
 
 
 def _log(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event: Event,
     scan: ScanRequest,
     scanner: Scanner,
@@ -206,7 +206,7 @@ def _log(
         audit(conn, event.id, now, scanner.name, "scan.flagged", registrant.ref_no, detail)
 
 
-def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, caller: Caller, now: float) -> ScanOutcome:
+def record_scan(conn: Connection, event: Event, scan: ScanRequest, caller: Caller, now: float) -> ScanOutcome:
     """Decide one scan, change attendance accordingly and log the attempt; a known scan_id changes nothing."""
     stored = _stored_answer(conn, event.id, scan.scan_id)
     if stored is not None:
@@ -215,6 +215,10 @@ def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, calle
     scanned_at, clamped = rules.clamp_scanned_at(scan.scanned_at, now)
     target = _find(conn, event, scan)
     registrant, presence = target.registrant, target.presence
+    if scan.scanned_at is None and presence is not None:
+        # A live scan happens when it is decided: what stands was decided before it, even if its time of
+        # receipt is a moment earlier (another server's transaction committed in between).
+        scanned_at = max(scanned_at, presence.last_moved_at)
     if target.problem is not None or registrant is None:
         decision = Decision(target.problem or Result.UNKNOWN)
     else:
@@ -229,7 +233,7 @@ def record_scan(conn: sqlite3.Connection, event: Event, scan: ScanRequest, calle
     return ScanOutcome(text, recorded=True)
 
 
-def register_walkin(conn: sqlite3.Connection, event: Event, walkin: WalkIn, caller: Caller, now: float) -> ScanOutcome:
+def register_walkin(conn: Connection, event: Event, walkin: WalkIn, caller: Caller, now: float) -> ScanOutcome:
     """Register a walk-in and check them in at once, while the hall has a free seat."""
     scan = walkin.scan
     stored = _stored_answer(conn, event.id, scan.scan_id)
@@ -250,7 +254,7 @@ def register_walkin(conn: sqlite3.Connection, event: Event, walkin: WalkIn, call
 
 
 def scan_with_token(
-    conn: sqlite3.Connection,
+    conn: Connection,
     slug: str,
     secret: str,
     data: dict[str, Any],
@@ -268,9 +272,7 @@ def scan_with_token(
     return record_scan(conn, event, rules.parse_scan(data), caller, now)
 
 
-def check_in_by_organiser(
-    conn: sqlite3.Connection, event: Event, registrant: int, actor: str, now: float
-) -> ScanOutcome:
+def check_in_by_organiser(conn: Connection, event: Event, registrant: int, actor: str, now: float) -> ScanOutcome:
     """One manual scan, decided by the door's rules, and an audit entry saying who made it and what it gave."""
     person = people.get_registrant(conn, event.id, registrant)
     scan = ScanRequest(str(uuid.uuid4()), registrant_id=person.id, method=Method.SEARCH)
@@ -284,7 +286,7 @@ def _adjusted(decision: Decision, clamped: bool) -> Decision:
     return replace(decision, warnings=(*decision.warnings, "scanned_at_adjusted")) if clamped else decision
 
 
-def undo_checkin(conn: sqlite3.Connection, event: Event, registrant_id: int, actor: str, now: float) -> Counts:
+def undo_checkin(conn: Connection, event: Event, registrant_id: int, actor: str, now: float) -> Counts:
     """Take back a mistaken check-in (the scans stay in the log; the undo goes to the audit log)."""
     row = conn.execute(
         "SELECT a.*, r.ref_no FROM attendance a JOIN registrants r ON r.id = a.registrant_id"
@@ -302,7 +304,7 @@ def undo_checkin(conn: sqlite3.Connection, event: Event, registrant_id: int, act
     return counts(conn, event.id)
 
 
-def checked_in_times(conn: sqlite3.Connection, registrant_ids: Sequence[int]) -> dict[int, float]:
+def checked_in_times(conn: Connection, registrant_ids: Sequence[int]) -> dict[int, float]:
     """First check-in time per registrant, for those who have one."""
     if not registrant_ids:
         return {}
@@ -315,7 +317,7 @@ def checked_in_times(conn: sqlite3.Connection, registrant_ids: Sequence[int]) ->
 
 
 def search_at_door(
-    conn: sqlite3.Connection, event_id: int, query: str, limit: int = 50
+    conn: Connection, event_id: int, query: str, limit: int = 50
 ) -> list[tuple[Registrant, float | None]]:
     """Registrants matching a search, each with their first check-in time (or None)."""
     found = people.search(conn, event_id, query, limit)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 
 from checkin.errors import NotFound
 from checkin.models import Role
 from checkin.storage.events import audit
+from checkin.storage.sql import Connection, Row
 
 TOKEN_PREFIX = "ckt_"  # noqa: S105 (a prefix, not a secret)
 
@@ -29,7 +29,7 @@ class TokenInfo:
     revoked_at: float | None
 
 
-def _token_from_row(row: sqlite3.Row) -> TokenInfo:
+def _token_from_row(row: Row) -> TokenInfo:
     return TokenInfo(
         id=row["id"],
         role=Role(row["role"]),
@@ -41,7 +41,7 @@ def _token_from_row(row: sqlite3.Row) -> TokenInfo:
 
 
 def create_token(
-    conn: sqlite3.Connection, event_id: int | None, role: Role, name: str, now: float, actor: str = "cli"
+    conn: Connection, event_id: int | None, role: Role, name: str, now: float, actor: str = "cli"
 ) -> tuple[TokenInfo, str]:
     """A new API token; returns its record and the secret, which is shown once and never stored."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -54,7 +54,7 @@ def create_token(
     return _token_from_row(row), secret
 
 
-def resolve_token(conn: sqlite3.Connection, secret: str) -> TokenInfo | None:
+def resolve_token(conn: Connection, secret: str) -> TokenInfo | None:
     """The live token with this secret, or None (unknown or revoked)."""
     row = conn.execute(
         "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (hash_secret(secret),)
@@ -62,9 +62,7 @@ def resolve_token(conn: sqlite3.Connection, secret: str) -> TokenInfo | None:
     return None if row is None else _token_from_row(row)
 
 
-def revoke_token(
-    conn: sqlite3.Connection, token_id: int, now: float, actor: str, event_id: int | None = None
-) -> TokenInfo:
+def revoke_token(conn: Connection, token_id: int, now: float, actor: str, event_id: int | None = None) -> TokenInfo:
     """Revoke a token (of this event, when given); it stops working at its next request. NotFound if none."""
     row = conn.execute("SELECT * FROM api_tokens WHERE id = ?", (token_id,)).fetchone()
     if row is None or (event_id is not None and row["event_id"] != event_id):
@@ -75,7 +73,7 @@ def revoke_token(
     return _token_from_row(conn.execute("SELECT * FROM api_tokens WHERE id = ?", (token_id,)).fetchone())
 
 
-def list_tokens(conn: sqlite3.Connection, event_id: int | None) -> list[TokenInfo]:
+def list_tokens(conn: Connection, event_id: int | None) -> list[TokenInfo]:
     """The tokens of an event and those valid for every event, oldest first."""
     rows = conn.execute(
         "SELECT * FROM api_tokens WHERE event_id IS ? OR event_id IS NULL ORDER BY id", (event_id,)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 
 from checkin.stats import ARRIVAL_STEP, LATEST_CHECKINS, CheckinRow, Counts, KioskCounts
 from checkin.storage.events import get_event
+from checkin.storage.sql import Connection
 from checkin.storage.viewing import OnlineFigures, online_figures, watch_summary
 
 
@@ -21,10 +21,10 @@ class OnlineMemo:
     def __init__(self) -> None:
         self._last: dict[int, tuple[tuple[object, ...], OnlineFigures]] = {}
 
-    def figures(self, conn: sqlite3.Connection, event_id: int, now: float) -> OnlineFigures:
+    def figures(self, conn: Connection, event_id: int, now: float) -> OnlineFigures:
         """online_figures(conn, event_id, now), reused while nothing it depends on has changed."""
         state = conn.execute(
-            "SELECT COUNT(*), MAX(id), COUNT(ended_at), TOTAL(ended_at), TOTAL(registrant_id)"
+            "SELECT COUNT(*), MAX(id), COUNT(ended_at), COALESCE(SUM(ended_at), 0), COALESCE(SUM(registrant_id), 0)"
             " FROM viewing_intervals WHERE event_id = ?",
             (event_id,),
         ).fetchone()
@@ -37,7 +37,7 @@ class OnlineMemo:
         return figures
 
 
-def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float, memo: OnlineMemo | None = None) -> Counts:
+def snapshot_counts(conn: Connection, slug: str, now: float, memo: OnlineMemo | None = None) -> Counts:
     """Every count of one event's snapshot (run it inside one read, so they agree with each other)."""
     event = get_event(conn, slug)
     registered = conn.execute(
@@ -49,7 +49,8 @@ def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float, memo: Onlin
     ).fetchone()
     online = online_figures(conn, event.id, now) if memo is None else memo.figures(conn, event.id, now)
     both = conn.execute(
-        "SELECT COUNT(*) FROM attendance WHERE event_id = ? AND registrant_id IN (SELECT value FROM json_each(?))",
+        "SELECT COUNT(*) FROM attendance WHERE event_id = ?"
+        " AND registrant_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
         (event.id, json.dumps(online.unique_registrants)),
     ).fetchone()[0]
     arrivals = conn.execute(
@@ -75,7 +76,7 @@ def snapshot_counts(conn: sqlite3.Connection, slug: str, now: float, memo: Onlin
     )
 
 
-def _kiosks(conn: sqlite3.Connection, event_id: int) -> tuple[KioskCounts, ...]:
+def _kiosks(conn: Connection, event_id: int) -> tuple[KioskCounts, ...]:
     # The last scan is the later of what the kiosk reported (its offline queue included) and what reached us.
     rows = conn.execute(
         "SELECT k.name, k.last_seen_at, k.queue_length, k.decode_fps, COALESCE(t.scans, 0) AS scans,"
@@ -97,7 +98,7 @@ def _kiosks(conn: sqlite3.Connection, event_id: int) -> tuple[KioskCounts, ...]:
     )
 
 
-def _latest(conn: sqlite3.Connection, event_id: int) -> tuple[CheckinRow, ...]:
+def _latest(conn: Connection, event_id: int) -> tuple[CheckinRow, ...]:
     rows = conn.execute(
         "SELECT r.ref_no, r.name, a.first_checked_in_at, a.first_kiosk FROM attendance a"
         " JOIN registrants r ON r.id = a.registrant_id WHERE a.event_id = ?"
@@ -118,7 +119,7 @@ class NoShow:
     watched_online: bool
 
 
-def no_shows(conn: sqlite3.Connection, event_id: int) -> list[NoShow]:
+def no_shows(conn: Connection, event_id: int) -> list[NoShow]:
     """Registered venue registrants without a check-in, in reference-number order."""
     rows = conn.execute(
         "SELECT r.id, r.ref_no, r.name, r.kana, r.organisation FROM registrants r"

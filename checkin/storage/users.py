@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from checkin.errors import AlreadyExists, NotFound
 from checkin.models import Role
 from checkin.storage.events import audit
+from checkin.storage.sql import Connection, Row
 from checkin.storage.staff import hash_secret
 
 
@@ -31,7 +32,7 @@ class Session:
     expires_at: float
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: Row) -> User:
     return User(
         id=row["id"],
         login=row["login"],
@@ -41,9 +42,7 @@ def _user(row: sqlite3.Row) -> User:
     )
 
 
-def create_user(
-    conn: sqlite3.Connection, login: str, password_hash: str, role: Role, now: float, actor: str = "cli"
-) -> User:
+def create_user(conn: Connection, login: str, password_hash: str, role: Role, now: float, actor: str = "cli") -> User:
     """A new staff login; AlreadyExists when the login is taken."""
     try:
         conn.execute(
@@ -56,12 +55,12 @@ def create_user(
     return get_user(conn, login)
 
 
-def find_user(conn: sqlite3.Connection, login: str) -> User | None:
+def find_user(conn: Connection, login: str) -> User | None:
     row = conn.execute("SELECT * FROM users WHERE login = ?", (login,)).fetchone()
     return None if row is None else _user(row)
 
 
-def get_user(conn: sqlite3.Connection, login: str) -> User:
+def get_user(conn: Connection, login: str) -> User:
     """The user with this login, or NotFound."""
     user = find_user(conn, login)
     if user is None:
@@ -69,7 +68,7 @@ def get_user(conn: sqlite3.Connection, login: str) -> User:
     return user
 
 
-def set_password(conn: sqlite3.Connection, login: str, password_hash: str, now: float, actor: str = "cli") -> None:
+def set_password(conn: Connection, login: str, password_hash: str, now: float, actor: str = "cli") -> None:
     """Change a password (enabling the login again); its open sessions end."""
     user = get_user(conn, login)
     conn.execute("UPDATE users SET password_hash = ?, disabled_at = NULL WHERE id = ?", (password_hash, user.id))
@@ -77,12 +76,12 @@ def set_password(conn: sqlite3.Connection, login: str, password_hash: str, now: 
     audit(conn, None, now, actor, "user.password", login)
 
 
-def rehash_password(conn: sqlite3.Connection, user_id: int, old_hash: str, new_hash: str) -> None:
+def rehash_password(conn: Connection, user_id: int, old_hash: str, new_hash: str) -> None:
     """Store a hash made with today's parameters, unless the password changed meanwhile."""
     conn.execute("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", (new_hash, user_id, old_hash))
 
 
-def disable_user(conn: sqlite3.Connection, login: str, now: float, actor: str = "cli") -> None:
+def disable_user(conn: Connection, login: str, now: float, actor: str = "cli") -> None:
     """Stop a login from signing in; its open sessions end."""
     user = get_user(conn, login)
     conn.execute("UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL", (now, user.id))
@@ -90,9 +89,7 @@ def disable_user(conn: sqlite3.Connection, login: str, now: float, actor: str = 
     audit(conn, None, now, actor, "user.disable", login)
 
 
-def create_session(
-    conn: sqlite3.Connection, user: User, session_id: str, csrf: str, now: float, expires_at: float
-) -> None:
+def create_session(conn: Connection, user: User, session_id: str, csrf: str, now: float, expires_at: float) -> None:
     """Open a session after a good password; forget any expired sessions."""
     conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
     conn.execute(
@@ -102,7 +99,7 @@ def create_session(
     audit(conn, None, now, f"user:{user.login}", "user.login", user.login)
 
 
-def resolve_session(conn: sqlite3.Connection, session_id: str, now: float) -> Session | None:
+def resolve_session(conn: Connection, session_id: str, now: float) -> Session | None:
     """The live session with this id (not expired, login not disabled), or None."""
     row = conn.execute(
         "SELECT s.user_id, s.csrf, s.expires_at, u.login, u.role FROM sessions s JOIN users u ON u.id = s.user_id"
@@ -114,10 +111,10 @@ def resolve_session(conn: sqlite3.Connection, session_id: str, now: float) -> Se
     return Session(row["user_id"], row["login"], Role(row["role"]), row["csrf"], row["expires_at"])
 
 
-def end_session(conn: sqlite3.Connection, session_id: str) -> None:
+def end_session(conn: Connection, session_id: str) -> None:
     conn.execute("DELETE FROM sessions WHERE id_hash = ?", (hash_secret(session_id),))
 
 
-def login_failed(conn: sqlite3.Connection, login: str, address: str, now: float) -> None:
+def login_failed(conn: Connection, login: str, address: str, now: float) -> None:
     """Keep a failed login in the audit log: the login as typed and the client address, never the password."""
     audit(conn, None, now, f"address:{address}", "user.login_failed", login, {"address": address})

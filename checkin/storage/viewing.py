@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from checkin.presence import Change, Identity, Kind
+from checkin.storage.sql import Connection
 from checkin.viewing import Interval, OnlineFigures, WatchSummary, figures, merged_by, summaries
 
 __all__ = [
@@ -43,7 +43,7 @@ _SELECT = (
 )
 
 
-def _intervals(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], now: float | None) -> list[Interval]:
+def _intervals(conn: Connection, sql: str, params: tuple[object, ...], now: float | None) -> list[Interval]:
     """Stored rows as intervals; an open one ends at `now` (or, without `now`, at its last sign of life)."""
     return [
         Interval(
@@ -57,24 +57,24 @@ def _intervals(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], n
     ]
 
 
-def online_figures(conn: sqlite3.Connection, event_id: int, now: float) -> OnlineFigures:
+def online_figures(conn: Connection, event_id: int, now: float) -> OnlineFigures:
     """now / peak / peak_at / unique and the per-minute series of an event's online viewers."""
     return figures(_intervals(conn, _SELECT, (event_id,), now), now)
 
 
-def watch_summary(conn: sqlite3.Connection, event_id: int) -> dict[int, WatchSummary]:
+def watch_summary(conn: Connection, event_id: int) -> dict[int, WatchSummary]:
     """Per registrant id: seconds watched, first join, last leave."""
     return summaries(_intervals(conn, _SELECT + " AND v.registrant_id IS NOT NULL", (event_id,), None))
 
 
-def watched_seconds(conn: sqlite3.Connection, event_id: int, now: float) -> float:
+def watched_seconds(conn: Connection, event_id: int, now: float) -> float:
     """Seconds watched by all of an event's viewers, each viewer's intervals merged (tabs and devices once)."""
     spans = merged_by(_intervals(conn, _SELECT, (event_id,), now), lambda interval: interval.viewer_key)
     return sum(end - start for viewer in spans.values() for start, end in viewer)
 
 
 def start_viewing(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event_id: int,
     viewer_key: str,
     registrant_id: int | None,
@@ -90,7 +90,7 @@ def start_viewing(
     )
 
 
-def end_viewing(conn: sqlite3.Connection, event_id: int, viewer_key: str, last_seen_at: float) -> None:
+def end_viewing(conn: Connection, event_id: int, viewer_key: str, last_seen_at: float) -> None:
     """Close the viewer's open interval at its last sign of life."""
     conn.execute(
         "UPDATE viewing_intervals SET last_seen_at = MAX(started_at, ?), ended_at = MAX(started_at, ?)"
@@ -100,7 +100,7 @@ def end_viewing(conn: sqlite3.Connection, event_id: int, viewer_key: str, last_s
 
 
 def record(
-    conn: sqlite3.Connection,
+    conn: Connection,
     changes: Sequence[Change],
     seen: Sequence[tuple[Identity, float]],
     server_id: str | None = None,
@@ -138,23 +138,24 @@ class Server:
     last_seen_at: float = 0.0
 
 
-def servers(conn: sqlite3.Connection) -> list[Server]:
+def servers(conn: Connection) -> list[Server]:
     """Every server's heartbeat row (running ones, and dead ones not yet noticed)."""
     rows = conn.execute("SELECT server_id, host, pid, started_at, last_seen_at FROM server_heartbeats")
     return [Server(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
 
-def beat(conn: sqlite3.Connection, server: Server, now: float) -> None:
+def beat(conn: Connection, server: Server, now: float) -> None:
     """This server is alive at `now` (one row per server, however many viewers it watches)."""
     conn.execute(
         "INSERT INTO server_heartbeats (server_id, host, pid, started_at, last_seen_at) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (server_id) DO UPDATE SET last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
+        " ON CONFLICT (server_id) DO UPDATE SET"
+        " last_seen_at = MAX(server_heartbeats.last_seen_at, excluded.last_seen_at)",
         (server.server_id, server.host, server.pid, server.started_at, now),
     )
 
 
 def take_over(
-    conn: sqlite3.Connection, server_id: str, dead: Collection[str], now: float, grace: float, *, ownerless: bool
+    conn: Connection, server_id: str, dead: Collection[str], now: float, grace: float, *, ownerless: bool
 ) -> list[OpenViewing]:
     """Open viewings of `dead` servers (and, if `ownerless`, of no running server): each is closed at its last
     sign of life if that is older than the grace, else it becomes this server's; those are returned.
@@ -187,7 +188,7 @@ def take_over(
     ]
 
 
-def leave(conn: sqlite3.Connection, server_id: str) -> None:
+def leave(conn: Connection, server_id: str) -> None:
     """A clean stop: the server's row goes; its open viewings keep the last signs of life it just wrote."""
     conn.execute("DELETE FROM server_heartbeats WHERE server_id = ?", (server_id,))
 
@@ -216,7 +217,7 @@ def _process_exists(pid: int, mine: int) -> bool:
 
 
 def heartbeat(
-    conn: sqlite3.Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
+    conn: Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
 ) -> list[OpenViewing]:
     """Write this server's heartbeat; take over the open viewings of dead servers (at start-up, of any
     server not running). Returns the viewings taken over that are still inside their grace."""
@@ -227,7 +228,7 @@ def heartbeat(
 
 
 def record_presence(
-    conn: sqlite3.Connection,
+    conn: Connection,
     changes: Sequence[Change],
     seen: Sequence[tuple[Identity, float]],
     me: Server,

@@ -98,7 +98,7 @@ async def me(request: Request) -> JSONResponse:
     principal = await require(request, set(Role))
     slug = None
     if principal.event_id is not None:
-        slug = services(request).db.lookup(get_event_by_id, principal.event_id).slug
+        slug = (await services(request).db.lookup(get_event_by_id, principal.event_id)).slug
     body = {"role": principal.role.value, "name": principal.name, "event": slug}
     if principal.role is Role.KIOSK:
         body["kiosk"] = principal.name  # a kiosk token carries its kiosk's name

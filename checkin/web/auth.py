@@ -74,12 +74,12 @@ async def authenticate(conn: HTTPConnection) -> Principal | None:
     """The caller behind this request, or None (CsrfFailed for a cookie request without its token)."""
     if _bearer(conn) is not None:
         secret = bearer_secret(conn)
-        return None if secret is None else token_principal(services(conn).db.lookup(resolve_token, secret))
+        return None if secret is None else token_principal(await services(conn).db.lookup(resolve_token, secret))
     session_id = conn.cookies.get(SESSION_COOKIE)
     if not session_id or len(session_id) > MAX_SECRET:
         return None
     svc = services(conn)
-    session = svc.db.lookup(resolve_session, session_id, svc.now())
+    session = await svc.db.lookup(resolve_session, session_id, svc.now())
     if session is None or (conn.scope["type"] == "websocket" and not same_origin(conn)):
         return None
     if isinstance(conn, Request) and conn.method in UNSAFE_METHODS:

@@ -103,10 +103,10 @@ async def read_json(request: Request) -> dict[str, Any]:
 async def event_of(conn: HTTPConnection, slug: str | None = None) -> Event:
     """The event named by `slug` (by default the path's), or EventNotFound: how every endpoint gets its event.
 
-    A `Database.lookup`, one SELECT by key right on the event loop: cheaper than the hand-off to a reading
-    thread, so even a storm of viewers joining at once needs no cache of events.
+    A `Database.lookup`: one SELECT by key (on SQLite right on the event loop, cheaper than the hand-off to a
+    reading thread; on PostgreSQL through the pool), so even a storm of viewers joining at once needs no cache.
     """
-    return services(conn).db.lookup(get_event, str(conn.path_params["slug"]) if slug is None else slug)
+    return await services(conn).db.lookup(get_event, str(conn.path_params["slug"]) if slug is None else slug)
 
 
 def error_response(request: Request, exc: Exception) -> Response:
