@@ -25,7 +25,7 @@ import httpx
 from bench.common import Sample, machine, median, paced, paced_summary, post_request, spawn_server
 from checkin.demo import SYMPOSIUM, generated_applications
 from checkin.models import Event, Mode, Role
-from checkin.storage import Database
+from checkin.storage import Database, Engine
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event
 from checkin.storage.staff import create_token
@@ -65,14 +65,18 @@ def seed(folder: Path, tickets: int) -> Seeded:
     db = Database(path, "NORMAL")
     db.open()
     try:
-        event = db.write_sync(create_event, replace(SYMPOSIUM, slug=SLUG, capacity=tickets * 2), time.time())
-        codes = db.write_sync(_seed_people, event, tickets)
-        tokens = [
-            db.write_sync(create_token, event.id, Role.KIOSK, f"受付{n + 1}", time.time())[1] for n in range(KIOSKS)
-        ]
+        _event, codes, tokens = seed_door(db, tickets)
     finally:
         db.close()
     return Seeded(path, codes, tokens)
+
+
+def seed_door(db: Engine, tickets: int) -> tuple[Event, list[str], list[str]]:
+    """In an open database: the event, its `tickets` venue registrants' codes and 32 kiosk tokens."""
+    event = db.write_sync(create_event, replace(SYMPOSIUM, slug=SLUG, capacity=tickets * 2), time.time())
+    codes = db.write_sync(_seed_people, event, tickets)
+    tokens = [db.write_sync(create_token, event.id, Role.KIOSK, f"受付{n + 1}", time.time())[1] for n in range(KIOSKS)]
+    return event, codes, tokens
 
 
 # -- steady rate: 32 kiosks, each on its own keep-alive connection, paced at RATE / 32 scans per second
@@ -146,7 +150,8 @@ def ceiling(url: str, pid: int, seeded: Seeded, codes_file: Path, seconds: float
     }
 
 
-def _scans_logged_ok(conn: sqlite3.Connection) -> set[str]:
+def scans_logged_ok(conn: sqlite3.Connection) -> set[str]:
+    """The scan ids of every check-in the database holds."""
     return {row[0] for row in conn.execute("SELECT scan_id FROM scans WHERE result = 'ok'")}
 
 
@@ -167,7 +172,7 @@ def kill_during_rush(
     proc, _url = spawn_server(run_db, env)  # restart: recovery from the WAL
     db = Database(run_db, env["CHECKIN_SQLITE_SYNCHRONOUS"])
     try:
-        on_disk = db.read_sync(_scans_logged_ok)
+        on_disk = db.read_sync(scans_logged_ok)
     finally:
         db.close()
         proc.terminate()

@@ -25,7 +25,7 @@ from bench.common import machine, median, percentile, server_process
 from bench.viewer_client import Viewer, handshake
 from checkin.demo import generated_applications
 from checkin.models import Event, Mode
-from checkin.storage import Database
+from checkin.storage import Database, Engine
 from checkin.storage.events import create_event
 from checkin.storage.registrants import register
 from checkin.storage.viewing import online_figures
@@ -50,7 +50,7 @@ def seed(db_path: Path) -> tuple[Event, list[str]]:
         db.close()
 
 
-def seed_into(db: Database, registrants: int) -> tuple[Event, list[str]]:
+def seed_into(db: Engine, registrants: int) -> tuple[Event, list[str]]:
     """The bench event in an open database, with `registrants` online registrants; their ticket codes."""
     event = db.write_sync(create_event, replace(EVENT, slug="bench", capacity=0), time.time())
 
