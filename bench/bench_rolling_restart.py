@@ -34,15 +34,15 @@ from typing import Any
 import httpx
 
 from bench.bench_redis import redis_server
-from bench.bench_scans import KIOSKS, SLUG, scans_logged_ok, seed_door
+from bench.bench_scans import KIOSKS, SLUG, Seeded, scans_logged_ok, seed
 from bench.bench_viewers import queries
 from bench.bench_viewers_scaled import Stats, client, collect, raise_nofile, source_address
-from bench.common import machine, median, percentile
+from bench.common import machine, median, percentile, postgres_copy
 from checkin.models import Role
 from checkin.settings import Settings
 from checkin.storage import Engine, opened
+from checkin.storage.events import get_event
 from checkin.storage.staff import create_token
-from tests.pg import fresh_database
 from tests.serve_process import ServerProcess, start
 from tests.test_nginx import NGINX, SELF_SIGNED, main_config, site_config
 from tests.utils import free_port
@@ -51,7 +51,7 @@ SERVERS = 3
 VIEWERS = 2_000
 RATE = 200.0
 STEADY = 15.0  # seconds of load before the first restart, between restarts and after the last
-TICKETS = 40_000  # more than RATE × the run's length: every scan is a first scan
+TICKETS = 30_000  # more than RATE × the run's length: every scan is a first scan
 KIOSK_PROCESSES = 2
 RUNS = int(os.environ.get("BENCH_RUNS", "1"))
 
@@ -206,30 +206,36 @@ def seen(samples: list[tuple[float, int]], since: float, until: float) -> tuple[
 
 
 def one_run() -> Run:
-    with (
-        tempfile.TemporaryDirectory() as name,
-        fresh_database(empty=True) as db_url,
-        redis_server() as redis_url,
-        opened(Settings(qr_workers=0).with_db(db_url)) as db,
-    ):
+    with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        event, codes, tokens = seed_door(db, TICKETS)
-        dashboard = db.write_sync(create_token, event.id, Role.DASHBOARD, "bench", time.time())[1]
-        env = {
-            "CHECKIN_DB": db_url,
-            "CHECKIN_REDIS_URL": redis_url,
-            "CHECKIN_REDIS_PREFIX": f"bench-{secrets.token_hex(4)}:",
-            "CHECKIN_RATE_LIMITS": "off",
-            "CHECKIN_QR_WORKERS": "0",
-            "CHECKIN_TRUSTED_PROXIES": "127.0.0.1",
-        }
-        servers = [start(folder / "unused.db", free_port(), folder / f"serve{n}.log", env) for n in range(SERVERS)]
-        try:
-            with nginx(folder, [server.port for server in servers]) as url:
-                return under_load(url, db, servers, env, folder, codes, tokens, dashboard)
-        finally:
-            for server in servers:
-                server.stop()
+        seeded = seed(folder, TICKETS)
+        with (
+            postgres_copy(seeded.db) as db_url,
+            redis_server() as redis_url,
+            opened(Settings(qr_workers=0).with_db(db_url)) as db,
+        ):
+            return restarts_under_load(folder, db_url, redis_url, db, seeded)
+
+
+def restarts_under_load(folder: Path, db_url: str, redis_url: str, db: Engine, seeded: Seeded) -> Run:
+    """Three servers and nginx on the seeded database; the run."""
+    event = db.read_sync(get_event, SLUG)
+    dashboard = db.write_sync(create_token, event.id, Role.DASHBOARD, "bench", time.time())[1]
+    env = {
+        "CHECKIN_DB": db_url,
+        "CHECKIN_REDIS_URL": redis_url,
+        "CHECKIN_REDIS_PREFIX": f"bench-{secrets.token_hex(4)}:",
+        "CHECKIN_RATE_LIMITS": "off",
+        "CHECKIN_QR_WORKERS": "0",
+        "CHECKIN_TRUSTED_PROXIES": "127.0.0.1",
+    }
+    servers = [start(folder / "unused.db", free_port(), folder / f"serve{n}.log", env) for n in range(SERVERS)]
+    try:
+        with nginx(folder, [server.port for server in servers]) as url:
+            return under_load(url, db, servers, env, folder, seeded.codes, seeded.tokens, dashboard)
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def under_load(

@@ -25,7 +25,7 @@ import httpx
 from bench.common import Sample, machine, median, paced, paced_summary, post_request, spawn_server
 from checkin.demo import SYMPOSIUM, generated_applications
 from checkin.models import Event, Mode, Role
-from checkin.storage import Database, Engine
+from checkin.storage import Database
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event
 from checkin.storage.staff import create_token
@@ -65,18 +65,14 @@ def seed(folder: Path, tickets: int) -> Seeded:
     db = Database(path, "NORMAL")
     db.open()
     try:
-        _event, codes, tokens = seed_door(db, tickets)
+        event = db.write_sync(create_event, replace(SYMPOSIUM, slug=SLUG, capacity=tickets * 2), time.time())
+        codes = db.write_sync(_seed_people, event, tickets)
+        tokens = [
+            db.write_sync(create_token, event.id, Role.KIOSK, f"受付{n + 1}", time.time())[1] for n in range(KIOSKS)
+        ]
     finally:
         db.close()
     return Seeded(path, codes, tokens)
-
-
-def seed_door(db: Engine, tickets: int) -> tuple[Event, list[str], list[str]]:
-    """In an open database: the event, its `tickets` venue registrants' codes and 32 kiosk tokens."""
-    event = db.write_sync(create_event, replace(SYMPOSIUM, slug=SLUG, capacity=tickets * 2), time.time())
-    codes = db.write_sync(_seed_people, event, tickets)
-    tokens = [db.write_sync(create_token, event.id, Role.KIOSK, f"受付{n + 1}", time.time())[1] for n in range(KIOSKS)]
-    return event, codes, tokens
 
 
 # -- steady rate: 32 kiosks, each on its own keep-alive connection, paced at RATE / 32 scans per second

@@ -25,7 +25,7 @@ from bench.common import machine, median, percentile, server_process
 from bench.viewer_client import Viewer, handshake
 from checkin.demo import generated_applications
 from checkin.models import Event, Mode
-from checkin.storage import Database, Engine
+from checkin.storage import Database
 from checkin.storage.events import create_event
 from checkin.storage.registrants import register
 from checkin.storage.viewing import online_figures
@@ -40,28 +40,23 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 STATE: dict[str, object] = {"type": "state", "watching": True}
 
 
-def seed(db_path: Path) -> tuple[Event, list[str]]:
+def seed(db_path: Path, registrants: int = REGISTRANTS) -> tuple[Event, list[str]]:
     """The bench event (anonymous viewing allowed) and its registrants' ticket codes."""
     db = Database(db_path, "NORMAL")
     db.open()
     try:
-        return seed_into(db, REGISTRANTS)
+        event = db.write_sync(create_event, replace(EVENT, slug="bench", capacity=0), time.time())
+
+        def register_all(conn: Any) -> list[str]:
+            codes = []
+            for app in generated_applications(registrants, seed=7):
+                result = register(conn, event, replace(app, mode=Mode.ONLINE), time.time(), source="import")
+                codes.append(result.ticket.code if result.ticket else "")
+            return codes
+
+        return event, db.write_sync(register_all)
     finally:
         db.close()
-
-
-def seed_into(db: Engine, registrants: int) -> tuple[Event, list[str]]:
-    """The bench event in an open database, with `registrants` online registrants; their ticket codes."""
-    event = db.write_sync(create_event, replace(EVENT, slug="bench", capacity=0), time.time())
-
-    def register_all(conn: Any) -> list[str]:
-        codes = []
-        for app in generated_applications(registrants, seed=7):
-            result = register(conn, event, replace(app, mode=Mode.ONLINE), time.time(), source="import")
-            codes.append(result.ticket.code if result.ticket else "")
-        return codes
-
-    return event, db.write_sync(register_all)
 
 
 def queries(codes: list[str], viewers: int = VIEWERS) -> list[str]:

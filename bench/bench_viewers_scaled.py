@@ -37,14 +37,13 @@ import httpx
 import redis
 
 from bench.bench_redis import redis_server
-from bench.bench_viewers import STATE, queries, seed_into
-from bench.common import free_port, machine, median, percentile
+from bench.bench_viewers import STATE, queries, seed
+from bench.common import free_port, machine, median, percentile, postgres_copy
 from bench.viewer_client import Watcher
 from checkin.models import Event, Role
 from checkin.settings import Settings
 from checkin.storage import Engine, opened
 from checkin.storage.staff import create_token
-from tests.pg import fresh_database
 from tests.serve_process import ServerProcess, children_of, start
 
 VIEWERS = int(os.environ.get("BENCH_VIEWERS", "50000"))
@@ -217,28 +216,31 @@ class Stats:
 
 
 @contextlib.contextmanager
-def cluster(folder: Path) -> Iterator[tuple[ServerProcess, Engine, str, redis.Redis]]:
-    """A fresh PostgreSQL database, a private Redis and `checkin serve --workers 4` on them."""
-    with fresh_database(empty=True) as db_url, redis_server() as redis_url:
-        settings = Settings(qr_workers=0).with_db(db_url)
-        with opened(settings) as db:
-            env = {
-                "CHECKIN_DB": db_url,
-                "CHECKIN_REDIS_URL": redis_url,
-                "CHECKIN_REDIS_PREFIX": f"bench-{secrets.token_hex(4)}:",
-                "CHECKIN_RATE_LIMITS": "off",
-                "CHECKIN_QR_WORKERS": "0",
-                "CHECKIN_WATCH_MAX_CONNECTIONS": str(VIEWERS),
-            }
-            port = free_port()
-            command = [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port), "--workers", str(WORKERS)]
-            server = start(folder / "unused.db", port, folder / "serve.log", env, command)
-            client = redis.Redis.from_url(redis_url)
-            try:
-                yield server, db, redis_url, client
-            finally:
-                client.close()
-                server.stop()
+def cluster(folder: Path) -> Iterator[tuple[ServerProcess, Engine, Event, list[str], redis.Redis]]:
+    """The bench event in a fresh PostgreSQL database, a private Redis and `checkin serve --workers 4`."""
+    event, codes = seed(folder / "seed.db", VIEWERS // 10)
+    with (
+        postgres_copy(folder / "seed.db") as db_url,
+        redis_server() as redis_url,
+        opened(Settings(qr_workers=0).with_db(db_url)) as db,
+    ):
+        env = {
+            "CHECKIN_DB": db_url,
+            "CHECKIN_REDIS_URL": redis_url,
+            "CHECKIN_REDIS_PREFIX": f"bench-{secrets.token_hex(4)}:",
+            "CHECKIN_RATE_LIMITS": "off",
+            "CHECKIN_QR_WORKERS": "0",
+            "CHECKIN_WATCH_MAX_CONNECTIONS": str(VIEWERS),
+        }
+        port = free_port()
+        command = [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port), "--workers", str(WORKERS)]
+        server = start(folder / "unused.db", port, folder / "serve.log", env, command)
+        client = redis.Redis.from_url(redis_url)
+        try:
+            yield server, db, event, codes, client
+        finally:
+            client.close()
+            server.stop()
 
 
 # -- one run
@@ -315,8 +317,7 @@ def crash(
 
 
 def one_run() -> Run:
-    with tempfile.TemporaryDirectory() as folder, cluster(Path(folder)) as (server, db, _redis_url, rds):
-        event, codes = seed_into(db, VIEWERS // 10)
+    with tempfile.TemporaryDirectory() as folder, cluster(Path(folder)) as (server, db, event, codes, rds):
         token = db.write_sync(create_token, event.id, Role.DASHBOARD, "bench", time.time())[1]
         stats = Stats(server.url, event.slug, token)
         time.sleep(10)  # the workers' first beats and syncs
