@@ -54,6 +54,7 @@ STORM_SECONDS = 60.0  # joins planned evenly over this long
 JOIN_BOUND = 90.0  # the goal: everyone joined within this long of the storm's start
 HOLD = 45.0  # the killed worker's viewers stay away this long (past the 30 s bound) in the first crash
 SETTLE_TIMEOUT = 180.0
+REST = 30.0  # seconds with everyone watching, for the CPU at rest
 RUNS = int(os.environ.get("BENCH_RUNS", "1"))
 NOFILE = 20_000
 
@@ -275,6 +276,8 @@ class Run:
     rss_mib: float
     pss_mib: float
     per_process_pss_mib: list[float]
+    per_worker_open_files: list[int]
+    cpu_rest_pct: float  # all server processes, % of one core, everyone watching, pings only
     redis_idle_mib: float
     redis_mib: float
     redis_calls_per_join: float
@@ -362,7 +365,11 @@ def storm(
     latencies = [done - planned for planned, done in first]
     time.sleep(5)
     loaded = [memory(pid) for pid in server_pids(server)]
+    sockets = [open_files(pid) for pid in server_pids(server)[1:]]
     redis_now = redis_used(rds)
+    cpu_before = cpu_seconds(server_pids(server))
+    time.sleep(REST)
+    cpu_rest = (cpu_seconds(server_pids(server)) - cpu_before) / REST * 100
     held = crash(server, stats, hold, HOLD, commands, results)
     jittered = crash(server, stats, hold, 0.0, commands, results)
     for queue in commands:
@@ -387,6 +394,8 @@ def storm(
         rss_mib=sum(rss for rss, _ in loaded),
         pss_mib=sum(pss for _, pss in loaded),
         per_process_pss_mib=[round(pss, 1) for _, pss in loaded],
+        per_worker_open_files=sockets,
+        cpu_rest_pct=cpu_rest,
         redis_idle_mib=redis_idle,
         redis_mib=redis_now,
         redis_calls_per_join=(calls.total() - idle_rate * storm_seconds) / max(1, len(first)),
@@ -413,7 +422,7 @@ def main() -> None:
     for name in ("all_joined_s", "join_p50_ms", "join_p99_ms", "settle_s", "server_cpu_per_join_ms"):
         values = [getattr(run, name) for run in runs]
         print(f"  {name}: {median(values):.2f}  (runs: {[round(v, 2) for v in values]})")
-    for name in ("rss_mib", "pss_mib", "redis_idle_mib", "redis_mib", "redis_calls_per_join"):
+    for name in ("rss_mib", "pss_mib", "cpu_rest_pct", "redis_idle_mib", "redis_mib", "redis_calls_per_join"):
         values = [getattr(run, name) for run in runs]
         print(f"  {name}: {median(values):.1f}  (runs: {[round(v, 1) for v in values]})")
     for kind in ("held", "jittered"):
