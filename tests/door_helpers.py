@@ -8,7 +8,6 @@ import uuid
 from checkin.models import Event, Mode
 from checkin.registration import Application
 from checkin.storage import Engine
-from checkin.storage import opened as opened  # the tests open a database of their own with it
 from checkin.storage import registrants as store
 from checkin.storage.registrants import Registration
 

@@ -13,6 +13,8 @@ from checkin.settings import Settings
 from tests.conftest import make_token, seed_event
 from tests.utils import EVENT
 
+pytestmark = pytest.mark.both_engines
+
 PAGES = ["/admin", "/admin/events/sympo/registrants", "/admin/events/sympo/settings", "/admin/events/sympo/tokens",
          "/admin/events/sympo/audit", "/admin/events/new"]  # fmt: skip
 

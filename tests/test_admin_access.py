@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from checkin.models import Event, Role
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import opened
 from checkin.storage.staff import create_token
 from tests.conftest import make_token, seed_event
 from tests.utils import EVENT
@@ -64,12 +64,8 @@ def test_tokens_of_other_events_or_all_events_are_not_revoked_here(
     """Another event's token is not found from this event's page; an all-events token is listed, not revocable."""
     other = seed_event(settings, replace(EVENT, slug="other"))
     foreign = make_token(settings, other, Role.KIOSK)
-    db = Database(settings.db_path)
-    db.open()
-    try:
+    with opened(settings) as db:
         global_token, _ = db.write_sync(create_token, None, Role.ORGANISER, "all-events", time.time())
-    finally:
-        db.close()
     assert client.get(f"{TOKENS}/1/revoke").status_code == 404
     assert client.post(f"{TOKENS}/1/revoke", data={"csrf": organiser}).status_code == 404
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {foreign}"}).status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from checkin.i18n import catalog
@@ -13,6 +14,8 @@ from checkin.models import Event, Role
 from checkin.settings import Settings
 from tests.conftest import make_token
 from tests.test_admin import register
+
+pytestmark = pytest.mark.both_engines
 
 BASE = "/admin/events/sympo/registrants"
 SOCKET = "/ws/events/sympo/dashboard"

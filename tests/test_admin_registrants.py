@@ -6,30 +6,34 @@ import email
 import email.message
 import email.policy
 import re
-import sqlite3
 import time
 
+import pytest
 from starlette.testclient import TestClient
 
 from checkin.models import Event
 from checkin.services import Services
 from checkin.settings import Settings
+from checkin.storage import opened
 from tests.test_admin import register, settings_form
+
+pytestmark = pytest.mark.both_engines
 
 BASE = "/admin/events/sympo/registrants"
 
 
-def _codes(settings: Settings, registrant_id: int) -> list[tuple[str, str | None]]:
-    with sqlite3.connect(settings.db_path) as conn:
-        rows = conn.execute(
-            "SELECT code, revoked_reason FROM tickets WHERE registrant_id = ? ORDER BY id", (registrant_id,)
-        )
-        return list(rows)
+def _sql(settings: Settings, sql: str, *params: object) -> list[tuple[object, ...]]:
+    """Run one statement on the test's database (either engine); its rows."""
+    with opened(settings) as db:
+        return db.write_sync(lambda conn: [tuple(row) for row in conn.execute(sql, params).fetchall()])
+
+
+def _codes(settings: Settings, registrant_id: int) -> list[tuple[object, ...]]:
+    return _sql(settings, "SELECT code, revoked_reason FROM tickets WHERE registrant_id = ? ORDER BY id", registrant_id)
 
 
 def _status(settings: Settings, registrant_id: int) -> str:
-    with sqlite3.connect(settings.db_path) as conn:
-        return str(conn.execute("SELECT status FROM registrants WHERE id = ?", (registrant_id,)).fetchone()[0])
+    return str(_sql(settings, "SELECT status FROM registrants WHERE id = ?", registrant_id)[0][0])
 
 
 def _names(page: str) -> list[str]:
@@ -53,12 +57,15 @@ def test_filters_by_mode_status_and_check_in(
     client.post("/admin/events/sympo/settings", data=settings_form(event, organiser, capacity="2"))
     venue = register(client, event, 3)
     online = register(client, event, 2, mode="online", start=10)
-    with sqlite3.connect(settings.db_path) as conn:
-        conn.execute(
-            "INSERT INTO attendance (registrant_id, event_id, first_checked_in_at, first_kiosk, last_moved_at)"
-            " VALUES (?, ?, ?, '受付1', ?)",
-            (venue[0]["id"], event.id, time.time(), time.time()),
-        )
+    _sql(
+        settings,
+        "INSERT INTO attendance (registrant_id, event_id, first_checked_in_at, first_kiosk, last_moved_at)"
+        " VALUES (?, ?, ?, '受付1', ?)",
+        venue[0]["id"],
+        event.id,
+        time.time(),
+        time.time(),
+    )
     assert _names(client.get(BASE, params={"mode": "online"}).text) == [p["name"] for p in online]
     assert _names(client.get(BASE, params={"status": "waitlisted"}).text) == [venue[2]["name"]]
     assert _names(client.get(BASE, params={"checked": "yes"}).text) == [venue[0]["name"]]
@@ -203,11 +210,12 @@ def test_a_ticket_mail_still_being_sent_does_not_break_the_registrant_page(
 ) -> None:
     """A claimed but not yet sent e-mail (sent_at NULL) is left out of the page, not formatted as a date."""
     (person,) = register(client, event, 1)
-    with sqlite3.connect(settings.db_path) as conn:
-        conn.execute(
-            "INSERT INTO email_sends (ticket_id, registrant_id, kind, claimed_at)"
-            " SELECT id, registrant_id, 'resend', ? FROM tickets WHERE registrant_id = ?",
-            (time.time(), person["id"]),
-        )
+    _sql(
+        settings,
+        "INSERT INTO email_sends (ticket_id, registrant_id, kind, claimed_at)"
+        " SELECT id, registrant_id, 'resend', ? FROM tickets WHERE registrant_id = ?",
+        time.time(),
+        person["id"],
+    )
     page = client.get(f"{BASE}/{person['id']}")
     assert page.status_code == 200 and person["name"] in page.text

@@ -185,7 +185,9 @@ def test_the_check_sees_every_kind_of_import(tmp_path: Path, source: str, module
 def test_errors_live_in_one_place() -> None:
     """Every exception class of the package is a coded error of checkin.errors, but the transport's own.
 
-    `ProtocolError` is a broken websocket frame, closed with an RFC 6455 code before any endpoint sees it.
+    `ProtocolError` is a broken websocket frame, closed with an RFC 6455 code before any endpoint sees it;
+    `PgIntegrityError` is PostgreSQL's constraint violation dressed as the `sqlite3.IntegrityError` that
+    storage functions catch on either engine, never seen above storage.
     """
     defined = set()
     for module, _ in modules():
@@ -193,4 +195,4 @@ def test_errors_live_in_one_place() -> None:
             if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == module:
                 defined.add((module, name))
     elsewhere = {(module, name) for module, name in defined if module != "checkin.errors"}
-    assert elsewhere == {("checkin.server.wsframes", "ProtocolError")}
+    assert elsewhere == {("checkin.server.wsframes", "ProtocolError"), ("checkin.storage.pgsql", "PgIntegrityError")}

@@ -15,10 +15,12 @@ from starlette.websockets import WebSocket
 from checkin.app import create_app
 from checkin.models import Event, Role
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import opened
 from checkin.storage.staff import revoke_token
 from checkin.web.auth import authenticate, require
 from tests.conftest import log_in, make_token, make_user
+
+pytestmark = pytest.mark.both_engines
 
 
 async def echo(request: Request) -> JSONResponse:
@@ -90,13 +92,9 @@ def test_revoked_token_stops_at_its_next_request(
     token = make_token(settings, event, role, f"{role}-1")
     headers = {"Authorization": f"Bearer {token}"}
     assert app_client.get("/api/v1/me", headers=headers).json()["role"] == role.value
-    db = Database(settings.db_path)
-    db.open()
-    try:
+    with opened(settings) as db:
         token_id = db.read_sync(lambda conn: conn.execute("SELECT id FROM api_tokens").fetchone()[0])
         db.write_sync(revoke_token, token_id, time.time(), "test")
-    finally:
-        db.close()
     assert app_client.get("/api/v1/me", headers=headers).status_code == 401
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from checkin.cli import main
 from checkin.models import Role
-from checkin.storage import Database
+from checkin.settings import Settings
+from checkin.storage import opened
 from checkin.storage.events import get_event
 from checkin.storage.staff import resolve_token
 
@@ -48,12 +49,8 @@ def test_event_create_takes_a_hall_capacity(tmp_path: Path, capsys: pytest.Captu
     assert main(["event", "create", "hall", *args, "--capacity", "300", "--hall-capacity", "350"]) == 0
     assert main(["event", "create", "bad", *args, "--capacity", "300", "--hall-capacity", "x"]) == 1
     assert "hall_capacity" in capsys.readouterr().err
-    database = Database(db)
-    database.open()
-    try:
+    with opened(Settings(db_path=db)) as database:
         event = database.read_sync(get_event, "hall")
-    finally:
-        database.close()
     assert (event.capacity, event.hall_capacity, event.hall_limit) == (300, 350, 350)
 
 
@@ -66,12 +63,8 @@ def test_token_create_prints_the_secret_alone_on_the_last_line(
     capsys.readouterr()
     assert main(["token", "create", "sympo", "--db", str(db), "--role", "kiosk", "--name", "受付1"]) == 0
     secret = capsys.readouterr().out.strip().splitlines()[-1]
-    database = Database(db)
-    database.open()
-    try:
+    with opened(Settings(db_path=db)) as database:
         token = database.read_sync(resolve_token, secret)
-    finally:
-        database.close()
     assert token is not None and token.role is Role.KIOSK and token.name == "受付1"
 
 

@@ -13,10 +13,10 @@ from playwright.sync_api import Browser, Page, expect
 
 from checkin.models import Event, Role
 from checkin.settings import Settings
+from checkin.storage import opened
 from checkin.storage.events import update_event
 from tests.browser import chromium
 from tests.conftest import make_token
-from tests.door_helpers import opened
 from tests.utils import LiveServer, free_port, run_server
 
 pytestmark = pytest.mark.browser

@@ -21,8 +21,9 @@ import pytest
 
 from checkin.models import Event, Role
 from checkin.settings import Settings
+from checkin.storage import opened
 from tests.conftest import make_token, seed_event
-from tests.door_helpers import code_of, opened, register
+from tests.door_helpers import code_of, register
 from tests.serve_process import ServerProcess, running
 from tests.utils import EVENT, free_port
 

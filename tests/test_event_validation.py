@@ -17,10 +17,10 @@ from checkin.eventform import is_slug, is_web_url, parse_new_event
 from checkin.mailer import OutboxTransport
 from checkin.purge import outbox_files
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import opened
 from checkin.storage.events import get_event, list_events
 from tests.conftest import seed_event
-from tests.door_helpers import opened, register
+from tests.door_helpers import register
 from tests.utils import EVENT
 
 
@@ -30,12 +30,8 @@ def _create(db: Path, slug: str, *extra: str) -> int:
 
 
 def _events(db: Path) -> list[str]:
-    database = Database(db)
-    database.open()
-    try:
+    with opened(Settings(db_path=db)) as database:
         return [event.slug for event in database.read_sync(list_events)]
-    finally:
-        database.close()
 
 
 @pytest.mark.parametrize(
@@ -63,12 +59,8 @@ def test_cli_creates_a_valid_event_with_its_stream(tmp_path: Path) -> None:
     """A good event is created as given, with the form's defaults."""
     db = tmp_path / "c.db"
     assert _create(db, "sympo-2023", "--stream-url", "https://www.youtube.com/watch?v=abcDEF12345") == 0
-    database = Database(db)
-    database.open()
-    try:
+    with opened(Settings(db_path=db)) as database:
         event = database.read_sync(get_event, "sympo-2023")
-    finally:
-        database.close()
     assert event.stream_url == "https://www.youtube.com/watch?v=abcDEF12345"
     assert event.registration_open and event.waitlist_enabled and not event.projector_names
 

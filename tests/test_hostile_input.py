@@ -6,8 +6,9 @@ from starlette.testclient import TestClient
 
 from checkin.models import Event, Role
 from checkin.settings import Settings
+from checkin.storage import opened
 from tests.conftest import make_token
-from tests.door_helpers import opened, register
+from tests.door_helpers import register
 
 HUGE = 2**70
 

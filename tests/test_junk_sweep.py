@@ -22,10 +22,11 @@ from starlette.testclient import TestClient
 from checkin.app import all_routes, create_app
 from checkin.models import Event, Role
 from checkin.settings import Settings
+from checkin.storage import opened
 from checkin.storage.kiosks import create_kiosk
 from checkin.storage.staff import create_token
 from tests.conftest import log_in, make_token, make_user
-from tests.door_helpers import code_of, opened, register
+from tests.door_helpers import code_of, register
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 JUNK_VALUES = [

@@ -16,11 +16,12 @@ from checkin import tickets
 from checkin.models import Event, Mode, Role, iso
 from checkin.registration import Application
 from checkin.settings import Settings
+from checkin.storage import opened
 from checkin.storage import registrants as store
 from checkin.storage.events import audit_entries, update_event
 from checkin.storage.kiosks import create_kiosk, list_kiosks, revoke_kiosk
 from tests.conftest import ORGANISER, make_token
-from tests.door_helpers import code_of, opened, register, scan_id
+from tests.door_helpers import code_of, register, scan_id
 from tests.utils import LiveServer, run_server
 
 pytestmark = pytest.mark.both_engines

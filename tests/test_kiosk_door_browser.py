@@ -12,9 +12,10 @@ from playwright.sync_api import BrowserContext, Page
 
 from checkin.models import Event
 from checkin.settings import Settings
+from checkin.storage import opened
 from checkin.storage.events import update_event
 from tests import test_kiosk_browser as kiosk_page
-from tests.door_helpers import opened, register
+from tests.door_helpers import register
 from tests.test_kiosk_browser import counts, open_kiosk, wait_result, wedge
 from tests.utils import LiveServer
 

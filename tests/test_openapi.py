@@ -25,9 +25,10 @@ from starlette.testclient import TestClient
 from checkin.app import all_routes
 from checkin.models import Role
 from checkin.settings import Settings, SmtpSettings
+from checkin.storage import opened
 from checkin.web.openapi import document
 from tests.conftest import ORGANISER, make_token, make_user, seed_event
-from tests.door_helpers import opened, register
+from tests.door_helpers import register
 from tests.utils import EVENT, LiveServer, run_server
 
 schema = schemathesis.openapi.from_dict(document())

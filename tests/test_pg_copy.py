@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -14,6 +15,7 @@ from checkin.cli import main
 from checkin.models import Event, Role
 from checkin.scans import ScanRequest
 from checkin.settings import Settings
+from checkin.storage import copy as copy_module
 from checkin.storage import mail, opened, users
 from checkin.storage.copy import ORDER
 from checkin.storage.scans import Caller, record_scan
@@ -95,3 +97,25 @@ def test_copy_db_wants_an_sqlite_source_and_a_postgresql_target(
     assert "postgresql://" in capsys.readouterr().err
     assert main(["copy-db", "--db", "postgresql://postgres@127.0.0.1:5432/x", "--to", "postgresql://h/y"]) == 1
     assert "SQLite" in capsys.readouterr().err
+
+
+def test_a_copy_that_differs_is_rolled_back_whole(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One table whose checksum disagrees: the command fails, names it, and the target stays empty."""
+    event = seed_event(settings)
+    with opened(settings) as db:
+        register(db, event, 3)
+    real = copy_module._copy_table
+
+    def tampered(source: Any, target: Any, table: str) -> copy_module.TableCopy:
+        copied = real(source, target, table)
+        return replace(copied, target_sum="0" * 64) if table == "tickets" else copied
+
+    monkeypatch.setattr(copy_module, "_copy_table", tampered)
+    with fresh_database(empty=True) as url:
+        assert main(["copy-db", "--db", str(settings.db_path), "--to", url]) == 1
+        captured = capsys.readouterr()
+        assert "tickets" in captured.out and "DIFFERENT" in captured.out and "nothing was committed" in captured.err
+        with opened(settings.with_db(url)) as db:
+            assert db.read_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]) == 0

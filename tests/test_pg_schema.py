@@ -54,10 +54,12 @@ def postgres_schema(url: str) -> dict[str, Table]:
     tables: dict[str, Table] = {}
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT table_name, column_name, data_type, is_nullable, column_default, is_identity"
+            "SELECT table_name, column_name, data_type, is_nullable, column_default, is_identity, collation_name"
             " FROM information_schema.columns WHERE table_schema = 'public' AND table_name != 'schema_version'"
         ).fetchall()
-        for table, column, data_type, nullable, default, identity in rows:
+        for table, column, data_type, nullable, default, identity, collation in rows:
+            # SQLite compares text by bytes (BINARY): "C" in PostgreSQL, whatever the database's locale.
+            assert data_type != "text" or collation == "C", (table, column, collation)
             entry = tables.setdefault(table, {"columns": {}, "unique": set()})
             entry["columns"][column] = (
                 TYPES[data_type],

@@ -15,10 +15,11 @@ from playwright.sync_api import Browser, Page, expect
 from checkin.models import Event, Role
 from checkin.settings import Settings
 from checkin.stats import ARRIVAL_STEP, bucket
+from checkin.storage import opened
 from checkin.storage.viewing import start_viewing
 from tests.browser import chromium
 from tests.conftest import make_token
-from tests.door_helpers import code_of, opened, register, scan_id
+from tests.door_helpers import code_of, register, scan_id
 from tests.utils import LiveServer
 
 pytestmark = pytest.mark.browser

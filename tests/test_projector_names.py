@@ -11,10 +11,10 @@ from starlette.testclient import TestClient
 from checkin.cli import main
 from checkin.models import Event, Role
 from checkin.settings import Settings
-from checkin.storage import Database
+from checkin.storage import opened
 from checkin.storage.events import get_event, update_event
 from tests.conftest import make_token
-from tests.door_helpers import code_of, opened, register, scan_id
+from tests.door_helpers import code_of, register, scan_id
 from tests.test_admin import settings_form
 
 STATS = "/api/v1/events/sympo/stats"
@@ -83,9 +83,5 @@ def test_cli_event_create_takes_projector_names(tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     times = ["--starts", "2023-11-27T13:30+09:00", "--ends", "2023-11-27T16:30+09:00", "--capacity", "5"]
     assert main(["event", "create", "named", "--db", str(db), "--title", "t", *times, "--projector-names"]) == 0
-    database = Database(db)
-    database.open()
-    try:
+    with opened(Settings(db_path=db)) as database:
         assert database.read_sync(get_event, "named").projector_names
-    finally:
-        database.close()

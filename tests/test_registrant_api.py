@@ -10,9 +10,10 @@ from starlette.testclient import TestClient
 
 from checkin.models import Event, Role
 from checkin.settings import Settings
+from checkin.storage import opened
 from checkin.storage.viewing import end_viewing, start_viewing
 from tests.conftest import make_token, seed_event
-from tests.door_helpers import code_of, opened, register, scan_id
+from tests.door_helpers import code_of, register, scan_id
 from tests.utils import EVENT
 
 pytestmark = pytest.mark.both_engines

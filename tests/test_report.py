@@ -7,8 +7,8 @@ from starlette.testclient import TestClient
 
 from checkin.models import Event, Role, iso
 from checkin.settings import Settings
+from checkin.storage import opened
 from tests.conftest import make_token
-from tests.door_helpers import opened
 from tests.report_seed import EXPECTED, seed_day
 
 pytestmark = pytest.mark.both_engines

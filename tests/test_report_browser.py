@@ -14,9 +14,9 @@ from websockets.sync.client import connect
 
 from checkin.models import Event, Role
 from checkin.settings import Settings
+from checkin.storage import opened
 from tests.browser import chromium
 from tests.conftest import make_token
-from tests.door_helpers import opened
 from tests.report_seed import seed_day
 from tests.utils import run_server
 

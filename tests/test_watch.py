@@ -22,13 +22,15 @@ from checkin.app import create_app
 from checkin.models import Event, Mode
 from checkin.registration import Application
 from checkin.settings import Settings
-from checkin.storage import database_for
+from checkin.storage import database_for, opened
 from checkin.storage.registrants import cancel, register
 from checkin.storage.viewing import OnlineFigures, online_figures
 from checkin.web.security import REDACT_QUERY_STRINGS
 from checkin.web.watch import stream_of, watch_socket
 from tests.conftest import seed_event
 from tests.utils import EVENT, LiveServer, run_server
+
+pytestmark = pytest.mark.both_engines
 
 GRACE = 1.0
 ANON = "anon-" + "a" * 20
@@ -75,11 +77,8 @@ def server(fast: Settings, seeded: Seeded) -> Iterator[LiveServer]:
 
 
 def figures(settings: Settings, event: Event) -> OnlineFigures:
-    database = database_for(settings)
-    try:
+    with opened(settings) as database:
         return database.read_sync(online_figures, event.id, time.time())
-    finally:
-        database.close()
 
 
 async def settle(settings: Settings, event: Event, check: Callable[[OnlineFigures], bool]) -> OnlineFigures:
@@ -230,13 +229,10 @@ async def test_restart_closes_open_viewings_and_keeps_the_peak(fast: Settings, e
 
 
 def _rows(settings: Settings) -> int:
-    database = database_for(settings)
-    try:
+    with opened(settings) as database:
         return int(
             database.read_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM viewing_intervals").fetchone()[0])
         )
-    finally:
-        database.close()
 
 
 def test_personal_page_plays_the_event_and_is_private(client: TestClient, settings: Settings, event: Event) -> None:

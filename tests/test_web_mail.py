@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from checkin.models import Event
 from checkin.settings import Settings
+
+pytestmark = pytest.mark.both_engines
 
 PERSON = {"name": "髙橋 﨑子", "kana": "タカハシ サキコ", "email": "saki@example.jp", "mode": "venue"}
 

@@ -93,9 +93,6 @@ class Database:
         self._lock = threading.Lock()
         self._failing = False  # the last batch failed on a disk fault (logged once, until a commit succeeds)
 
-    def describe(self) -> str:
-        return str(self.path)
-
     def open(self) -> None:
         """Create or migrate the database and start the writer thread."""
         self.path.parent.mkdir(parents=True, exist_ok=True)

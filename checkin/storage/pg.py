@@ -17,7 +17,6 @@ Retry-After); the pool replaces broken connections.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 import shutil
@@ -35,12 +34,9 @@ import psycopg_pool
 from psycopg import errors
 
 from checkin.errors import StorageUnavailable
-from checkin.settings import redacted
 from checkin.storage.engine import Fn
 from checkin.storage.pg_schema import migrate_pg
-from checkin.storage.pgsql import PgConnection, configure
-
-log = logging.getLogger("checkin")
+from checkin.storage.pgsql import PgConnection, PgIntegrityError, configure
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -52,13 +48,16 @@ RETRIED = (errors.SerializationFailure, errors.DeadlockDetected)
 # write that met a conflict runs again holding it exclusively: it waits for the writes in flight, new
 # ones wait for it, and so it cannot meet another conflict. Without conflicts, writers never wait on it.
 WRITERS = 0x636B696E  # "ckin"
+# After a conflict, this process's writes start alone for this long: in a rush on one event (its counts
+# row, the kiosks' sync sequence) a first attempt side by side would mostly be refused and run again.
+CONTENDED_FOR = 0.5
 
 
 def _conflict(exc: BaseException) -> bool:
     """A refusal that running the write again may not meet: another transaction got there first."""
     if isinstance(exc, RETRIED):
         return True
-    return isinstance(exc, sqlite3.IntegrityError) and isinstance(exc.__cause__, errors.UniqueViolation)
+    return isinstance(exc, PgIntegrityError) and exc.sqlstate == errors.UniqueViolation.sqlstate
 
 
 def _unavailable(exc: BaseException) -> StorageUnavailable:
@@ -75,9 +74,7 @@ class PgDatabase:
         self._size = max(2, pool_size)
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
         self._threads: ThreadPoolExecutor | None = None
-
-    def describe(self) -> str:
-        return redacted(self.url)
+        self._contended_until = 0.0  # until then, writes start alone: a rush would only conflict again
 
     def open(self) -> None:
         """Create or migrate the schema and open the pool."""
@@ -126,6 +123,8 @@ class PgDatabase:
                     except psycopg.OperationalError:
                         if raw.broken:  # ended by the server while idle (a restart): the pool drops it
                             continue
+                        if end:
+                            raw.execute(end)
                         raise
                     return self._complete(raw, call, end)
             raise psycopg.OperationalError("every pooled connection was broken")
@@ -138,32 +137,31 @@ class PgDatabase:
     def _complete(raw: psycopg.Connection[Any], call: Callable[[PgConnection], T], end: str) -> T:
         try:
             result = call(PgConnection(raw))
-            raw.execute("COMMIT")
+            raw.execute(f"COMMIT; {end}" if end else "COMMIT")  # one round trip (a failed COMMIT skips `end`)
         except BaseException:
             if not raw.broken:
-                raw.execute("ROLLBACK")
+                raw.execute(f"ROLLBACK; {end}" if end else "ROLLBACK")
             raise
-        finally:
-            if end and not raw.broken:
-                raw.execute(end)
         return result
 
     def _run_write(self, call: Callable[[PgConnection], T]) -> T:
         """Run a write; after a conflict, again, alone among the writers of every server (see WRITERS)."""
         pause = FIRST_PAUSE
+        contended = time.monotonic() < self._contended_until
         for attempt in range(ATTEMPTS):
-            lock, unlock = ("lock_shared", "unlock_shared") if attempt == 0 else ("lock", "unlock")
+            lock = "pg_advisory_lock" if attempt or contended else "pg_advisory_lock_shared"
             try:
                 return self._transaction(
-                    f"SELECT pg_advisory_{lock}({WRITERS}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE",
+                    f"SELECT {lock}({WRITERS}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE",
                     call,
-                    f"SELECT pg_advisory_{unlock}({WRITERS})",
+                    "SELECT pg_advisory_unlock_all()",
                 )
             except (*RETRIED, sqlite3.IntegrityError) as exc:
                 if not _conflict(exc) or attempt == ATTEMPTS - 1:
                     if isinstance(exc, RETRIED):
                         raise _unavailable(exc) from exc
                     raise
+                self._contended_until = time.monotonic() + CONTENDED_FOR
                 time.sleep(random.uniform(0, pause))
                 pause = min(pause * 2, 0.25)
         raise AssertionError("unreachable")

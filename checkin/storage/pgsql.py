@@ -16,7 +16,9 @@ list, translated here once per statement text (cached):
 Rows answer by index and by name (case-insensitive, the first column of a name), as sqlite3.Row;
 ``bool`` parameters go in as 0/1 (flags are INTEGER columns on both engines); NUMERIC results (sums of
 BIGINT) come back as int, or float when fractional. A unique, foreign-key, check or not-null violation
-raises sqlite3.IntegrityError (its cause the psycopg error), so storage functions catch one class.
+raises sqlite3.IntegrityError (`PgIntegrityError`, with the SQLSTATE), so storage functions catch one
+class; its message names the constraint but never the values (PostgreSQL's DETAIL would put an e-mail
+address into a log).
 """
 
 from __future__ import annotations
@@ -123,6 +125,14 @@ def _top_level_commas(inner: str) -> bool:
     return False
 
 
+class PgIntegrityError(sqlite3.IntegrityError):
+    """A constraint violation on PostgreSQL, as storage functions catch it on SQLite."""
+
+    def __init__(self, exc: errors.IntegrityError) -> None:
+        super().__init__(f"{exc.diag.message_primary} ({exc.diag.constraint_name or exc.sqlstate})")
+        self.sqlstate = exc.sqlstate
+
+
 class PgRow:
     """One result row, by index or by name (as sqlite3.Row)."""
 
@@ -178,18 +188,21 @@ class _Number(Loader):
 
 
 def configure(conn: psycopg.Connection[Any]) -> None:
-    """Set up a new pooled connection: SQLite-like rows and numbers."""
+    """Set up a new pooled connection: SQLite-like rows and numbers; a lock wait ends (503) after 30 s, as
+    SQLite's busy timeout does, rather than holding a request for ever."""
     conn.row_factory = _row_factory
     conn.adapters.register_loader("numeric", _Number)
+    conn.execute("SET lock_timeout = '30s'")
 
 
 class PgCursor:
-    """A statement's result with sqlite3's `lastrowid` and `rowcount`."""
+    """A statement's result with sqlite3's `lastrowid` and `rowcount` (the added RETURNING id is not a result)."""
 
-    __slots__ = ("_cursor", "lastrowid")
+    __slots__ = ("_cursor", "_rows", "lastrowid")
 
     def __init__(self, cursor: psycopg.Cursor[Any], returning: bool) -> None:
         self._cursor = cursor
+        self._rows = cursor.description is not None and not returning
         self.lastrowid: int | None = None
         if returning:
             row = cursor.fetchone()
@@ -200,10 +213,10 @@ class PgCursor:
         return self._cursor.rowcount
 
     def fetchone(self) -> Any:
-        return None if self._cursor.description is None else self._cursor.fetchone()
+        return self._cursor.fetchone() if self._rows else None
 
     def fetchall(self) -> list[Any]:
-        return [] if self._cursor.description is None else self._cursor.fetchall()
+        return self._cursor.fetchall() if self._rows else []
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
@@ -226,7 +239,7 @@ class PgConnection:
         try:
             cursor = self.raw.execute(text + " RETURNING id" if returning else text, _params(parameters))
         except errors.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
+            raise PgIntegrityError(exc) from None  # psycopg's text holds the offending values
         return PgCursor(cursor, returning)
 
     def executemany(self, sql: str, parameters: Any, /) -> PgCursor:
@@ -235,5 +248,5 @@ class PgConnection:
         try:
             cursor.executemany(text, [_params(row) for row in parameters])
         except errors.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
+            raise PgIntegrityError(exc) from None  # psycopg's text holds the offending values
         return PgCursor(cursor, False)
