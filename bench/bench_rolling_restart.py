@@ -157,6 +157,7 @@ class Restart:
 @dataclass
 class Run:
     scans: int
+    scans_per_s: float  # achieved, over the whole load (planned: RATE)
     answered_ok: int
     ok_missing_in_db: int
     results: dict[str, int]
@@ -269,12 +270,13 @@ def under_load(
     ]
     for process in doors:
         process.start()
-    times = []
+    times: list[tuple[float, float, float]] = []
     for number in range(SERVERS):
         time.sleep(STEADY)
         times.append(restart(servers, number, env, folder))
     time.sleep(STEADY)
     stop.set()
+    load_s = time.time() - first_due
     door = Door()
     for part in [out.get() for _ in doors]:
         door.answered_ok += part.answered_ok
@@ -302,6 +304,7 @@ def under_load(
     latencies = door.latencies
     return Run(
         scans=len(latencies),
+        scans_per_s=len(latencies) / load_s,
         answered_ok=len(door.answered_ok),
         ok_missing_in_db=len(set(door.answered_ok) - on_disk),
         results=dict(door.results),
@@ -325,7 +328,7 @@ def main() -> None:
         runs.append(run)
         print(f"run {number + 1}: {run}", flush=True)
     print(f"\n{date.today().isoformat()} · {machine()} · {SERVERS} servers behind nginx, {RUNS} runs (medians)")
-    for name in ("answered_ok", "ok_missing_in_db", "scan_p99_ms", "scan_max_ms", "highest_now"):
+    for name in ("scans_per_s", "answered_ok", "ok_missing_in_db", "scan_p99_ms", "scan_max_ms", "highest_now"):
         values = [getattr(run, name) for run in runs]
         print(f"  {name}: {median(values)}  (runs: {values})")
     for number in range(SERVERS):
