@@ -57,11 +57,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         svc.start()
+        await svc.connect()
         await svc.watching.start()
         try:
             yield
         finally:
             await svc.watching.stop()
+            await svc.disconnect()
             svc.stop()
 
     app = Starlette(

@@ -143,6 +143,13 @@ class Hub:
         self._seq[slug] += 1
         return await self._compute(slug, self._seq[slug])
 
+    @staticmethod
+    def _deliver(channel: _Channel, message: str) -> None:
+        """Make `message` the event's latest and offer it to every local subscriber."""
+        channel.latest = message
+        for subscription in tuple(channel.subscribers):
+            subscription.offer(message)
+
     async def _run(self, channel: _Channel) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -156,9 +163,7 @@ class Hub:
             except Exception as exc:  # a failed read must not end the live view; the next round retries
                 log.warning("snapshot of %s failed: %r", channel.slug, exc)
             else:
-                channel.latest = message
-                for subscription in tuple(channel.subscribers):
-                    subscription.offer(message)
+                self._deliver(channel, message)
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
 
 

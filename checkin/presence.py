@@ -141,6 +141,8 @@ class Presence:
     def adopt(self, identity: Identity, last_seen_at: float) -> None:
         """A viewing left open by the previous process: it continues if the viewer is back within the grace."""
         viewer = self._viewers.setdefault(identity.key, _Viewer(identity))
+        if viewer.watching:  # already watching here (several servers): it simply goes on
+            return
         viewer.counting = True
         viewer.idle_since = last_seen_at
         self._idle[identity.key] = viewer
@@ -171,6 +173,10 @@ class Presence:
 
     def connections(self) -> int:
         return len(self._connections)
+
+    def anonymous_counts(self) -> dict[tuple[int, str], int]:
+        """Anonymous viewers present per (event id, client address)."""
+        return dict(self._anonymous)
 
     def _settle(self, viewer: _Viewer, now: float) -> list[Change]:
         if viewer.watching:

@@ -30,13 +30,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
-from limits.storage import MemoryStorage, storage_from_string
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute, WindowStats
+from limits.aio import strategies as aio_strategies
+from limits.aio.storage import Storage as AsyncStorage
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from checkin.errors import RateLimited
+from checkin.shared.link import Outage
 
 log = logging.getLogger("checkin.limits")
 MEMORY = "memory://"
@@ -119,14 +123,94 @@ class SweptMemoryStorage(MemoryStorage):
             self.timer.start()
 
 
-class RateLimits:
-    """The server's counters: `hit` counts a request or refuses it with RateLimited."""
+class _Inline:
+    """The synchronous limiter behind the interface of limits' asyncio one: memory answers at once, on the loop;
+    any other synchronous storage is asked from a thread."""
 
-    def __init__(self, storage_uri: str = MEMORY, *, enabled: bool = True) -> None:
+    def __init__(self, storage: Storage) -> None:
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.inline = isinstance(storage, MemoryStorage)
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self.inline:
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return await self._run(self.limiter.hit, item, *identifiers)
+
+    async def test(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return await self._run(self.limiter.test, item, *identifiers)
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        return await self._run(self.limiter.get_window_stats, item, *identifiers)
+
+    async def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        await self._run(self.limiter.clear, item, *identifiers)
+
+
+class _WithFallback:
+    """A shared limiter that counts in this process's memory while its storage (Redis) is unreachable, rather than
+    failing every request it guards; the outage is logged once."""
+
+    def __init__(self, shared: aio_strategies.MovingWindowRateLimiter) -> None:
+        self.shared = shared
+        self.fallback = _Inline(SweptMemoryStorage())
+        self.outage = Outage("request limits")
+
+    async def _either(self, method: str, *args: object) -> Any:
+        try:
+            result = await getattr(self.shared, method)(*args)
+        except StorageError as exc:
+            self.outage.failed(exc)
+            return await getattr(self.fallback, method)(*args)
+        self.outage.succeeded()
+        return result
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return bool(await self._either("hit", item, *identifiers))
+
+    async def test(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return bool(await self._either("test", item, *identifiers))
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        stats: WindowStats = await self._either("get_window_stats", item, *identifiers)
+        return stats
+
+    async def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        await self._either("clear", item, *identifiers)
+
+
+def storage_uri(redis_url: str) -> str:
+    """The limits storage of a server: limits' asyncio Redis storage when Redis is set, else this process's memory."""
+    return "async+" + redis_url if redis_url else MEMORY
+
+
+class RateLimits:
+    """The server's counters: `hit` counts a request or refuses it with RateLimited.
+
+    `storage_uri` "memory://" counts in this process; "async+redis://..." in Redis (keys under `key_prefix`),
+    shared by every server that uses it.
+    """
+
+    def __init__(self, storage_uri: str = MEMORY, *, enabled: bool = True, key_prefix: str = "LIMITS") -> None:
         self.enabled = enabled
-        self.storage = SweptMemoryStorage() if storage_uri == MEMORY else storage_from_string(storage_uri)
-        self.limiter = MovingWindowRateLimiter(self.storage)
-        self._inline = isinstance(self.storage, MemoryStorage)
+        self.limiter: _Inline | _WithFallback
+        self.storage: Storage | AsyncStorage
+        if storage_uri == MEMORY:
+            self.storage = SweptMemoryStorage()
+        else:
+            shared: dict[str, str | bool] = {
+                "implementation": "redispy",
+                "key_prefix": key_prefix,
+                "wrap_exceptions": True,
+            }
+            options = shared if storage_uri.startswith("async+") else {}
+            self.storage = storage_from_string(storage_uri, **options)
+        if isinstance(self.storage, Storage):
+            self.limiter = _Inline(self.storage)
+        else:
+            self.limiter = _WithFallback(aio_strategies.MovingWindowRateLimiter(self.storage))
         self._blocked: set[tuple[str, str]] = set()
 
     def active(self, rule: Rule) -> bool:
@@ -146,8 +230,10 @@ class RateLimits:
         """Count one request of `key` if every limit has room; else count nothing and return the wait."""
         if not self.active(rule):
             return 0.0
-        wait = await self._run(self._hit, rule, key)
+        wait = await self._wait(rule, key)
         if wait <= 0:
+            for item in rule.limits:
+                await self.limiter.hit(item, rule.name, key)
             self._blocked.discard((rule.name, key))
         return wait
 
@@ -155,17 +241,19 @@ class RateLimits:
         """Seconds until `key` may be counted again under the rule (0: now), counting nothing."""
         if not self.active(rule):
             return 0.0
-        return await self._run(self._wait, rule, key)
+        return await self._wait(rule, key)
 
     async def used(self, rule: Rule, key: str) -> bool:
         """Whether `key` has anything counted under the rule's first limit."""
         if not self.active(rule):
             return False
-        return await self._run(self._used, rule, key)
+        item = rule.limits[0]
+        return (await self.limiter.get_window_stats(item, rule.name, key)).remaining < item.amount
 
     async def clear(self, rule: Rule, key: str) -> None:
         """Forget what `key` has counted under the rule (a good password clears its failures)."""
-        await self._run(self._clear, rule, key)
+        for item in rule.limits:
+            await self.limiter.clear(item, rule.name, key)
 
     def refuse(self, rule: Rule, key: str, wait: float, *, who: str = "") -> None:
         """Raise RateLimited, logging the block once (not once per request of a flood)."""
@@ -176,33 +264,11 @@ class RateLimits:
             log.warning("rate limit %s reached by %s; refused for %.0f s", rule.name, who or key, wait)
         raise RateLimited(wait)
 
-    async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        # Memory answers at once, on the loop; a network storage is asked from a thread.
-        if self._inline:
-            return fn(*args)
-        return await asyncio.to_thread(fn, *args)
-
-    def _wait(self, rule: Rule, key: str) -> float:
+    async def _wait(self, rule: Rule, key: str) -> float:
         now = time.time()
         waits = [
-            self.limiter.get_window_stats(item, rule.name, key).reset_time - now
+            (await self.limiter.get_window_stats(item, rule.name, key)).reset_time - now
             for item in rule.limits
-            if not self.limiter.test(item, rule.name, key)
+            if not await self.limiter.test(item, rule.name, key)
         ]
         return max(waits, default=0.0)
-
-    def _hit(self, rule: Rule, key: str) -> float:
-        wait = self._wait(rule, key)
-        if wait > 0:
-            return wait
-        for item in rule.limits:
-            self.limiter.hit(item, rule.name, key)
-        return 0.0
-
-    def _used(self, rule: Rule, key: str) -> bool:
-        item = rule.limits[0]
-        return self.limiter.get_window_stats(item, rule.name, key).remaining < item.amount
-
-    def _clear(self, rule: Rule, key: str) -> None:
-        for item in rule.limits:
-            self.limiter.clear(item, rule.name, key)

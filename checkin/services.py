@@ -13,8 +13,11 @@ from typing import Generic, Protocol, TypeVar
 
 from checkin.hub import Hub, snapshot_source
 from checkin.qrcache import QrCache, RenderPool, on
-from checkin.ratelimit import MEMORY, RateLimits
+from checkin.ratelimit import RateLimits, storage_uri
 from checkin.settings import Settings
+from checkin.shared.hub import SharedHub
+from checkin.shared.link import RedisLink
+from checkin.shared.presence import SharedViewers
 from checkin.storage import Engine, database_for
 from checkin.watching import Watching
 from checkin.writes import Writes
@@ -85,13 +88,19 @@ class Services:
     qr: QrCache = field(default_factory=QrCache)
     mail_connections: Kept[Closable] = field(default_factory=lambda: Kept(MAIL_CONNECTIONS))
     writes: Writes = field(init=False)
+    link: RedisLink | None = None  # Redis, when several servers share what is live (CHECKIN_REDIS_URL)
     watching: Watching = field(init=False)
     limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
+        shared = SharedViewers(self.link) if self.link is not None else None
         self.writes = Writes(self.db, self.hub)
-        self.watching = Watching(self.settings, self.writes, self.now)
-        self.limits = RateLimits(MEMORY, enabled=self.settings.rate_limits)
+        self.watching = Watching(self.settings, self.writes, self.now, shared)
+        self.limits = RateLimits(
+            storage_uri(self.settings.redis_url if self.link else ""),
+            enabled=self.settings.rate_limits,
+            key_prefix=self.settings.redis_prefix + "limits",
+        )
 
     def now(self) -> float:
         return self.clock()
@@ -107,6 +116,19 @@ class Services:
             self.qr_pool = RenderPool(self.settings.qr_workers, fallback=self.blocking)
             self.qr_pool.start()
 
+    async def connect(self) -> None:
+        """Join the other servers through Redis, when there is one (after `start`)."""
+        if self.link is not None:
+            await self.link.start()
+        if isinstance(self.hub, SharedHub):
+            await self.hub.start()
+
+    async def disconnect(self) -> None:
+        """Leave the other servers (before `stop`)."""
+        self.hub.close()
+        if self.link is not None:
+            await self.link.stop()
+
     def stop(self) -> None:
         self.hub.close()
         self.mail_connections.close()
@@ -118,5 +140,9 @@ class Services:
 
 
 def build(settings: Settings) -> Services:
-    """Services for these settings (not yet started)."""
-    return Services(settings=settings, db=database_for(settings))
+    """Services for these settings (not yet started): what is live is shared through Redis when it is set."""
+    db = database_for(settings)
+    if not settings.redis_url:
+        return Services(settings=settings, db=db)
+    link = RedisLink(settings.redis_url, settings.redis_prefix)
+    return Services(settings=settings, db=db, hub=SharedHub(link), link=link)

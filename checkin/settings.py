@@ -36,6 +36,14 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
+def _redis_url(value: str) -> str:
+    """A Redis URL (redis://, rediss:// or unix://), or empty; anything else is a mistake worth stopping for."""
+    url = value.strip()
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"CHECKIN_REDIS_URL must start with redis://, rediss:// or unix://, not {url!r}")
+    return url
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """Where ticket e-mail goes; with no host, messages are written to the outbox folder."""
@@ -96,6 +104,11 @@ class Settings:
     # Anonymous viewers of one event present at once from one client address: an office where many
     # colleagues watch on the anonymous page shares one address; beyond this, new ids are refused (4429).
     max_anonymous_per_address: int = 50
+    # Redis shared by several server processes (redis://host:port/N): the live hub, viewer presence and the
+    # per-address limits then count across all of them. Empty: everything live stays in this process.
+    redis_url: str = ""
+    # Every key this deployment writes starts with this, so several deployments (or tests) share one Redis.
+    redis_prefix: str = "checkin:"
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     def with_db(self, db: Path | str) -> Settings:
@@ -150,5 +163,7 @@ class Settings:
             max_anonymous_per_address=int(
                 env.get("CHECKIN_MAX_ANONYMOUS_PER_ADDRESS", str(cls.max_anonymous_per_address))
             ),
+            redis_url=_redis_url(env.get("CHECKIN_REDIS_URL", "")),
+            redis_prefix=env.get("CHECKIN_REDIS_PREFIX", cls.redis_prefix),
             smtp=smtp,
         ).with_db(env.get("CHECKIN_DB", "checkin.db"))

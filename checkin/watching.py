@@ -17,17 +17,32 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from itertools import count
+
+from redis.exceptions import RedisError
 
 from checkin import tickets
 from checkin.errors import NotAViewer, Refusal, Refused, StorageUnavailable
 from checkin.models import Event, Status
-from checkin.presence import Change, Identity, Presence
+from checkin.presence import Change, Identity, Kind, Presence
 from checkin.settings import Settings
+from checkin.shared.link import Outage
+from checkin.shared.presence import SharedViewers
 from checkin.storage import Engine
 from checkin.storage.registrants import lookup_code
-from checkin.storage.viewing import OpenViewing, Server, heartbeat, leave, record_presence
+from checkin.storage.viewing import (
+    HandedOver,
+    OpenViewing,
+    Server,
+    Step,
+    dead_servers,
+    heartbeat,
+    leave,
+    record_presence,
+    servers,
+    watched_by,
+)
 from checkin.writes import Writes
 
 log = logging.getLogger("checkin.watching")
@@ -35,6 +50,7 @@ BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # A server whose heartbeat is older than this many of its periods is dead (on another host, or its
 # pid was reused: a dead process on this host is noticed at once).
 STALE_BEATS = 3
+LEFT_REMEMBERED = 10_000
 
 
 async def identify(db: Engine, event: Event, ticket: str | None, anon: str | None) -> Identity:
@@ -68,9 +84,20 @@ def _unexpected(exc: Exception) -> bool:
 class Watching:
     """Presence of every viewer of this process, and the background task that records it."""
 
-    def __init__(self, settings: Settings, writes: Writes, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        writes: Writes,
+        clock: Callable[[], float],
+        shared: SharedViewers | None = None,
+    ) -> None:
         self.settings = settings
+        self.shared = shared
+        self._published: dict[tuple[int, str], int] = {}  # anonymous counts as Redis last heard them
+        self._outage = Outage("viewer presence")
+        self._left: dict[tuple[int, str], float] = {}  # viewer -> its last sign of life when this server stopped
         self.writes = writes
+        self.db = writes.db
         self.clock = clock
         self.presence = Presence(settings.watch_grace)
         self._pending: list[Change] = []
@@ -79,7 +106,8 @@ class Watching:
         self._ids = count(1)
         self._task: asyncio.Task[None] | None = None
         self._next_beat = 0.0
-        self.server = Server(uuid.uuid4().hex, socket.gethostname(), os.getpid(), clock())
+        server_id = shared.link.server_id if shared is not None else uuid.uuid4().hex
+        self.server = Server(server_id, socket.gethostname(), os.getpid(), clock())
 
     @property
     def tick(self) -> float:
@@ -95,7 +123,9 @@ class Watching:
         """Close viewings a crash left open (at their last sign of life), adopt recent ones, start recording."""
         now = self.clock()
         grace = self.settings.watch_grace
-        self._adopt(await self.writes.store(heartbeat, self.server, now, grace, self.stale, starting=True))
+        await self._adopt(await self.writes.store(heartbeat, self.server, now, grace, self.stale, ownerless=True))
+        if self.shared is not None:
+            self.shared.link.on_lost(self.refill)
         self._next_beat = now + self.settings.watch_heartbeat
         self._task = asyncio.create_task(self._run(), name="watching")
 
@@ -115,9 +145,58 @@ class Watching:
         except Exception as exc:  # the row stays: the next start finds this process gone and uses its last heartbeat
             log.warning("could not remove this server's heartbeat: %s", exc, exc_info=_unexpected(exc))
 
-    def _adopt(self, viewings: list[OpenViewing]) -> None:
+    async def _adopt(self, viewings: list[OpenViewing]) -> None:
         for viewing in viewings:
             self.presence.adopt(viewing.identity, viewing.last_seen_at)
+        if self.shared is not None and viewings:
+            await self._shared_quietly(self.shared.hold(viewing.identity for viewing in viewings))
+
+    async def refill(self) -> None:
+        """Redis lost what it held: count this server's viewers there again, and its anonymous viewers."""
+        if self.shared is not None:
+            counting = self.presence.watching() + [identity for identity, _ in self.presence.idle()]
+            await self.shared.hold(counting)
+            self._published = {}
+            await self._publish_anonymous()
+
+    async def admits_anonymous(self, identity: Identity, cap: int) -> bool:
+        """Whether this anonymous viewer may join (see `Presence.admits_anonymous`), counting the viewers of
+        its address on every server."""
+        elsewhere = 0
+        if self.shared is not None and identity.address is not None:
+            try:
+                elsewhere = await self.shared.anonymous_elsewhere(identity, identity.address)
+            except (RedisError, OSError) as exc:  # Redis away: this server's own count still holds
+                log.debug("anonymous viewers elsewhere unknown: %r", exc)
+        if elsewhere < 0 or self.presence.admits_anonymous(identity, cap - elsewhere):
+            return True
+        if self.shared is not None:
+            await self._shared_quietly(self.shared.refused(identity))
+        return False
+
+    async def refused_anonymous(self, event_id: int) -> int:
+        """Anonymous viewers of this event the per-address cap turned away (on every server, with Redis)."""
+        if self.shared is not None:
+            with contextlib.suppress(RedisError, OSError):
+                return await self.shared.refused_count(event_id)
+        return self.presence.refused_anonymous(event_id)
+
+    async def _publish_anonymous(self) -> None:
+        if self.shared is None:
+            return
+        counts = self.presence.anonymous_counts()
+        changed = {place: counts.get(place, 0) for place in counts.keys() | self._published.keys()}
+        changed = {place: held for place, held in changed.items() if self._published.get(place, 0) != held}
+        if changed:
+            await self.shared.publish_anonymous(changed)
+            self._published = counts
+
+    async def _shared_quietly(self, step: Awaitable[None]) -> None:
+        """A Redis step whose failure only waits for the next try (or the refill once Redis is back)."""
+        try:
+            await step
+        except (RedisError, OSError) as exc:
+            self._outage.failed(exc)
 
     def connect(self, identity: Identity) -> int:
         """Register a new connection of this viewer; its id. Refused past the caps."""
@@ -161,17 +240,35 @@ class Watching:
         changes = self._take(now)
         if changes or beat_at is not None:
             await self._write(changes, [], beat_at)
+        if self.shared is not None:
+            await self._shared_quietly(self._publish_anonymous())
+            if beat_at is not None:
+                await self._shared_quietly(self.shared.sweep())
 
     async def _write(
         self, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None = None
     ) -> bool:
-        """Write; False (the changes kept for the next try) if the database refused."""
+        """Write; False (the changes kept for the next try) if the database (or Redis, with several servers) refused."""
         async with self._writing:
+            steps: list[Step] = list(changes)
+            if self.shared is not None:
+                try:
+                    steps = await self.shared.settle(changes) if changes else []
+                    self._remember_left(changes)
+                    steps += await self._heirs(beat_at) if beat_at is not None else []
+                except (RedisError, OSError) as exc:  # keep the changes; the heartbeat must go on regardless
+                    self._outage.failed(exc)
+                    self._pending[:0] = changes
+                    changes, steps = [], []
+                    if beat_at is None:
+                        return False
+                else:
+                    self._outage.succeeded()
             try:
                 slugs = {change.identity.slug for change in changes}
-                grace = self.settings.watch_grace
+                grace, shared = self.settings.watch_grace, self.shared is not None
                 taken = await self.writes.change(
-                    slugs, record_presence, changes, seen, self.server, beat_at, grace, self.stale
+                    slugs, record_presence, steps, seen, self.server, beat_at, grace, self.stale, shared=shared
                 )
             except Exception as exc:  # the disk may come back: keep the changes, in order, for the next try
                 log.warning(
@@ -179,5 +276,33 @@ class Watching:
                 )
                 self._pending[:0] = changes
                 return False
-        self._adopt(taken)
+        await self._adopt(taken)
         return True
+
+    def _remember_left(self, changes: list[Change]) -> None:
+        """When this server last saw each viewer it stopped counting (to end a viewing it finds itself left with)."""
+        if len(self._left) > LEFT_REMEMBERED:
+            self._left.clear()
+        self._left.update((change.identity.key, change.at) for change in changes if change.kind is Kind.END)
+
+    async def _heirs(self, now: float) -> list[Step]:
+        """Viewings of servers dead or stopped that a live server still counts: handed to it before the heartbeat
+        takes over the rest (which it would close or adopt). And viewings this server owns without counting their
+        viewer any more (its hand-over and another server's end crossed): handed on, or ended."""
+        assert self.shared is not None
+        me = self.server.server_id
+        dead = dead_servers(await self.db.read(servers), self.server, now, self.stale)
+        viewings = await self.db.read(watched_by, {*dead, me}, ownerless=True)
+        counting = {identity.key for identity in self.presence.watching()}
+        counting.update(identity.key for identity, _ in self.presence.idle())
+        viewings = [(identity, owner) for identity, owner in viewings if owner != me or identity.key not in counting]
+        if not viewings:
+            return []
+        heirs = await self.shared.holders(viewings)
+        steps: list[Step] = []
+        for (identity, owner), heir in zip(viewings, heirs, strict=True):
+            if heir:
+                steps.append(HandedOver(identity, heir, owner))
+            elif owner == me:
+                steps.append(Change(Kind.END, identity, self._left.get(identity.key, now)))
+        return steps

@@ -218,10 +218,10 @@ async def test_failed_write_keeps_the_changes_for_the_next_sweep(
     original = db.write
     disk = {"full": True}
 
-    async def flaky(fn: Any, *args: Any) -> Any:
+    async def flaky(fn: Any, *args: Any, **kwargs: Any) -> Any:
         if disk["full"]:
             raise OSError("disk full")
-        return await original(fn, *args)
+        return await original(fn, *args, **kwargs)
 
     monkeypatch.setattr(db, "write", flaky)
     manager.state(manager.connect(Identity.anonymous(event.id, event.slug, "h" * 20)), True)

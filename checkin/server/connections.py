@@ -100,6 +100,25 @@ def address_cap(settings: Settings) -> int | None:
     return settings.max_connections_per_address if settings.rate_limits else None
 
 
+def address_counts(settings: Settings, kind: str) -> AddressCounts:
+    """Open connections per address under the cap: counted across servers when they share Redis."""
+    if not settings.redis_url:
+        return AddressCounts(address_cap(settings))
+    from checkin.shared.connections import SharedAddressCounts  # builds on this module
+
+    return SharedAddressCounts(address_cap(settings), settings.redis_url, settings.redis_prefix, kind)
+
+
+def connection_rate(settings: Settings) -> ConnectionRate:
+    """New connections per address and second: counted across servers when they share Redis."""
+    rate = settings.new_connections_per_second if settings.rate_limits else None
+    if not settings.redis_url:
+        return ConnectionRate(rate)
+    from checkin.shared.connections import SharedConnectionRate
+
+    return SharedConnectionRate(rate, settings.redis_url, settings.redis_prefix)
+
+
 class ConnectionGuard:
     """What one server's HTTP connections share: the peers' counts, the trusted proxies, the deadline."""
 
@@ -107,8 +126,8 @@ class ConnectionGuard:
 
     def __init__(self, settings: Settings) -> None:
         self.header_timeout = settings.header_timeout
-        self.peers = AddressCounts(address_cap(settings))
-        self.rate = ConnectionRate(settings.new_connections_per_second if settings.rate_limits else None)
+        self.peers = address_counts(settings, "http")
+        self.rate = connection_rate(settings)
         self.proxies = _TrustedHosts(list(settings.trusted_proxies))
 
 

@@ -19,12 +19,16 @@ from checkin.storage.sql import Connection
 from checkin.viewing import Interval, OnlineFigures, WatchSummary, figures, merged_by, summaries
 
 __all__ = [
+    "HandedOver",
+    "Joined",
     "OnlineFigures",
     "OpenViewing",
     "Server",
+    "Step",
     "WatchSummary",
     "beat",
     "end_viewing",
+    "hand_over",
     "leave",
     "online_figures",
     "record",
@@ -32,6 +36,7 @@ __all__ = [
     "start_viewing",
     "take_over",
     "watch_summary",
+    "watched_by",
     "watched_seconds",
 ]
 
@@ -80,38 +85,89 @@ def start_viewing(
     registrant_id: int | None,
     at: float,
     server_id: str | None = None,
+    *,
+    claim: bool = True,
 ) -> None:
-    """Open an interval (the viewer starts counting); one still open continues, watched by this server now."""
+    """Open an interval (the viewer starts counting); one still open continues, watched by this server now
+    (or, without `claim`, by the server that watches it already)."""
     conn.execute(
         "INSERT INTO viewing_intervals (event_id, viewer_key, registrant_id, started_at, last_seen_at, server_id)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, viewer_key) WHERE ended_at IS NULL"
-        " DO UPDATE SET server_id = excluded.server_id",
+        + (" DO UPDATE SET server_id = excluded.server_id" if claim else " DO NOTHING"),
         (event_id, viewer_key, registrant_id, at, at, server_id),
     )
 
 
-def end_viewing(conn: Connection, event_id: int, viewer_key: str, last_seen_at: float) -> None:
-    """Close the viewer's open interval at its last sign of life."""
+def end_viewing(
+    conn: Connection, event_id: int, viewer_key: str, last_seen_at: float, owner: str | None = None
+) -> None:
+    """Close the viewer's open interval at its last sign of life (only if `owner` watches it, when given)."""
+    whose, mine = ("", ()) if owner is None else (" AND server_id = ?", (owner,))
     conn.execute(
         "UPDATE viewing_intervals SET last_seen_at = MAX(started_at, ?), ended_at = MAX(started_at, ?)"
-        " WHERE event_id = ? AND viewer_key = ? AND ended_at IS NULL",
-        (last_seen_at, last_seen_at, event_id, viewer_key),
+        " WHERE event_id = ? AND viewer_key = ? AND ended_at IS NULL" + whose,
+        (last_seen_at, last_seen_at, event_id, viewer_key, *mine),
     )
+
+
+def hand_over(conn: Connection, identity: Identity, owner: str, heir: str) -> None:
+    """The viewer's open interval, if `owner` watches it, is watched by `heir` from now on."""
+    conn.execute(
+        "UPDATE viewing_intervals SET server_id = ? WHERE event_id = ? AND viewer_key = ? AND ended_at IS NULL"
+        " AND server_id = ?",
+        (heir, identity.event_id, identity.viewer_key, owner),
+    )
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Several servers: another one counts this viewer already; open an interval only if none is open."""
+
+    identity: Identity
+    at: float
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """Several servers: `owner` (None: this server) stops counting the viewer while `heir` still does."""
+
+    identity: Identity
+    heir: str
+    owner: str | None = None
+
+
+Step = Change | Joined | HandedOver
 
 
 def record(
     conn: Connection,
-    changes: Sequence[Change],
+    changes: Sequence[Step],
     seen: Sequence[tuple[Identity, float]],
     server_id: str | None = None,
+    *,
+    shared: bool = False,
 ) -> None:
-    """Apply starts (watched by `server_id`) and ends in order, then write the last sign of life of `seen`."""
+    """Apply starts (watched by `server_id`) and ends in order, then write the last sign of life of `seen`.
+
+    `shared` (several servers): an end closes only an interval this server still watches.
+    """
     for change in changes:
         identity = change.identity
-        if change.kind is Kind.START:
-            start_viewing(conn, identity.event_id, identity.viewer_key, identity.registrant_id, change.at, server_id)
+        if isinstance(change, HandedOver):
+            if (owner := change.owner or server_id) is not None:
+                hand_over(conn, identity, owner, change.heir)
+        elif isinstance(change, Joined) or change.kind is Kind.START:
+            start_viewing(
+                conn,
+                identity.event_id,
+                identity.viewer_key,
+                identity.registrant_id,
+                change.at,
+                server_id,
+                claim=not isinstance(change, Joined),
+            )
         else:
-            end_viewing(conn, identity.event_id, identity.viewer_key, change.at)
+            end_viewing(conn, identity.event_id, identity.viewer_key, change.at, server_id if shared else None)
     conn.executemany(
         "UPDATE viewing_intervals SET last_seen_at = MAX(last_seen_at, ?)"
         " WHERE event_id = ? AND viewer_key = ? AND ended_at IS NULL",
@@ -188,6 +244,19 @@ def take_over(
     ]
 
 
+def watched_by(conn: Connection, server_ids: Collection[str], *, ownerless: bool = False) -> list[tuple[Identity, str]]:
+    """The open viewings these servers watch (and, if `ownerless`, those of servers without a heartbeat row),
+    each with its server."""
+    heartless = " OR NOT EXISTS (SELECT 1 FROM server_heartbeats h WHERE h.server_id = v.server_id)"
+    rows = conn.execute(
+        "SELECT v.event_id, e.slug, v.viewer_key, v.registrant_id, v.server_id FROM viewing_intervals v"
+        " JOIN events e ON e.id = v.event_id WHERE v.ended_at IS NULL AND v.server_id IS NOT NULL"
+        " AND (v.server_id IN (SELECT value FROM json_each(?))" + (heartless if ownerless else "") + ")",
+        (json.dumps(sorted(server_ids)),),
+    )
+    return [(Identity(row[0], row[1], row[2], row[3]), row[4]) for row in rows]
+
+
 def leave(conn: Connection, server_id: str) -> None:
     """A clean stop: the server's row goes; its open viewings keep the last signs of life it just wrote."""
     conn.execute("DELETE FROM server_heartbeats WHERE server_id = ?", (server_id,))
@@ -217,27 +286,34 @@ def _process_exists(pid: int, mine: int) -> bool:
 
 
 def heartbeat(
-    conn: Connection, me: Server, now: float, grace: float, stale: float, *, starting: bool = False
+    conn: Connection, me: Server, now: float, grace: float, stale: float, *, ownerless: bool = False
 ) -> list[OpenViewing]:
-    """Write this server's heartbeat; take over the open viewings of dead servers (at start-up, of any
-    server not running). Returns the viewings taken over that are still inside their grace."""
+    """Write this server's heartbeat; take over the open viewings of dead servers (and, if `ownerless` — at
+    start-up, and always with several servers sharing Redis — of any server not running). Returns the viewings
+    taken over that are still inside their grace."""
     dead = dead_servers(servers(conn), me, now, stale)
-    taken = take_over(conn, me.server_id, dead, now, grace, ownerless=starting) if dead or starting else []
+    taken = take_over(conn, me.server_id, dead, now, grace, ownerless=ownerless) if dead or ownerless else []
     beat(conn, me, now)
     return taken
 
 
 def record_presence(
     conn: Connection,
-    changes: Sequence[Change],
+    changes: Sequence[Step],
     seen: Sequence[tuple[Identity, float]],
     me: Server,
     beat_at: float | None,
     grace: float,
     stale: float,
+    *,
+    shared: bool = False,
 ) -> list[OpenViewing]:
-    """One write of the presence task: the changes, and this server's heartbeat if one is due (`beat_at`)."""
-    record(conn, changes, seen, me.server_id)
+    """One write of the presence task: the changes, and this server's heartbeat if one is due (`beat_at`).
+
+    `shared` (several servers over Redis): an end closes only a viewing this server watches, and a server
+    stopped cleanly leaves its viewings to whichever server beats next.
+    """
+    record(conn, changes, seen, me.server_id, shared=shared)
     if beat_at is None:
         return []
-    return heartbeat(conn, me, beat_at, grace, stale)
+    return heartbeat(conn, me, beat_at, grace, stale, ownerless=shared)

@@ -113,8 +113,9 @@ async def report(request: Request) -> JSONResponse:
         "walk_ins": [{**asdict(row), "checked_in_at": at(row.checked_in_at)} for row in data.walk_ins],
         "export_url": export_url(event),
         "exports": {"xlsx": f"/admin/events/{event.slug}/export.xlsx", "csv": export_url(event)},
-        # Anonymous viewers turned away by the per-address cap (kept in memory: since this process started).
-        "anonymous_refused": svc.watching.presence.refused_anonymous(event.id),
+        # Anonymous viewers turned away by the per-address cap (kept in memory: since this process started, or
+        # in Redis for every server).
+        "anonymous_refused": await svc.watching.refused_anonymous(event.id),
     }
     return JSONResponse(body, headers={"cache-control": "no-store"})
 

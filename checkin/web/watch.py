@@ -25,7 +25,7 @@ from checkin.errors import CheckinError, EventNotFound, MessagesTooFast, Refusal
 from checkin.eventform import is_web_url
 from checkin.models import Event, Status
 from checkin.presence import Identity, RateLimit
-from checkin.server.connections import AddressCounts, address_cap
+from checkin.server.connections import AddressCounts, address_counts
 from checkin.services import Services
 from checkin.storage.registrants import lookup_code
 from checkin.watching import identify
@@ -103,7 +103,7 @@ async def _join(socket: WatchSocket, svc: Services, slug: str, scope: Scope) -> 
     try:
         event = await event_of(HTTPConnection(scope), slug)
         ticket, anon = query.get("ticket", [None])[0], query.get("anon", [None])[0]
-        identity = _anonymous_within_cap(svc, await identify(svc.db, event, ticket, anon), client_address(scope))
+        identity = await _anonymous_within_cap(svc, await identify(svc.db, event, ticket, anon), client_address(scope))
         connection = svc.watching.connect(identity)
     except CheckinError as exc:
         await socket.accept_to_refuse(exc)
@@ -111,7 +111,7 @@ async def _join(socket: WatchSocket, svc: Services, slug: str, scope: Scope) -> 
     return connection, "anonymous" if identity.registrant_id is None else "registrant"
 
 
-def _anonymous_within_cap(svc: Services, identity: Identity, address: str) -> Identity:
+async def _anonymous_within_cap(svc: Services, identity: Identity, address: str) -> Identity:
     """An anonymous viewer with the address it comes from; Refused if that address already has its fill.
 
     Anyone can make up anonymous ids: without a cap, one machine could raise the figures at will.
@@ -120,7 +120,7 @@ def _anonymous_within_cap(svc: Services, identity: Identity, address: str) -> Id
         return identity
     identity = replace(identity, address=address)
     cap = svc.settings.max_anonymous_per_address
-    if svc.settings.rate_limits and not svc.watching.presence.admits_anonymous(identity, cap):
+    if svc.settings.rate_limits and not await svc.watching.admits_anonymous(identity, cap):
         raise Refused(Refusal.TOO_MANY_ANONYMOUS)
     return identity
 
@@ -262,7 +262,7 @@ class WatchSockets:
             await self.refuse_foreign_protocol(receive, send)
             return
         if self.sockets is None:
-            self.sockets = AddressCounts(address_cap(scope["app"].state.services.settings))
+            self.sockets = address_counts(scope["app"].state.services.settings, "ws")
         address = client_address(scope)
         if not self.sockets.take(address):
             await receive()  # websocket.connect
