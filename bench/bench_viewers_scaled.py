@@ -65,6 +65,11 @@ def source_address(index: int) -> str:
     return f"127.{1 + block // 250}.{1 + block % 250}.1"
 
 
+def say(text: str) -> None:
+    """A progress line (these runs take minutes)."""
+    print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
 def raise_nofile() -> int:
     """Open files allowed to this process and its children: as many as the hard limit lets."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -359,7 +364,9 @@ def storm(
     for process in clients:
         process.start()
     joined = [results.get() for _ in clients]
+    say(f"joined: {sum(len(report[1]) for report in joined)}")
     settle_s, now_after_join = stats.wait_for(VIEWERS)
+    say(f"online.now {now_after_join} after {settle_s:.1f} s")
     storm_seconds = time.monotonic() - storm_from
     cpu_storm = cpu_seconds(server_pids(server)) - cpu_before
     calls = redis_calls(rds) - calls_before
@@ -373,7 +380,9 @@ def storm(
     time.sleep(REST)
     cpu_rest = (cpu_seconds(server_pids(server)) - cpu_before) / REST * 100
     held = crash(server, stats, hold, HOLD, commands, results)
+    say(f"held: {held}")
     jittered = crash(server, stats, hold, 0.0, commands, results)
+    say(f"jittered: {jittered}")
     for queue in commands:
         queue.put("leave")
     still_open = sum(results.get()[1] for _ in clients)
