@@ -22,12 +22,21 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from checkin import serving
     from checkin.app import create_app
     from checkin.server import uvicorn_options
 
     settings = settings_for_serve(args, settings)
+    problem = serving.refusal(args.workers, settings.db_url, settings.redis_url)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.demo:
         show_demo(settings)
+    if args.workers > 1:
+        with opened(settings):  # a database that cannot be opened stops here, with one message
+            pass
+        return serving.run_workers(settings, args.host, args.port, args.workers)
     app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, **uvicorn_options(settings))
     return 0
@@ -147,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="seed the demo symposium and print its URLs")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes on the one port (more than 1: PostgreSQL and Redis)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     event = sub.add_parser("event", help="events").add_subparsers(dest="action", required=True)

@@ -2,7 +2,8 @@
 # Make sure the Debian packages the tests (or benchmarks) need are installed: Chromium for the
 # browser tests (and libatomic1 for Playwright's driver), ffmpeg for the camera and stream fixtures,
 # Node.js for the front end's pure modules, CJK fonts for screenshots, wrk for load, PostgreSQL's client
-# tools (pg_dump, pg_restore) for backups of a PostgreSQL database.
+# tools (pg_dump, pg_restore) for backups of a PostgreSQL database, nginx (and openssl for its test
+# certificate) in front of several servers.
 # Installs them with apt-get when it can (root, or sudo without a password); otherwise names them.
 # Usage: scripts/system-deps.sh test|bench
 set -euo pipefail
@@ -15,6 +16,9 @@ have ffmpeg || need+=(ffmpeg)
 have node || need+=(nodejs)
 have pg_dump || need+=(postgresql-client)
 fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
+# nginx is in /usr/sbin, outside a user's PATH on Debian.
+have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
+have openssl || need+=(openssl)
 if [ "${1:-test}" = bench ]; then
   have wrk || need+=(wrk)
 fi

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
+
+from checkin.settings import Settings
+from tests.shared_redis import REDIS_URL
 
 STARTUP_SECONDS = 60.0
 
@@ -75,8 +79,10 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def start(db: Path, port: int, log: Path, env: dict[str, str] | None = None) -> ServerProcess:
-    """Start `checkin serve` on `port` and wait until it answers /healthz (or has exited)."""
+def start(
+    db: Path, port: int, log: Path, env: dict[str, str] | None = None, command: list[str] | None = None
+) -> ServerProcess:
+    """Start `checkin serve` (or `command`) on `port` and wait until it answers /healthz (or has exited)."""
     full_env = {
         **os.environ,
         "CHECKIN_DB": str(db),
@@ -87,7 +93,7 @@ def start(db: Path, port: int, log: Path, env: dict[str, str] | None = None) -> 
     }
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port)],
+            command or [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port)],
             env=full_env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -111,3 +117,22 @@ def running(db: Path, port: int, log: Path, env: dict[str, str] | None = None) -
         yield server
     finally:
         server.stop()
+
+
+# Fixtures for tests of several server processes, which share PostgreSQL and Redis (import them by name;
+# redis_prefix from tests.shared_redis too).
+@pytest.fixture
+def backend() -> str:
+    """Several processes serve one PostgreSQL database (the single-process tests use it too)."""
+    return "postgresql"
+
+
+@pytest.fixture
+def shared(settings: Settings, redis_prefix: str) -> dict[str, str]:
+    """The environment of servers on the test's PostgreSQL database and its own Redis keys."""
+    return {
+        "CHECKIN_DB": settings.db_url,
+        "CHECKIN_REDIS_URL": REDIS_URL,
+        "CHECKIN_REDIS_PREFIX": redis_prefix,
+        "CHECKIN_QR_WORKERS": "0",
+    }

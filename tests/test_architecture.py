@@ -54,7 +54,7 @@ SERVICES = {
     "checkin.writes",
 }
 # Where the process starts: these alone may join the endpoints and the server.
-ENTRY = {"checkin.app", "checkin.cli"}
+ENTRY = {"checkin.app", "checkin.cli", "checkin.serving"}
 
 # group -> the checkin groups its modules may import (its own included).
 MAY_IMPORT: dict[str, set[str]] = {

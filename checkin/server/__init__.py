@@ -11,6 +11,8 @@ from checkin.server.connections import http_protocol
 from checkin.server.websocket import WebSocketProtocol
 from checkin.settings import Settings
 
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How the server runs under uvicorn (the tests' live server runs the same way)."""
@@ -28,4 +30,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_max_size": settings.max_body_bytes,
         "ws_ping_interval": settings.ws_ping_interval,
         "ws_ping_timeout": settings.ws_ping_timeout,
+        # A stop (SIGTERM) answers requests in flight, closes websockets with 1012, and waits this long
+        # at most for connections still open (a slow upload) before ending them.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
