@@ -253,14 +253,17 @@ def under_load(
     ws_url = url.replace("https://", "wss://") + f"/ws/events/{SLUG}/watch"
     start_at = time.time() + 2.0
     jobs = [(q, source_address(i), start_at + i * 5.0 / VIEWERS) for i, q in enumerate(queries([], VIEWERS))]
-    hold, results, commands = mp.Value("d", 0.0), mp.Queue(), mp.Queue()
+    results: Any = mp.Queue()
+    commands: Any = mp.Queue()
+    hold = mp.Value("d", 0.0)
     viewers = mp.Process(target=client, args=(ws_url, jobs, hold, commands, results))
     viewers.start()
     results.get()
     stats.wait_for(VIEWERS)
     follow = Follow(stats)
     follow.start()
-    stop, out = mp.Event(), mp.Queue()
+    out: Any = mp.Queue()
+    stop = mp.Event()
     per_kiosk = len(codes) // KIOSKS
     work = [(k, token, codes[k * per_kiosk : (k + 1) * per_kiosk]) for k, token in enumerate(tokens)]
     first_due = time.time() + 1.0

@@ -28,6 +28,7 @@ from checkin.models import Event, Mode, Role
 from checkin.storage import Database
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event
+from checkin.storage.sql import Connection
 from checkin.storage.staff import create_token
 
 LUA = Path(__file__).with_name("scans.lua")
@@ -146,7 +147,7 @@ def ceiling(url: str, pid: int, seeded: Seeded, codes_file: Path, seconds: float
     }
 
 
-def scans_logged_ok(conn: sqlite3.Connection) -> set[str]:
+def scans_logged_ok(conn: Connection) -> set[str]:
     """The scan ids of every check-in the database holds."""
     return {row[0] for row in conn.execute("SELECT scan_id FROM scans WHERE result = 'ok'")}
 

@@ -355,7 +355,7 @@ def storm(
     jobs = [(q, source_address(i), start_at + i * spacing) for i, q in enumerate(queries(codes, VIEWERS))]
     hold = mp.Value("d", 0.0)
     results: Any = mp.Queue()
-    commands = [mp.Queue() for _ in range(CLIENT_PROCESSES)]
+    commands: list[Any] = [mp.Queue() for _ in range(CLIENT_PROCESSES)]
     clients = [
         mp.Process(target=client, args=(ws_url, jobs[n::CLIENT_PROCESSES], hold, commands[n], results))
         for n in range(CLIENT_PROCESSES)
