@@ -128,14 +128,16 @@ async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path
     return status
 
 
-async def _scan_load(url: str, tokens: list[str], scans: list[Scan], rate: float, start_at: float) -> dict[str, float]:
+async def _scan_load(
+    urls: list[str], tokens: list[str], scans: list[Scan], rate: float, start_at: float
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     jobs: asyncio.Queue[tuple[int, Scan, float] | None] = asyncio.Queue()
-    host, port = url.removeprefix("http://").split(":")
 
-    async def worker() -> None:
+    async def worker(url: str) -> None:
         nonlocal errors
+        host, port = url.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         while (job := await jobs.get()) is not None:
             index, (code, direction), due = job
@@ -145,7 +147,7 @@ async def _scan_load(url: str, tokens: list[str], scans: list[Scan], rate: float
             errors += status != 200
         writer.close()
 
-    workers = [asyncio.create_task(worker()) for _ in range(32)]
+    workers = [asyncio.create_task(worker(urls[n % len(urls)])) for n in range(32)]
     for index, scan in enumerate(scans):
         due = start_at + index / rate
         await asyncio.sleep(max(0.0, due - time.time()))
@@ -157,8 +159,9 @@ async def _scan_load(url: str, tokens: list[str], scans: list[Scan], rate: float
     return {"sent": len(scans), "rate": len(scans) / elapsed, "errors": errors, "scan_p50_ms": _ms(latencies, 50)}
 
 
-def scan_load(url: str, tokens: list[str], scans: list[Scan], rate: float, start_at: float, out: Any) -> None:
-    out.put(asyncio.run(_scan_load(url, tokens, scans, rate, start_at)))
+def scan_load(urls: list[str], tokens: list[str], scans: list[Scan], rate: float, start_at: float, out: Any) -> None:
+    """Scans at `rate` from 32 connections spread over the servers at `urls` (one after another)."""
+    out.put(asyncio.run(_scan_load(urls, tokens, scans, rate, start_at)))
 
 
 # --- dashboards that read everything (a process of their own) ------------------------------------------
@@ -195,13 +198,18 @@ def dashboards(url: str, token: str, count: int, seconds: float, ready: Any, out
 # --- the probe: a kiosk and a dashboard in one (this process) ------------------------------------------
 
 
-async def _probe(url: str, setup: Setup, scans: list[Scan], start_at: float, seconds: float) -> list[float]:
+async def _probe(
+    dashboard_url: str, scan_url: str, setup: Setup, scans: list[Scan], start_at: float, seconds: float
+) -> tuple[list[float], int]:
+    """The probe follows the dashboard at one server and scans through another (or the same): the latency of
+    each of its scans answered ok, and how many were refused."""
     arrivals: list[tuple[float, int]] = []  # (when received, the probe kiosk's scan count in it)
     arrived = asyncio.Event()
-    ws_url = url.replace("http://", "ws://") + f"/ws/events/{SLUG}/dashboard?token={setup.dashboard_token}"
+    ws_url = dashboard_url.replace("http://", "ws://") + f"/ws/events/{SLUG}/dashboard?token={setup.dashboard_token}"
     rng = random.Random(11)
     latencies: list[float] = []
-    async with connect(ws_url, compression=None) as ws, httpx.AsyncClient(base_url=url, timeout=30) as http:
+    refused = 0
+    async with connect(ws_url, compression=None) as ws, httpx.AsyncClient(base_url=scan_url, timeout=30) as http:
 
         async def read() -> None:
             async for message in ws:
@@ -215,25 +223,30 @@ async def _probe(url: str, setup: Setup, scans: list[Scan], start_at: float, sec
         baseline, seen = arrivals[-1][1], 0
         await asyncio.sleep(max(0.0, start_at + WARMUP - time.time()))
         headers = {"authorization": f"Bearer {setup.probe_token}"}
-        for number, (code, direction) in enumerate(scans, start=1):
+        number = 0  # the probe's scans answered ok so far
+        for code, direction in scans:
             if time.time() > start_at + WARMUP + seconds:
                 break
             body = {"code": code, "direction": direction, "scan_id": str(uuid.uuid4())}
-            await http.post(f"/api/v1/events/{SLUG}/scans", json=body, headers=headers)
+            answer = await http.post(f"/api/v1/events/{SLUG}/scans", json=body, headers=headers)
             answered = time.perf_counter()
-            while True:  # the first snapshot (even one that beat the HTTP answer here) that counts this scan
-                found = next((i for i in range(seen, len(arrivals)) if arrivals[i][1] >= baseline + number), None)
-                if found is not None:
-                    break
-                arrived.clear()
-                await arrived.wait()
-            seen = found
-            latencies.append(max(0.0, arrivals[found][0] - answered))
+            if answer.status_code == 200:  # a refused scan (503 from an overloaded database) is never counted
+                number += 1
+                while True:  # the first snapshot (even one that beat the HTTP answer here) that counts this scan
+                    found = next((i for i in range(seen, len(arrivals)) if arrivals[i][1] >= baseline + number), None)
+                    if found is not None:
+                        break
+                    arrived.clear()
+                    await asyncio.wait_for(arrived.wait(), 60)
+                seen = found
+                latencies.append(max(0.0, arrivals[found][0] - answered))
+            else:
+                refused += 1
             # A pause uniform over whole snapshot intervals, so scans fall at any phase of the schedule
             # (a short fixed pause after each snapshot would always land early in the next interval).
             await asyncio.sleep(rng.uniform(0.0, PHASE_SPAN))
         reader.cancel()
-    return latencies
+    return latencies, refused
 
 
 def _wait_ready(ready: Any, processes: list[Any]) -> None:
@@ -248,25 +261,36 @@ def _wait_ready(ready: Any, processes: list[Any]) -> None:
                 raise RuntimeError("a dashboards process died") from None
 
 
-def latency_run(url: str, setup: Setup, rate: float, load_scans: list[Scan], probe_scans: list[Scan]) -> dict[str, Any]:
-    """One run: 99 reading dashboards, scans at `rate`, the probe measuring."""
+def latency_run(
+    urls: list[str], setup: Setup, rate: float, load_scans: list[Scan], probe_scans: list[Scan]
+) -> dict[str, Any]:
+    """One run: 99 reading dashboards spread over the servers at `urls`, scans at `rate` sent to them in turn,
+    the probe following the first server's dashboard and scanning through the last."""
     ctx = multiprocessing.get_context("spawn")
     out, ready = ctx.Queue(), ctx.Queue()
     seconds = WARMUP + PROBE_SECONDS + 2
-    ws_url = url.replace("http://", "ws://")
-    readers = ctx.Process(
-        target=dashboards, args=(ws_url, setup.dashboard_token, DASHBOARDS - 1, seconds + 3, ready, out)
-    )
-    readers.start()
-    _wait_ready(ready, [readers])
+    # The probe's server holds one reader fewer, so that every server has the same number of dashboards.
+    shares = [(DASHBOARDS - 1 + n) // len(urls) for n in range(len(urls))]
+    readers = [
+        ctx.Process(
+            target=dashboards,
+            args=(url.replace("http://", "ws://"), setup.dashboard_token, share, seconds + 3, ready, out),
+        )
+        for url, share in zip(urls, shares, strict=True)
+        if share
+    ]
+    for process in readers:
+        process.start()
+    _wait_ready(ready, readers)
     start_at = time.time() + 1.0
-    load = ctx.Process(target=scan_load, args=(url, setup.kiosk_tokens, load_scans, rate or 1.0, start_at, out))
+    load = ctx.Process(target=scan_load, args=(urls, setup.kiosk_tokens, load_scans, rate or 1.0, start_at, out))
     load.start()
-    latencies = asyncio.run(_probe(url, setup, probe_scans, start_at, PROBE_SECONDS))
-    reports = [out.get(timeout=300) for _ in range(2)]
-    readers.join()
-    load.join()
+    latencies, refused = asyncio.run(_probe(urls[0], urls[-1], setup, probe_scans, start_at, PROBE_SECONDS))
+    reports = [out.get(timeout=300) for _ in range(len(readers) + 1)]
+    for process in [*readers, load]:
+        process.join()
     result: dict[str, Any] = {"samples": len(latencies), "p50_ms": _ms(latencies, 50), "p99_ms": _ms(latencies, 99)}
+    result["probe_refused"] = refused
     result["latencies"] = latencies
     for report in reports:
         result.update(report)
@@ -274,11 +298,6 @@ def latency_run(url: str, setup: Setup, rate: float, load_scans: list[Scan], pro
 
 
 # --- what each dashboard costs the server ---------------------------------------------------------------
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in clock ticks of 1/100 s
 
 
 def _rss_mib(pid: int) -> float:
@@ -302,12 +321,12 @@ def cost_step(url: str, pid: int, setup: Setup, count: int, scans: list[Scan]) -
         process.start()
     _wait_ready(ready, readers)
     start_at = time.time() + 0.5
-    load = ctx.Process(target=scan_load, args=(url, setup.kiosk_tokens, scans, COST_RATE, start_at, out))
+    load = ctx.Process(target=scan_load, args=([url], setup.kiosk_tokens, scans, COST_RATE, start_at, out))
     load.start()
     time.sleep(2.0)
-    cpu_before, wall_before = _cpu_seconds(pid), time.monotonic()
+    cpu_before, wall_before = common.cpu_seconds(pid), time.monotonic()
     time.sleep(COST_WINDOW)
-    cpu = 100 * (_cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
+    cpu = 100 * (common.cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
     rss = _rss_mib(pid)
     reports = [out.get(timeout=300) for _ in range(len(readers) + 1)]
     for process in [*readers, load]:
@@ -334,23 +353,27 @@ def _ms(values: list[float], pct: float) -> float:
 
 def latency_runs(db: Path, setup: Setup, case: tuple[float, float], counters: dict[str, int]) -> list[dict[str, Any]]:
     """RUNS latency runs against a server that makes at most one snapshot per `interval`, scans at `rate`."""
+    interval, _rate = case
+    with common.server(db, {**ENV, "CHECKIN_DASHBOARD_INTERVAL": str(interval)}) as url:
+        return probe_runs([url], setup, case, counters)
+
+
+def probe_runs(
+    urls: list[str], setup: Setup, case: tuple[float, float], counters: dict[str, int]
+) -> list[dict[str, Any]]:
+    """RUNS latency runs against the servers at `urls`, the door going on where the last run left it."""
     interval, rate = case
-    proc, url = common.spawn_server(db, {**ENV, "CHECKIN_DASHBOARD_INTERVAL": str(interval)})
-    try:
-        runs = []
-        for run in range(RUNS):
-            count = int(rate * (WARMUP + PROBE_SECONDS + 2))
-            load = door(setup.hall, counters["door"], count)
-            probe = door(setup.probe_codes, counters["probe"], 1000)
-            runs.append(latency_run(url, setup, rate, load, probe))
-            counters["door"] += count
-            counters["probe"] += runs[-1]["samples"]
-            shown = {key: value for key, value in runs[-1].items() if key != "latencies"}
-            print(f"interval {interval} s, {rate:.0f} scans/s, run {run + 1}: {shown}", flush=True)
-        return runs
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    runs = []
+    for run in range(RUNS):
+        count = int(rate * (WARMUP + PROBE_SECONDS + 2))
+        load = door(setup.hall, counters["door"], count)
+        probe = door(setup.probe_codes, counters["probe"], 1000)
+        runs.append(latency_run(urls, setup, rate, load, probe))
+        counters["door"] += count
+        counters["probe"] += runs[-1]["samples"] + runs[-1]["probe_refused"]
+        shown = {key: value for key, value in runs[-1].items() if key != "latencies"}
+        print(f"interval {interval} s, {rate:.0f} scans/s, run {run + 1}: {shown}", flush=True)
+    return runs
 
 
 def cost_steps(db: Path, setup: Setup, counters: dict[str, int]) -> list[dict[str, float]]:
@@ -379,13 +402,18 @@ def main() -> None:
         runs = {case: latency_runs(db, setup, case, counters) for case in CASES}
         steps = cost_steps(db, setup, counters)
     print(f"\n### Dashboard ({date.today().isoformat()})\n\n{common.machine()}\n")
+    report_latencies(runs)
+    report_cost(steps)
+
+
+def report_latencies(runs: dict[tuple[float, float], list[dict[str, Any]]]) -> None:
+    """The latency table: one line per (interval, rate), probes pooled over its runs."""
     print(f"Scan answered → the snapshot that counts it at a dashboard, {DASHBOARDS} dashboards connected;")
     print(f"{RUNS} runs of {PROBE_SECONDS:.0f} s per line, probes pooled (per run: p50/p99).\n")
     print("| other scans | at most one snapshot per | probes | p50 | p99 | per run | scans answered in (p50) |")
     print("| ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     for case, results in runs.items():
         report_latency(case, results)
-    report_cost(steps)
 
 
 def report_latency(case: tuple[float, float], runs: list[dict[str, Any]]) -> None:

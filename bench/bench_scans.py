@@ -8,24 +8,37 @@ and BENCH_SECONDS override the defaults).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 
-from bench.common import Sample, machine, median, paced, paced_summary, post_request, spawn_server
+from bench.common import (
+    Sample,
+    children,
+    machine,
+    median,
+    paced,
+    paced_summary,
+    post_request,
+    spawn_server,
+    tree_cpu_seconds,
+)
 from checkin.demo import SYMPOSIUM, generated_applications
 from checkin.models import Event, Mode, Role
-from checkin.storage import Database
+from checkin.settings import Settings
+from checkin.storage import Database, Engine, opened
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event
 from checkin.storage.sql import Connection
@@ -46,7 +59,7 @@ class Seeded:
     tokens: list[str]
 
 
-def _seed_people(conn: sqlite3.Connection, event: Event, count: int) -> list[str]:
+def _seed_people(conn: Connection, event: Event, count: int) -> list[str]:
     now = time.time()
     codes = []
     # Registered as online (the seat count of venue registrations is a scan of all of them), then
@@ -66,14 +79,18 @@ def seed(folder: Path, tickets: int) -> Seeded:
     db = Database(path, "NORMAL")
     db.open()
     try:
-        event = db.write_sync(create_event, replace(SYMPOSIUM, slug=SLUG, capacity=tickets * 2), time.time())
-        codes = db.write_sync(_seed_people, event, tickets)
-        tokens = [
-            db.write_sync(create_token, event.id, Role.KIOSK, f"受付{n + 1}", time.time())[1] for n in range(KIOSKS)
-        ]
+        _event, codes, tokens = seed_door(db, tickets)
     finally:
         db.close()
     return Seeded(path, codes, tokens)
+
+
+def seed_door(db: Engine, tickets: int) -> tuple[Event, list[str], list[str]]:
+    """In an open database: the event, its `tickets` venue registrants' codes and 32 kiosk tokens."""
+    event = db.write_sync(create_event, replace(SYMPOSIUM, slug=SLUG, capacity=tickets * 2), time.time())
+    codes = db.write_sync(_seed_people, event, tickets)
+    tokens = [db.write_sync(create_token, event.id, Role.KIOSK, f"受付{n + 1}", time.time())[1] for n in range(KIOSKS)]
+    return event, codes, tokens
 
 
 # -- steady rate: 32 kiosks, each on its own keep-alive connection, paced at RATE / 32 scans per second
@@ -127,20 +144,31 @@ def wrk_result(proc: subprocess.Popen[str]) -> dict[str, int]:
     return {key: int(value) for key, value in (pair.split("=") for pair in line.split()[1:])}
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+@dataclass(frozen=True)
+class Door:
+    """How one line of the results serves the door: a fresh database per run, the server's settings, its
+    processes, and meters (name -> a count so far: CPU milliseconds, transactions) read around each ceiling run."""
+
+    name: str
+    fresh: Callable[[], AbstractContextManager[Path | str]]
+    env: dict[str, str]
+    workers: int = 1
+    meters: Callable[[subprocess.Popen[bytes], Path | str], dict[str, Callable[[], float]]] = lambda proc, _db: {
+        "server_ms": lambda: 1000 * tree_cpu_seconds(proc.pid)
+    }
 
 
-def ceiling(url: str, pid: int, seeded: Seeded, codes_file: Path, seconds: float) -> dict[str, float]:
-    """First scans per second that one server process sustains under 32 connections, and its CPU per scan."""
-    cpu_before = server_cpu_seconds(pid)
+def ceiling(
+    url: str, meters: dict[str, Callable[[], float]], seeded: Seeded, codes_file: Path, seconds: float
+) -> dict[str, float]:
+    """First scans per second that the server sustains under 32 connections, and each meter's growth per scan."""
+    before = {name: meter() for name, meter in meters.items()}
     result = wrk_result(wrk(url, seeded, codes_file, seconds))
     answered = result["requests"] - result["non2xx"]
+    per_scan = {name: (meter() - before[name]) / max(1, result["requests"]) for name, meter in meters.items()}
     return {
         "per_second": answered / (result["duration_us"] / 1e6),
-        "cpu_ms": (server_cpu_seconds(pid) - cpu_before) * 1000 / max(1, result["requests"]),
+        **per_scan,
         "non2xx": result["non2xx"],
         "p50": result["p50_us"] / 1000,
         "p99": result["p99_us"] / 1000,
@@ -152,28 +180,36 @@ def scans_logged_ok(conn: Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT scan_id FROM scans WHERE result = 'ok'")}
 
 
-def kill_during_rush(
-    run_db: Path, seeded: Seeded, codes_file: Path, env: dict[str, str], folder: Path
-) -> dict[str, int]:
-    """kill -9 the server 3 s into a rush, restart it, and compare what was answered ok with the disk."""
+def logged_ok(db: Path | str) -> set[str]:
+    """The scan_id of every scan logged `ok` in the database (SQLite file or PostgreSQL URL)."""
+    with opened(Settings.from_env({"CHECKIN_DB": str(db)})) as engine:
+        return engine.read_sync(scans_logged_ok)
+
+
+def kill_during_rush(door: Door, seeded: Seeded, codes_file: Path, folder: Path) -> dict[str, int]:
+    """kill -9 the server (of several, one of them) 3 s into a rush, restart it (with several, the others
+    serve on and the supervisor replaces it), and compare what was answered ok with the database."""
     record = folder / "record"
     shutil.rmtree(record, ignore_errors=True)
     record.mkdir()
-    proc, url = spawn_server(run_db, env)
-    load = wrk(url, seeded, codes_file, 8, record=record)
-    time.sleep(3)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    wrk_result(load)
-    answered = {line.strip() for path in record.glob("oks-*.txt") for line in path.read_text().splitlines() if line}
-    proc, _url = spawn_server(run_db, env)  # restart: recovery from the WAL
-    db = Database(run_db, env["CHECKIN_SQLITE_SYNCHRONOUS"])
-    try:
-        on_disk = db.read_sync(scans_logged_ok)
-    finally:
-        db.close()
-        proc.terminate()
-        proc.wait(timeout=30)
+    with door.fresh() as db:
+        proc, url = spawn_server(db, door.env, workers=door.workers)
+        try:
+            load = wrk(url, seeded, codes_file, 8, record=record)
+            time.sleep(3)
+            os.kill(children(proc.pid)[0] if door.workers > 1 else proc.pid, signal.SIGKILL)
+            if door.workers == 1:
+                proc.wait()
+            wrk_result(load)
+            answered = {
+                line.strip() for path in record.glob("oks-*.txt") for line in path.read_text().splitlines() if line
+            }
+            if door.workers == 1:
+                proc, _url = spawn_server(db, door.env)  # restart: recovery (SQLite from its WAL)
+            on_disk = logged_ok(db)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=40)
     return {"answered_ok": len(answered), "ok_on_disk": len(on_disk), "missing": len(answered - on_disk)}
 
 
@@ -190,33 +226,69 @@ def fresh_copy(folder: Path, seeded: Seeded) -> Path:
     return run_db
 
 
-def measure(folder: Path, seeded: Seeded, sync: str, runs: int, seconds: float) -> str:
-    """Steady rate and ceiling (medians of `runs` fresh servers), then one kill -9: a report line."""
-    env = {"CHECKIN_SQLITE_SYNCHRONOUS": sync}
+def sqlite_door(folder: Path, seeded: Seeded, sync: str) -> Door:
+    """One server process on a fresh copy of the seeded SQLite file."""
+    return Door(
+        f"SQLite, synchronous={sync}, 1 process",
+        lambda: contextlib.nullcontext(fresh_copy(folder, seeded)),
+        {"CHECKIN_SQLITE_SYNCHRONOUS": sync},
+    )
+
+
+@dataclass(frozen=True)
+class DoorResult:
+    """Every run of one door: the steady rate's and the ceiling's figures, and the kill -9."""
+
+    door: Door
+    steady: list[dict[str, float]]
+    tops: list[dict[str, float]]
+    killed: dict[str, int]
+
+    def mid(self, rows: str, key: str) -> float:
+        return median([row[key] for row in getattr(self, rows)])
+
+    def runs(self, rows: str, key: str, form: str = "{:.0f}") -> str:
+        return ", ".join(form.format(row[key]) for row in getattr(self, rows))
+
+
+def measure(folder: Path, seeded: Seeded, door: Door, runs: int, seconds: float) -> DoorResult:
+    """Steady rate and ceiling (`runs` fresh servers on fresh databases), then one kill -9."""
     paced_codes = seeded.codes[: int(seconds * RATE) + KIOSKS]
     codes_file = folder / "codes.txt"
     codes_file.write_text("\n".join(seeded.codes[len(paced_codes) :]) + "\n")
     steady, tops = [], []
     for _ in range(runs):
-        proc, url = spawn_server(fresh_copy(folder, seeded), env)
-        try:
-            steady.append(paced_scans(url, seeded, paced_codes, seconds))
-            tops.append(ceiling(url, proc.pid, seeded, codes_file, seconds))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-        print(f"  {sync}: steady {steady[-1]}", f"ceiling {tops[-1]}", sep="\n  ", flush=True)
-    killed = kill_during_rush(fresh_copy(folder, seeded), seeded, codes_file, env, folder)
+        with door.fresh() as db:
+            proc, url = spawn_server(db, door.env, workers=door.workers)
+            try:
+                steady.append(paced_scans(url, seeded, paced_codes, seconds))
+                tops.append(ceiling(url, door.meters(proc, db), seeded, codes_file, seconds))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=40)
+        print(f"  {door.name}: steady {steady[-1]}", f"ceiling {tops[-1]}", sep="\n  ", flush=True)
+    killed = kill_during_rush(door, seeded, codes_file, folder)
+    print(f"  {door.name}: kill -9 {killed}", flush=True)
+    return DoorResult(door, steady, tops, killed)
 
-    def mid(rows: list[dict[str, float]], key: str) -> float:
-        return median([row[key] for row in rows])
 
+def report_line(result: DoorResult) -> str:
+    """One line of figures for a door."""
+    meters = result.tops[0].keys() - {"per_second", "non2xx", "p50", "p99"}
+    cpu = ", ".join(
+        f"{key.removesuffix('_ms')} CPU {result.mid('tops', key):.2f} ms/scan"
+        if key.endswith("_ms")
+        else f"{key} {result.mid('tops', key):.2f}/scan"
+        for key in sorted(meters)
+    )
+    killed = result.killed
     return (
-        f"synchronous={sync}: {RATE:.0f} scans/s from {KIOSKS} kiosks: p50 {mid(steady, 'p50'):.1f} ms,"
-        f" p99 {mid(steady, 'p99'):.1f} ms (from due time {mid(steady, 'p99_from_due'):.1f} ms);"
-        f" ceiling {mid(tops, 'per_second'):.0f} first scans/s (server CPU {mid(tops, 'cpu_ms'):.2f} ms/scan,"
-        f" p99 {mid(tops, 'p99'):.0f} ms, non-2xx {sum(t['non2xx'] for t in tops):.0f});"
-        f" kill -9 mid-rush: {killed['answered_ok']} answered ok, {killed['missing']} missing after restart"
+        f"{result.door.name}: {RATE:.0f} scans/s from {KIOSKS} kiosks: p50 {result.mid('steady', 'p50'):.1f} ms,"
+        f" p99 {result.mid('steady', 'p99'):.1f} ms ({result.runs('steady', 'p99', '{:.1f}')}; from due time"
+        f" {result.mid('steady', 'p99_from_due'):.1f} ms); ceiling {result.mid('tops', 'per_second'):.0f} first"
+        f" scans/s ({result.runs('tops', 'per_second')}; {cpu}, p99 {result.mid('tops', 'p99'):.0f} ms,"
+        f" non-2xx {sum(t['non2xx'] for t in result.tops):.0f}); kill -9 mid-rush: {killed['answered_ok']}"
+        f" answered ok, {killed['missing']} missing"
     )
 
 
@@ -255,5 +327,6 @@ def main() -> None:
         seeded = seed(folder, tickets)
         print(f"seeded {tickets} tickets in {time.monotonic() - started:.0f} s", flush=True)
         lines = [sync_copy(folder, seeded)]
-        lines += [measure(folder, seeded, sync, runs, seconds) for sync in ("NORMAL", "FULL")]
+        doors = [sqlite_door(folder, seeded, sync) for sync in ("NORMAL", "FULL")]
+        lines += [report_line(measure(folder, seeded, door, runs, seconds)) for door in doors]
     print("\n".join(lines), flush=True)

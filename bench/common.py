@@ -41,14 +41,16 @@ def free_port() -> int:
 
 
 def spawn_server(
-    db: Path, env: dict[str, str] | None = None, port: int | None = None
+    db: Path | str, env: dict[str, str] | None = None, port: int | None = None, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `checkin serve` on a free port in a subprocess and wait until it answers; (process, base URL)."""
+    """Start `checkin serve` (with `workers` processes: `--workers`) on a free port in a subprocess and wait
+    until it answers; (process, base URL). `db` is an SQLite file or a postgresql:// URL."""
     port = port or free_port()
     # Benchmarks load one server from this one address: per-address limits off unless a benchmark says otherwise.
     full_env = {**os.environ, "CHECKIN_DB": str(db), "CHECKIN_RATE_LIMITS": "off", **(env or {})}
+    command = [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port)],
+        [*command, "--workers", str(workers)] if workers > 1 else command,
         env=full_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -64,7 +66,7 @@ def spawn_server(
 
 
 @contextlib.contextmanager
-def server(db: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
+def server(db: Path | str, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
     """`checkin serve` on a free port in a subprocess; yields its base URL."""
     with server_process(db, env, port) as (url, _proc):
         yield url
@@ -72,15 +74,39 @@ def server(db: Path, env: dict[str, str] | None = None, port: int | None = None)
 
 @contextlib.contextmanager
 def server_process(
-    db: Path, env: dict[str, str] | None = None, port: int | None = None
+    db: Path | str, env: dict[str, str] | None = None, port: int | None = None, workers: int = 1
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Like `server`, also yielding the process (to read its memory and CPU time)."""
-    proc, url = spawn_server(db, env, port)
+    proc, url = spawn_server(db, env, port, workers)
     try:
         yield url, proc
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=40)
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of `pid` (the workers of `checkin serve --workers`, the QR renderers)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_seconds(*pids: int) -> float:
+    """User + system CPU time these processes have used so far (a process that has ended counts 0)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of all its descendants that are still running."""
+    return cpu_seconds(pid) + sum(tree_cpu_seconds(child) for child in children(pid))
 
 
 def median(values: Sequence[float]) -> float:

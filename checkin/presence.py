@@ -65,14 +65,14 @@ class Change:
 @dataclass(slots=True)
 class _Viewer:
     identity: Identity
-    connections: dict[int, bool] = field(default_factory=dict)  # connection id -> last said watching
+    connections: dict[int, float | None] = field(default_factory=dict)  # connection id -> watching since, or None
     counting: bool = False
     idle_since: float | None = None  # while counting with no connection watching: the last moment one was
     watched_until: float | None = None  # the latest moment one of its connections stopped watching
 
     @property
     def watching(self) -> bool:
-        return any(self.connections.values())
+        return any(since is not None for since in self.connections.values())
 
     def stopped_watching(self, at: float) -> None:
         """A connection stopped watching at `at` (a lost one may have stopped before another one did)."""
@@ -117,24 +117,27 @@ class Presence:
                 self._anonymous[place] = self._anonymous.get(place, 0) + 1
         elif len(viewer.connections) >= self.max_connections_per_viewer:
             raise Refused(Refusal.TOO_MANY_CONNECTIONS)
-        viewer.connections[connection] = False
+        viewer.connections[connection] = None
         self._connections[connection] = viewer
 
     def state(self, connection: int, watching: bool, now: float) -> list[Change]:
         """A connection says whether its player plays (or its page is visible)."""
         viewer = self._connections[connection]
-        if viewer.connections[connection] and not watching:
+        since = viewer.connections[connection]
+        if since is not None and not watching:
             viewer.stopped_watching(now)
-        viewer.connections[connection] = watching
+        viewer.connections[connection] = (now if since is None else since) if watching else None
         return self._settle(viewer, now)
 
     def disconnect(self, connection: int, now: float, last_alive: float | None = None) -> list[Change]:
         """A connection closed or was found dead; `last_alive` is when it last showed life (default now)."""
         viewer = self._connections.pop(connection)
         moment = min(now, last_alive if last_alive is not None else now)
-        if viewer.connections.pop(connection):
+        changes = []
+        if viewer.connections.pop(connection) is not None:
+            changes = self._gap(viewer, moment)
             viewer.stopped_watching(moment)
-        changes = self._settle(viewer, moment)
+        changes += self._settle(viewer, moment)
         self._forget_if_gone(viewer)
         return changes
 
@@ -177,6 +180,19 @@ class Presence:
     def anonymous_counts(self) -> dict[tuple[int, str], int]:
         """Anonymous viewers present per (event id, client address)."""
         return dict(self._anonymous)
+
+    def _gap(self, viewer: _Viewer, lost_at: float) -> list[Change]:
+        """A watching connection found lost, last alive at `lost_at`, while others watch: if they all began
+        a grace period or more after the last moment any connection was known to watch, the viewer was away
+        in between (the viewing ends there and a new one starts), as if the lost one had said so in time."""
+        began = [since for since in viewer.connections.values() if since is not None]
+        if not began or not viewer.counting:
+            return []
+        last_known = lost_at if viewer.watched_until is None else max(lost_at, viewer.watched_until)
+        resumed = min(began)
+        if resumed - last_known < self.grace:
+            return []
+        return [Change(Kind.END, viewer.identity, last_known), Change(Kind.START, viewer.identity, resumed)]
 
     def _settle(self, viewer: _Viewer, now: float) -> list[Change]:
         if viewer.watching:

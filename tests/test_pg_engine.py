@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import traceback
+from collections import Counter
+from concurrent.futures import Future
 
+import psycopg
 import pytest
 
 from checkin.cli import main
@@ -159,6 +163,68 @@ def test_writes_leave_no_advisory_lock_behind_whatever_their_outcome(pg_settings
             db.write_sync(lambda conn: 1 / 0)
         with pytest.raises(Exception, match="no_such_column"):
             db.write_sync(refused)
-        with admin_connection() as admin:
-            held = admin.execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()
+        with admin_connection() as admin:  # this database's locks: other databases on the server may be busy
+            held = admin.execute(
+                "SELECT COUNT(*) FROM pg_locks JOIN pg_database ON pg_database.oid = pg_locks.database"
+                " WHERE locktype = 'advisory' AND datname = %s",
+                (pg_settings.db_url.rsplit("/", 1)[1],),
+            ).fetchone()
     assert held == (0,)
+
+
+def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_caller_once(pg_settings: Settings) -> None:
+    """Two processes' batches read one row and both update it: PostgreSQL refuses one at its update, and that
+    batch (the notes before the update too) is rolled back and run again whole: nothing lost, nothing twice."""
+    url = pg_settings.db_url
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE tally (n INTEGER NOT NULL); INSERT INTO tally VALUES (0)")
+        conn.execute("CREATE TABLE notes (name TEXT PRIMARY KEY)")
+    runs: Counter[str] = Counter()
+    both_read = threading.Barrier(2, timeout=30)
+
+    def hold(conn: Connection, started: threading.Event, release: threading.Event) -> None:
+        started.set()
+        release.wait(30)
+
+    def note(conn: Connection, name: str) -> str:
+        runs[name] += 1
+        conn.execute("INSERT INTO notes (name) VALUES (?)", (name,))
+        return name
+
+    def bump(conn: Connection, name: str) -> int:
+        runs[name] += 1
+        seen = int(conn.execute("SELECT n FROM tally").fetchone()[0])
+        if runs[name] == 1:  # both first runs have read before either updates
+            both_read.wait()
+        conn.execute("UPDATE tally SET n = n + 1")
+        return seen
+
+    engines = [PgDatabase(url), PgDatabase(url)]
+    futures: dict[str, Future[object]] = {}
+    for engine in engines:
+        engine.open()
+    try:
+        releases = []
+        for engine in engines:  # each writer busy on one write, so what is queued next forms one batch
+            started, release = threading.Event(), threading.Event()
+            engine.submit_write(hold, started, release)
+            assert started.wait(30)
+            releases.append(release)
+        for name, engine in zip("ab", engines, strict=True):
+            for index in range(3):
+                futures[f"{name}{index}"] = engine.submit_write(note, f"{name}{index}")
+            futures[f"{name}-bump"] = engine.submit_write(bump, f"{name}-bump")
+        for release in releases:
+            release.set()
+        answers = {name: future.result(60) for name, future in futures.items()}
+    finally:
+        for engine in engines:
+            engine.close()
+    assert {answers["a-bump"], answers["b-bump"]} == {0, 1}
+    assert all(answers[name] == name for name in futures if "bump" not in name)
+    again = {name[0] for name, count in runs.items() if count == 2}
+    assert len(again) == 1 and all(runs[name] == (2 if name[0] in again else 1) for name in futures)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT n FROM tally").fetchone() == (2,)
+        notes = [row[0] for row in conn.execute("SELECT name FROM notes ORDER BY name")]
+    assert notes == ["a0", "a1", "a2", "b0", "b1", "b2"]

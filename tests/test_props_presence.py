@@ -103,6 +103,10 @@ class Record:
     steps=[("connect", 0), ("state", 0, True), ("connect", 0), ("state", 1, True), ("wait", 4.0),
            ("state", 1, False), ("wait", 4.0), ("close", 0, 20.0)],
 )  # fmt: skip
+@example(  # a tab lost silently; another starts a whole grace later; the first is found lost only then
+    steps=[("connect", 0), ("connect", 0), ("connect", 0), ("connect", 0), ("state", 0, True), ("wait", 10.0),
+           ("state", 1, True), ("close", 0, 20.0)],
+)  # fmt: skip
 def test_online_figures_follow_the_model_of_who_is_watching(steps: list[tuple[object, ...]]) -> None:
     """`now` is the model's count at every step, the peak is never below it, unique only grows."""
     presence = Presence(GRACE, max_connections_per_viewer=MAX_TABS)

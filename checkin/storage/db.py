@@ -15,19 +15,17 @@ carries on, and writes succeed again once the disk does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import os
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from checkin.errors import StorageUnavailable
+from checkin.storage.batch import Write, WriteQueue, failed, run_in_savepoints, settle
 from checkin.storage.engine import Fn
 from checkin.storage.schema import migrate
 
@@ -36,9 +34,6 @@ log = logging.getLogger("checkin")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-Outcome = tuple[Any, bool, Any]  # a write's future (of a thread or of an event loop), succeeded, result or exception
-_STOP = object()
-MAX_BATCH = 512
 # Checkpoints (copying the WAL into the database file, with its fsync) run on a thread of their own
 # every CHECKPOINT_EVERY seconds, so a commit never waits for one; the writer checkpoints by itself
 # only if the WAL grows past WRITER_CHECKPOINT_PAGES (the checkpointer fell behind).
@@ -83,7 +78,7 @@ class Database:
         self.synchronous = synchronous
         self._readers = readers
         self._checkpoint_every = checkpoint_every
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._queue = WriteQueue()
         self._writer: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
@@ -113,7 +108,7 @@ class Database:
             self._checkpointer.join()
             self._checkpointer = None
         if self._writer is not None:
-            self._queue.put(_STOP)
+            self._queue.stop()
             self._writer.join()
             self._writer = None
         if self._read_pool is not None:
@@ -133,24 +128,17 @@ class Database:
 
     def submit_write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Queue a write; the future resolves after the commit that holds it."""
-        future: Future[T] = Future()
-        self._enqueue(fn, args, kwargs, future)
-        return future
+        self._check_open()
+        return self._queue.submit(fn, args, kwargs)
 
-    def _enqueue(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], future: Any) -> None:
+    def _check_open(self) -> None:
         if self._writer is None:
             raise RuntimeError("database is not open")
-        self._queue.put((functools.partial(fn, **kwargs) if kwargs else fn, args, future))
 
     async def write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(conn, *args)`` in a write transaction; return once it is committed.
-
-        The writer settles the loop's futures of a whole batch in one call on the loop, rather than
-        waking the loop once per write: in a rush of scans that wake-up is a good part of each one's cost.
-        """
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._enqueue(fn, args, kwargs, future)
-        return await future
+        """Run ``fn(conn, *args)`` in a write transaction; return once it is committed."""
+        self._check_open()
+        return await self._queue.write(fn, args, kwargs)
 
     def write_sync(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """The same from a thread without a loop (the command line)."""
@@ -218,52 +206,33 @@ class Database:
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         try:
-            while True:
-                item = self._queue.get()
-                batch = [item]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                stop = any(entry is _STOP for entry in batch)
-                self._commit_batch(conn, [entry for entry in batch if entry is not _STOP])
-                if stop:
-                    return
+            for batch in self._queue.batches():
+                self._commit_batch(conn, batch)
         finally:
             conn.close()
 
-    def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        if not batch:
-            return
-        outcomes: list[Outcome] = []
-        fault: sqlite3.Error | None = None  # a disk fault met by one write (SQLite may have ended the transaction)
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
+        faults: list[sqlite3.Error] = []  # a disk fault met by one write (SQLite may have ended the transaction)
+
+        def error_of(exc: BaseException) -> BaseException:
+            error = storage_error(exc)
+            if error is not exc and isinstance(exc, sqlite3.Error):
+                faults.append(exc)
+            return error
+
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for fn, args, future in batch:
-                conn.execute("SAVEPOINT one")
-                try:
-                    result = fn(conn, *args)
-                except BaseException as exc:  # reported to the caller, never lost in the thread
-                    error = storage_error(exc)
-                    if error is not exc and isinstance(exc, sqlite3.Error):
-                        fault = exc
-                    outcomes.append((future, False, error))
-                    conn.execute("ROLLBACK TO one")
-                    conn.execute("RELEASE one")
-                else:
-                    conn.execute("RELEASE one")
-                    outcomes.append((future, True, result))
+            outcomes = run_in_savepoints(conn, batch, error_of)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            cause = exc if fault is None else fault
+            cause = faults[0] if faults else exc
             self._rollback(conn, cause)
-            _settle([(future, False, storage_error(cause)) for _fn, _args, future in batch])
+            settle(failed(batch, storage_error(cause)))
             return
         if self._failing:
             log.warning("database writes succeed again")
             self._failing = False
-        _settle(outcomes)
+        settle(outcomes)
 
     def _rollback(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> None:
         """After a failed batch: roll back what SQLite has not already; the writer thread must live on."""
@@ -316,32 +285,3 @@ def _remove(partial: Path) -> None:
     """A failed copy and what SQLite left beside it."""
     for suffix in ("", "-journal", "-wal", "-shm"):
         Path(f"{partial}{suffix}").unlink(missing_ok=True)
-
-
-def _settle(outcomes: list[Outcome]) -> None:
-    """Resolve a batch's futures: thread futures here, each event loop's futures in one call on that loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
-    for outcome in outcomes:
-        future = outcome[0]
-        if isinstance(future, asyncio.Future):
-            by_loop.setdefault(future.get_loop(), []).append(outcome)
-        else:
-            _resolve(outcome)
-    for loop, group in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
-            loop.call_soon_threadsafe(_resolve_all, group)
-
-
-def _resolve_all(outcomes: list[Outcome]) -> None:
-    for outcome in outcomes:
-        _resolve(outcome)
-
-
-def _resolve(outcome: Outcome) -> None:
-    future, ok, value = outcome
-    if future.done():  # cancelled by a caller that went away; the write itself stands
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)

@@ -1,7 +1,7 @@
 """The one interface of both storage engines, and the one place that picks an engine for a setting.
 
-`checkin.storage.db.Database` (SQLite: one writer thread grouping commits) and
-`checkin.storage.pg.PgDatabase` (PostgreSQL: a transaction per write on a pool of threads) run the
+`checkin.storage.db.Database` (SQLite) and `checkin.storage.pg.PgDatabase` (PostgreSQL), each with one
+writer thread per process grouping writes into one commit (`storage.batch`), run the
 same plain storage functions ``fn(conn, *args)``; everything else in the program sees an `Engine`.
 """
 

@@ -1,14 +1,15 @@
-"""The PostgreSQL engine: each write is one SERIALIZABLE transaction on a pool of threads and connections.
+"""The PostgreSQL engine: one writer thread per process grouping writes into SERIALIZABLE transactions; reads on a pool.
 
 Several server processes may write to one PostgreSQL database at once, so the check-then-write inside
 storage functions (seats left, already checked in, a scan_id seen before, the waiting list) cannot
-rely on one writer as on SQLite: PostgreSQL enforces it. Every write runs at SERIALIZABLE; when
-PostgreSQL refuses one (serialization_failure, deadlock_detected, or a unique key taken by a
-concurrent transaction), the whole function runs again from the start after a short random pause,
-alone among the writers of every server (an advisory lock), so a rush of conflicting writes (seats,
-one ticket at sixteen kiosks) degrades to one at a time instead of failing. PostgreSQL groups
-concurrent commits itself. Reads run at REPEATABLE READ, READ ONLY:
-one consistent snapshot, never refused.
+rely on one writer as on SQLite: PostgreSQL enforces it. Within a process, writes are grouped as on
+SQLite (`storage.batch`): the writer thread runs every write waiting in one SERIALIZABLE transaction,
+each in its own SAVEPOINT, and commits once (one flush, and no conflicts between this process's own
+writes). When PostgreSQL refuses the batch (serialization_failure, deadlock_detected, or a unique key
+taken by a concurrent transaction), the whole batch runs again from the start, alone among the writers
+of every server (an advisory lock), so a rush of conflicting writes (seats, one ticket at sixteen
+kiosks on three servers) degrades to one batch at a time instead of failing. Reads run on a pool of
+threads at REPEATABLE READ, READ ONLY: one consistent snapshot, never refused.
 
 A lost connection or a server that cannot be reached reaches callers as StorageUnavailable (503 with
 Retry-After); the pool replaces broken connections.
@@ -17,11 +18,13 @@ Retry-After); the pool replaces broken connections.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import shutil
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +37,7 @@ import psycopg_pool
 from psycopg import errors
 
 from checkin.errors import StorageUnavailable
+from checkin.storage.batch import Outcome, Write, WriteQueue, failed, run_in_savepoints, settle
 from checkin.storage.engine import Fn
 from checkin.storage.pg_schema import migrate_pg
 from checkin.storage.pgsql import PgConnection, PgIntegrityError, configure
@@ -41,14 +45,14 @@ from checkin.storage.pgsql import PgConnection, PgIntegrityError, configure
 P = ParamSpec("P")
 T = TypeVar("T")
 
-ATTEMPTS = 12  # runs of one write before a conflict that keeps coming back is answered with a 503
+ATTEMPTS = 12  # runs of one batch before a conflict that keeps coming back is answered with a 503
 FIRST_PAUSE = 0.002  # seconds; doubles per attempt, each pause a random part of it (jitter)
 RETRIED = (errors.SerializationFailure, errors.DeadlockDetected)
 # Writers hold this advisory lock (a session lock, taken before the transaction's snapshot) shared; a
-# write that met a conflict runs again holding it exclusively: it waits for the writes in flight, new
+# batch that met a conflict runs again holding it exclusively: it waits for the batches in flight, new
 # ones wait for it, and so it cannot meet another conflict. Without conflicts, writers never wait on it.
 WRITERS = 0x636B696E  # "ckin"
-# After a conflict, this process's writes start alone for this long: in a rush on one event (its counts
+# After a conflict, this process's batches start alone for this long: in a rush on one event (its counts
 # row, the kiosks' sync sequence) a first attempt side by side would mostly be refused and run again.
 CONTENDED_FOR = 0.5
 
@@ -58,6 +62,20 @@ def _conflict(exc: BaseException) -> bool:
     if isinstance(exc, RETRIED):
         return True
     return isinstance(exc, PgIntegrityError) and exc.sqlstate == errors.UniqueViolation.sqlstate
+
+
+def _alone_error(exc: BaseException) -> BaseException:
+    """One write's error in a batch run alone: a unique key is that write's own; a refusal ends the batch."""
+    if isinstance(exc, RETRIED):
+        raise exc
+    return exc
+
+
+def _side_by_side_error(exc: BaseException) -> BaseException:
+    """One write's error in a batch run beside other servers' writers: a conflict ends the batch (run again)."""
+    if _conflict(exc):
+        raise exc
+    return exc
 
 
 def _unavailable(exc: BaseException) -> StorageUnavailable:
@@ -74,6 +92,8 @@ class PgDatabase:
         self._size = max(2, pool_size)
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
         self._threads: ThreadPoolExecutor | None = None
+        self._queue = WriteQueue()
+        self._writer: threading.Thread | None = None
         self._contended_until = 0.0  # until then, writes start alone: a rush would only conflict again
 
     def open(self) -> None:
@@ -86,7 +106,7 @@ class PgDatabase:
         self._pool = psycopg_pool.ConnectionPool(
             self.url,
             min_size=1,
-            max_size=self._size,
+            max_size=self._size + 1,  # the writer thread's, beside one per reading thread
             kwargs={"autocommit": True},
             configure=configure,
             timeout=30,
@@ -94,9 +114,15 @@ class PgDatabase:
             name="checkin",
         )
         self._threads = ThreadPoolExecutor(self._size, thread_name_prefix="db-pg")
+        self._writer = threading.Thread(target=self._write_loop, name="db-pg-writer", daemon=True)
+        self._writer.start()
 
     def close(self) -> None:
-        """Finish running work, then close the connections."""
+        """Finish queued and running work, then close the connections."""
+        if self._writer is not None:
+            self._queue.stop()
+            self._writer.join()
+            self._writer = None
         if self._threads is not None:
             self._threads.shutdown(wait=True)
             self._threads = None
@@ -144,26 +170,32 @@ class PgDatabase:
             raise
         return result
 
-    def _run_write(self, call: Callable[[PgConnection], T]) -> T:
-        """Run a write; after a conflict, again, alone among the writers of every server (see WRITERS)."""
+    def _write_loop(self) -> None:
+        for batch in self._queue.batches():
+            settle(self._run_batch(batch))
+
+    def _run_batch(self, batch: list[Write]) -> list[Outcome]:
+        """Run a batch; after a conflict, all of it again, alone among the writers of every server (see WRITERS)."""
         pause = FIRST_PAUSE
         contended = time.monotonic() < self._contended_until
         for attempt in range(ATTEMPTS):
-            lock = "pg_advisory_lock" if attempt or contended else "pg_advisory_lock_shared"
+            alone = bool(attempt) or contended
+            error_of = _alone_error if alone else _side_by_side_error
             try:
                 return self._transaction(
-                    f"SELECT {lock}({WRITERS}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE",
-                    call,
+                    f"SELECT {'pg_advisory_lock' if alone else 'pg_advisory_lock_shared'}({WRITERS});"
+                    " COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE",
+                    functools.partial(run_in_savepoints, batch=batch, error_of=error_of),
                     "SELECT pg_advisory_unlock_all()",
                 )
             except (*RETRIED, sqlite3.IntegrityError) as exc:
                 if not _conflict(exc) or attempt == ATTEMPTS - 1:
-                    if isinstance(exc, RETRIED):
-                        raise _unavailable(exc) from exc
-                    raise
+                    return failed(batch, _unavailable(exc) if isinstance(exc, RETRIED) else exc)
                 self._contended_until = time.monotonic() + CONTENDED_FOR
                 time.sleep(random.uniform(0, pause))
                 pause = min(pause * 2, 0.25)
+            except Exception as exc:  # a lost connection (StorageUnavailable), a COMMIT refused: nothing committed
+                return failed(batch, exc)
         raise AssertionError("unreachable")
 
     def _run_read(self, call: Callable[[PgConnection], T]) -> T:
@@ -175,12 +207,18 @@ class PgDatabase:
         return self._threads.submit(run, call)
 
     def submit_write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        """Start a write; the future resolves after its commit."""
-        return self._submit(self._run_write, lambda conn: fn(conn, *args, **kwargs))
+        """Queue a write; the future resolves after the commit that holds it."""
+        self._check_open()
+        return self._queue.submit(fn, args, kwargs)
+
+    def _check_open(self) -> None:
+        if self._writer is None:
+            raise RuntimeError("database is not open")
 
     async def write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(conn, *args)`` in its own transaction; return once it is committed."""
-        return await asyncio.wrap_future(self.submit_write(fn, *args, **kwargs))
+        """Run ``fn(conn, *args)`` in the writer's next transaction; return once it is committed."""
+        self._check_open()
+        return await self._queue.write(fn, args, kwargs)
 
     def write_sync(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """The same from a thread without a loop (the command line)."""
