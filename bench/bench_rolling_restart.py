@@ -33,11 +33,12 @@ from typing import Any
 
 import httpx
 
+from bench import backends
 from bench.bench_redis import redis_server
 from bench.bench_scans import KIOSKS, SLUG, Seeded, scans_logged_ok, seed
 from bench.bench_viewers import queries
 from bench.bench_viewers_scaled import Stats, client, collect, raise_nofile, source_address
-from bench.common import machine, median, percentile, postgres_copy
+from bench.common import machine, median, percentile
 from checkin.models import Role
 from checkin.settings import Settings
 from checkin.storage import Engine, opened
@@ -211,7 +212,8 @@ def one_run() -> Run:
         folder = Path(name)
         seeded = seed(folder, TICKETS)
         with (
-            postgres_copy(seeded.db) as db_url,
+            backends.seeded_template(seeded.db) as template,
+            backends.fresh_database(template) as db_url,
             redis_server() as redis_url,
             opened(Settings(qr_workers=0).with_db(db_url)) as db,
         ):

@@ -36,9 +36,10 @@ from typing import Any
 import httpx
 import redis
 
+from bench import backends
 from bench.bench_redis import redis_server
 from bench.bench_viewers import STATE, queries, seed
-from bench.common import free_port, machine, median, percentile, postgres_copy
+from bench.common import free_port, machine, median, percentile
 from bench.viewer_client import Watcher
 from checkin.models import Event, Role
 from checkin.settings import Settings
@@ -228,7 +229,8 @@ def cluster(folder: Path) -> Iterator[tuple[ServerProcess, Engine, Event, list[s
     """The bench event in a fresh PostgreSQL database, a private Redis and `checkin serve --workers 4`."""
     event, codes = seed(folder / "seed.db", VIEWERS // 10)
     with (
-        postgres_copy(folder / "seed.db") as db_url,
+        backends.seeded_template(folder / "seed.db") as template,
+        backends.fresh_database(template) as db_url,
         redis_server() as redis_url,
         opened(Settings(qr_workers=0).with_db(db_url)) as db,
     ):

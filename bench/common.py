@@ -213,17 +213,3 @@ def paced_summary(samples: Sequence[Sample], rate: float) -> dict[str, float]:
         "rate": len(samples) / (max(s.done_at for s in samples) - planned_start),
         "planned_rate": rate,
     }
-
-
-@contextlib.contextmanager
-def postgres_copy(sqlite_path: Path) -> Iterator[str]:
-    """A new PostgreSQL database holding a copy of an SQLite one (seeding row by row over the network would
-    take minutes); yields its URL and drops it afterwards."""
-    from checkin.storage.copy import copy_database
-    from tests.pg import fresh_database
-
-    with fresh_database(empty=True) as url:
-        _copies, committed = copy_database(sqlite_path, url)
-        if not committed:
-            raise RuntimeError(f"copying {sqlite_path} into PostgreSQL changed rows")
-        yield url
