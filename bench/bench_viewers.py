@@ -40,7 +40,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 STATE: dict[str, object] = {"type": "state", "watching": True}
 
 
-def seed(db_path: Path) -> tuple[Event, list[str]]:
+def seed(db_path: Path, registrants: int = REGISTRANTS) -> tuple[Event, list[str]]:
     """The bench event (anonymous viewing allowed) and its registrants' ticket codes."""
     db = Database(db_path, "NORMAL")
     db.open()
@@ -49,7 +49,7 @@ def seed(db_path: Path) -> tuple[Event, list[str]]:
 
         def register_all(conn: Any) -> list[str]:
             codes = []
-            for app in generated_applications(REGISTRANTS, seed=7):
+            for app in generated_applications(registrants, seed=7):
                 result = register(conn, event, replace(app, mode=Mode.ONLINE), time.time(), source="import")
                 codes.append(result.ticket.code if result.ticket else "")
             return codes
@@ -59,9 +59,9 @@ def seed(db_path: Path) -> tuple[Event, list[str]]:
         db.close()
 
 
-def queries(codes: list[str]) -> list[str]:
+def queries(codes: list[str], viewers: int = VIEWERS) -> list[str]:
     """One query string per viewer: the registrants' tickets, then anonymous browser ids."""
-    anonymous = [f"anon=bench{number:016d}" for number in range(VIEWERS - len(codes))]
+    anonymous = [f"anon=bench{number:016d}" for number in range(viewers - len(codes))]
     return [f"ticket={code}" for code in codes] + anonymous
 
 

@@ -3,7 +3,8 @@
 A full client library costs about as much CPU per handshake as the server it measures, and on a
 2-core machine that turns a join storm into a measure of the clients. This one sends a browser-like
 handshake, answers `hello` with one state message, waits for the `ack`, answers the server's pings
-with pongs, and closes with 1000 when asked to leave.
+with pongs, and closes with 1000 when asked to leave. `Watcher` wraps it into a viewer that reconnects
+the way the watch page does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import asyncio
 import base64
 import json
 import os
+import random
+import time
+from collections.abc import Callable
+from ssl import SSLContext
 
 # What a browser sends with its handshake (the server keeps the request for the connection's life).
 BROWSER_HEADERS = (
@@ -24,6 +29,7 @@ BROWSER_HEADERS = (
     "Cookie: lang=ja\r\n"
 )
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
+FIRST_DELAY, MAX_DELAY = 1.0, 30.0  # the watch page's reconnect backoff, in seconds
 
 
 def handshake(host: str, path: str) -> bytes:
@@ -130,3 +136,77 @@ class Viewer(asyncio.Protocol):
                 await asyncio.wait_for(asyncio.shield(self.closed), timeout)
             except TimeoutError:
                 self.transport.abort()
+
+
+class Watcher:
+    """A viewer that comes back when its socket closes, as the watch page does (`static/common/socket.js`):
+    after a full-jitter wait (uniform up to 1 s, doubling per failed attempt, at most 30 s), plus `hold()`
+    seconds that a benchmark may set to keep the viewers of a killed server away for a while.
+
+    Each connection binds to `local` (an address of 127.0.0.0/8), so many watchers spread over many source
+    addresses and no address runs out of ephemeral ports.
+    """
+
+    def __init__(
+        self,
+        target: tuple[str, int],
+        path: str,
+        local: str,
+        state: dict[str, object],
+        hold: Callable[[], float] = lambda: 0.0,
+        ssl: SSLContext | None = None,
+    ) -> None:
+        self.target = target
+        self.path = path
+        self.local = local
+        self.state = state
+        self.hold = hold
+        self.ssl = ssl
+        self.viewer: Viewer | None = None
+        self.leaving = False
+        self.failures: list[str] = []  # why each attempt that did not join failed
+        self.joins: list[float] = []  # wall-clock times each join was acknowledged
+        self.drops: list[float] = []  # wall-clock times a joined socket was closed by the other side
+
+    async def connect(self, timeout: float) -> None:
+        """One attempt: connect, handshake, say we watch, wait for the `ack`."""
+        host, port = self.target
+        netloc = host if port in (80, 443) else f"{host}:{port}"
+        viewer = Viewer(handshake(netloc, self.path), self.state)
+        self.viewer = viewer
+        loop = asyncio.get_running_loop()
+        server_hostname = host if self.ssl is not None else None
+        await asyncio.wait_for(
+            loop.create_connection(
+                lambda: viewer, host, port, local_addr=(self.local, 0), ssl=self.ssl, server_hostname=server_hostname
+            ),
+            timeout,
+        )
+        await asyncio.wait_for(viewer.joined, timeout)
+        self.joins.append(time.time())
+
+    async def run(self, start_at: float, timeout: float = 60.0) -> None:
+        """Join at `start_at` (wall clock), then stay: come back after every close until `leave`."""
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        attempts = 0
+        while not self.leaving:
+            try:
+                await self.connect(timeout)
+            except (OSError, ConnectionError, TimeoutError) as exc:
+                self.failures.append(type(exc).__name__ if not str(exc) else str(exc)[:60])
+                attempts += 1
+                await asyncio.sleep(random.random() * min(MAX_DELAY, FIRST_DELAY * 2**attempts))
+                continue
+            attempts = 0
+            assert self.viewer is not None
+            await asyncio.shield(self.viewer.closed)
+            if self.leaving:
+                return
+            self.drops.append(time.time())
+            await asyncio.sleep(self.hold() + random.random() * FIRST_DELAY)
+
+    async def leave(self) -> None:
+        """Close for good (a tab closed), without coming back."""
+        self.leaving = True
+        if self.viewer is not None and self.viewer.joined.done() and not self.viewer.joined.exception():
+            await self.viewer.leave()
