@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import tempfile
 import threading
 import time
@@ -31,6 +30,7 @@ import websockets
 from bench.common import free_port, machine, server
 from checkin.storage import Database
 from checkin.storage.events import create_event
+from tests.shared_redis import private_redis
 from tests.utils import EVENT
 
 VIEWERS = int(os.environ.get("CHECKIN_BENCH_VIEWERS", "200"))
@@ -40,26 +40,10 @@ IDLE = 20.0
 
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
-    """A throw-away redis-server; yields its URL."""
+    """A throw-away redis-server (the tests' own, tests/shared_redis.py); yields its URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        for _ in range(100):
-            with contextlib.suppress(redis.ConnectionError):
-                client.ping()
-                break
-            time.sleep(0.05)
-        yield url
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+    with private_redis(port):
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 class Monitor:
