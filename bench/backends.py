@@ -1,5 +1,6 @@
 """PostgreSQL and Redis for benchmarks of several server processes: a seeded template database copied
-for each run, the CPU of the database's own processes, and a Redis key prefix of one's own.
+for each run, the CPU of the database's own processes, a Redis key prefix of one's own, a throw-away
+redis-server, and the environment of servers that share them.
 
 The servers are those the tests use (127.0.0.1:5432, user postgres, trust; Redis on 127.0.0.1:6379);
 BENCH_PG and BENCH_REDIS name others. Every database and key made here is removed afterwards.
@@ -19,7 +20,10 @@ from typing import Any
 import psycopg
 import redis
 
-from bench.common import cpu_seconds
+from bench.common import cpu_seconds, free_port
+from checkin.settings import Settings
+from checkin.storage import Engine, opened
+from tests.shared_redis import private_redis
 
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -100,3 +104,37 @@ def redis_prefix() -> Iterator[str]:
                 client.delete(*keys)
         finally:
             client.close()
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throw-away redis-server (the tests' own, tests/shared_redis.py); yields its URL."""
+    port = free_port()
+    with private_redis(port):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@contextlib.contextmanager
+def shared_backends(sqlite: Path) -> Iterator[tuple[str, str, Engine]]:
+    """A fresh PostgreSQL database copied from the seeded SQLite file, a throw-away Redis, and the database
+    opened here: (database URL, Redis URL, engine)."""
+    with (
+        seeded_template(sqlite) as template,
+        fresh_database(template) as db_url,
+        redis_server() as redis_url,
+        opened(Settings(qr_workers=0).with_db(db_url)) as db,
+    ):
+        yield db_url, redis_url, db
+
+
+def shared_env(db_url: str, redis_url: str, **more: str) -> dict[str, str]:
+    """The environment of servers on one database and one Redis, with their own key prefix and the
+    per-address limits lifted (every load comes from this machine)."""
+    return {
+        "CHECKIN_DB": db_url,
+        "CHECKIN_REDIS_URL": redis_url,
+        "CHECKIN_REDIS_PREFIX": f"bench-{secrets.token_hex(4)}:",
+        "CHECKIN_RATE_LIMITS": "off",
+        "CHECKIN_QR_WORKERS": "0",
+        **more,
+    }

@@ -13,37 +13,28 @@ the ones Lua scripts run inside Redis; what MONITOR itself sends is taken out of
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import redis
 import websockets
 
-from bench.common import free_port, machine, server
+from bench.backends import redis_server
+from bench.common import machine, server
 from checkin.storage import Database
 from checkin.storage.events import create_event
-from tests.shared_redis import private_redis
 from tests.utils import EVENT
 
 VIEWERS = int(os.environ.get("CHECKIN_BENCH_VIEWERS", "200"))
 WATCH = 30.0
 IDLE = 20.0
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """A throw-away redis-server (the tests' own, tests/shared_redis.py); yields its URL."""
-    port = free_port()
-    with private_redis(port):
-        yield f"redis://127.0.0.1:{port}/0"
 
 
 class Monitor:

@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import multiprocessing as mp
 import os
-import secrets
 import signal
 import subprocess
 import tempfile
@@ -34,14 +33,12 @@ from typing import Any
 import httpx
 
 from bench import backends
-from bench.bench_redis import redis_server
 from bench.bench_scans import KIOSKS, SLUG, Seeded, scans_logged_ok, seed
 from bench.bench_viewers import queries
 from bench.bench_viewers_scaled import Stats, client, collect, raise_nofile, source_address
 from bench.common import machine, median, percentile
 from checkin.models import Role
-from checkin.settings import Settings
-from checkin.storage import Engine, opened
+from checkin.storage import Engine
 from checkin.storage.events import get_event
 from checkin.storage.staff import create_token
 from tests.serve_process import ServerProcess, start
@@ -211,12 +208,7 @@ def one_run() -> Run:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         seeded = seed(folder, TICKETS)
-        with (
-            backends.seeded_template(seeded.db) as template,
-            backends.fresh_database(template) as db_url,
-            redis_server() as redis_url,
-            opened(Settings(qr_workers=0).with_db(db_url)) as db,
-        ):
+        with backends.shared_backends(seeded.db) as (db_url, redis_url, db):
             return restarts_under_load(folder, db_url, redis_url, db, seeded)
 
 
@@ -224,14 +216,7 @@ def restarts_under_load(folder: Path, db_url: str, redis_url: str, db: Engine, s
     """Three servers and nginx on the seeded database; the run."""
     event = db.read_sync(get_event, SLUG)
     dashboard = db.write_sync(create_token, event.id, Role.DASHBOARD, "bench", time.time())[1]
-    env = {
-        "CHECKIN_DB": db_url,
-        "CHECKIN_REDIS_URL": redis_url,
-        "CHECKIN_REDIS_PREFIX": f"bench-{secrets.token_hex(4)}:",
-        "CHECKIN_RATE_LIMITS": "off",
-        "CHECKIN_QR_WORKERS": "0",
-        "CHECKIN_TRUSTED_PROXIES": "127.0.0.1",
-    }
+    env = backends.shared_env(db_url, redis_url, CHECKIN_TRUSTED_PROXIES="127.0.0.1")
     servers = [start(folder / "unused.db", free_port(), folder / f"serve{n}.log", env) for n in range(SERVERS)]
     try:
         with nginx(folder, [server.port for server in servers]) as url:

@@ -20,7 +20,6 @@ import contextlib
 import multiprocessing as mp
 import os
 import resource
-import secrets
 import signal
 import ssl
 import sys
@@ -37,13 +36,11 @@ import httpx
 import redis
 
 from bench import backends
-from bench.bench_redis import redis_server
 from bench.bench_viewers import STATE, queries, seed
 from bench.common import free_port, machine, median, percentile
 from bench.viewer_client import Watcher
 from checkin.models import Event, Role
-from checkin.settings import Settings
-from checkin.storage import Engine, opened
+from checkin.storage import Engine
 from checkin.storage.staff import create_token
 from tests.serve_process import ServerProcess, children_of, start
 
@@ -228,20 +225,8 @@ class Stats:
 def cluster(folder: Path) -> Iterator[tuple[ServerProcess, Engine, Event, list[str], redis.Redis]]:
     """The bench event in a fresh PostgreSQL database, a private Redis and `checkin serve --workers 4`."""
     event, codes = seed(folder / "seed.db", VIEWERS // 10)
-    with (
-        backends.seeded_template(folder / "seed.db") as template,
-        backends.fresh_database(template) as db_url,
-        redis_server() as redis_url,
-        opened(Settings(qr_workers=0).with_db(db_url)) as db,
-    ):
-        env = {
-            "CHECKIN_DB": db_url,
-            "CHECKIN_REDIS_URL": redis_url,
-            "CHECKIN_REDIS_PREFIX": f"bench-{secrets.token_hex(4)}:",
-            "CHECKIN_RATE_LIMITS": "off",
-            "CHECKIN_QR_WORKERS": "0",
-            "CHECKIN_WATCH_MAX_CONNECTIONS": str(VIEWERS),
-        }
+    with backends.shared_backends(folder / "seed.db") as (db_url, redis_url, db):
+        env = backends.shared_env(db_url, redis_url, CHECKIN_WATCH_MAX_CONNECTIONS=str(VIEWERS))
         port = free_port()
         command = [sys.executable, "-m", "checkin.cli", "serve", "--port", str(port), "--workers", str(WORKERS)]
         server = start(folder / "unused.db", port, folder / "serve.log", env, command)
