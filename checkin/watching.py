@@ -141,8 +141,13 @@ class Watching:
             self._task = None
         now = self.clock()
         seen = [(identity, now) for identity in self.presence.watching()] + self.presence.idle()
-        if not await self._write(self._take(now), seen):
-            return  # the heartbeat row stays, so the next start closes these viewings at its last beat
+        while True:  # the whole backlog, in bounded steps; the last sign of life goes with the last one
+            changes = self._take(now)
+            last = not self._pending
+            if not await self._write(changes, seen if last else []):
+                return  # the heartbeat row stays, so the next start closes these viewings at its last beat
+            if last:
+                break
         try:
             await self.writes.store(leave, self.server.server_id)
         except Exception as exc:  # the row stays: the next start finds this process gone and uses its last heartbeat
@@ -223,12 +228,13 @@ class Watching:
             self._wake.set()
 
     def _take(self, now: float) -> list[Change]:
-        if len(self._pending) > MAX_CHANGES_PER_WRITE:  # a backlog: this much now, the rest in the next round
-            changes = self._pending[:MAX_CHANGES_PER_WRITE]
-            del self._pending[:MAX_CHANGES_PER_WRITE]
+        """The next changes to write, oldest first: at most MAX_CHANGES_PER_WRITE, the rest in the next round
+        (a join storm, or thousands of viewers whose grace ends at once when a server that held them died)."""
+        self._pending.extend(self.presence.expire(now))
+        changes = self._pending[:MAX_CHANGES_PER_WRITE]
+        del self._pending[:MAX_CHANGES_PER_WRITE]
+        if self._pending:
             self._wake.set()
-            return changes
-        changes, self._pending = [*self._pending, *self.presence.expire(now)], []
         return changes
 
     async def _run(self) -> None:

@@ -282,6 +282,18 @@ async def test_a_backlog_of_changes_is_written_in_bounded_steps_in_order(
 ) -> None:
     """A join storm's backlog goes to the database (and Redis) a bounded batch at a time, every change once."""
     manager, clock = watching
+    sizes = count_writes(manager, monkeypatch)
+    viewers = 2 * MAX_CHANGES_PER_WRITE + 7
+    for number in range(viewers):
+        manager.state(manager.connect(Identity.anonymous(event.id, event.slug, f"{number:020d}")), True)
+    while manager._pending:
+        await manager.flush()
+    assert max(sizes) == MAX_CHANGES_PER_WRITE and sum(sizes) == viewers
+    assert (await db.read(online_figures, event.id, clock.now)).now == viewers
+
+
+def count_writes(manager: Watching, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of viewer changes in each write the manager makes from now on."""
     sizes: list[int] = []
     change = manager.writes.change
 
@@ -290,10 +302,49 @@ async def test_a_backlog_of_changes_is_written_in_bounded_steps_in_order(
         return await change(slugs, fn, steps, *args, **kwargs)
 
     monkeypatch.setattr(manager.writes, "change", counted)
-    viewers = 2 * MAX_CHANGES_PER_WRITE + 7
-    for number in range(viewers):
-        manager.state(manager.connect(Identity.anonymous(event.id, event.slug, f"{number:020d}")), True)
+    return sizes
+
+
+async def test_viewers_whose_grace_ends_at_once_leave_in_bounded_steps(
+    watching: tuple[Watching, Clock], db: Database, event: Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of viewers gone together (their server died, a network cut) end in bounded writes, all of them."""
+    manager, clock = watching
+    viewers = 2 * MAX_CHANGES_PER_WRITE + 3
+    connections = [
+        manager.connect(Identity.anonymous(event.id, event.slug, f"{number:020d}")) for number in range(viewers)
+    ]
+    for connection in connections:
+        manager.state(connection, True)
     while manager._pending:
         await manager.flush()
-    assert max(sizes) == MAX_CHANGES_PER_WRITE and sum(sizes) == viewers
+    for connection in connections:
+        manager.disconnect(connection)
+    await manager.flush()  # nothing ends yet: all inside their grace
     assert (await db.read(online_figures, event.id, clock.now)).now == viewers
+    sizes = count_writes(manager, monkeypatch)
+    clock.now += 11
+    await manager.flush()
+    while manager._pending:
+        await manager.flush()
+    assert sizes and max(sizes) == MAX_CHANGES_PER_WRITE and sum(sizes) == viewers
+    assert (await db.read(online_figures, event.id, clock.now)).now == 0
+
+
+async def test_a_stopping_server_writes_its_whole_backlog(
+    settings: Settings, db: Database, event: Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean stop in the middle of a join storm records every viewing that began, in bounded writes."""
+    clock = Clock()
+    manager = Watching(replace(settings, watch_grace=10.0, watch_heartbeat=5.0), Writes(db, Hub()), clock)
+    await manager.start()
+    sizes = count_writes(manager, monkeypatch)
+    viewers = 2 * MAX_CHANGES_PER_WRITE + 5
+    for number in range(viewers):
+        manager.state(manager.connect(Identity.anonymous(event.id, event.slug, f"{number:020d}")), True)
+    await manager.stop()
+    assert max(sizes) == MAX_CHANGES_PER_WRITE and sum(sizes) == viewers
+    row = await db.read(
+        lambda conn: conn.execute("SELECT COUNT(*), MIN(last_seen_at) FROM viewing_intervals").fetchone()
+    )
+    assert tuple(row) == (viewers, T0)
