@@ -36,11 +36,11 @@ from checkin.storage.viewing import (
     OpenViewing,
     Server,
     Step,
-    dead_servers,
+    gone_servers,
     heartbeat,
     leave,
+    owners,
     record_presence,
-    servers,
     watched_by,
 )
 from checkin.writes import Writes
@@ -125,8 +125,8 @@ class Watching:
     async def start(self) -> None:
         """Close viewings a crash left open (at their last sign of life), adopt recent ones, start recording."""
         now = self.clock()
-        grace = self.settings.watch_grace
-        await self._adopt(await self.writes.store(heartbeat, self.server, now, grace, self.stale, ownerless=True))
+        grace, gone = self.settings.watch_grace, await self._gone(now, await self._alive())
+        await self._adopt((await self.writes.store(heartbeat, self.server, now, grace, gone, starting=True)).taken)
         if self.shared is not None:
             self.shared.link.on_lost(self.refill)
         self._next_beat = now + self.settings.watch_heartbeat
@@ -256,8 +256,6 @@ class Watching:
             await self._write(changes, [], beat_at)
         if self.shared is not None:
             await self._shared_quietly(self._publish_anonymous())
-            if beat_at is not None:
-                await self._shared_quietly(self.shared.sweep())
 
     async def _write(
         self, changes: list[Change], seen: list[tuple[Identity, float]], beat_at: float | None = None
@@ -265,11 +263,15 @@ class Watching:
         """Write; False (the changes kept for the next try) if the database (or Redis, with several servers) refused."""
         async with self._writing:
             steps: list[Step] = list(changes)
+            gone: set[str] = set()
+            if beat_at is not None:
+                alive = await self._alive(sweep=True)
+                gone = await self._gone(beat_at, alive)
             if self.shared is not None:
                 try:
                     steps = await self.shared.settle(changes) if changes else []
                     self._remember_left(changes)
-                    steps += await self._heirs(beat_at) if beat_at is not None else []
+                    steps += await self._heirs(gone, beat_at) if beat_at is not None else []
                 except (RedisError, OSError) as exc:  # keep the changes; the heartbeat must go on regardless
                     self._outage.failed(exc)
                     self._pending[:0] = changes
@@ -281,8 +283,8 @@ class Watching:
             try:
                 slugs = {change.identity.slug for change in changes}
                 grace, shared = self.settings.watch_grace, self.shared is not None
-                taken = await self.writes.change(
-                    slugs, record_presence, steps, seen, self.server, beat_at, grace, self.stale, shared=shared
+                done = await self.writes.change(
+                    slugs, record_presence, steps, seen, self.server, beat_at, grace, gone, shared=shared
                 )
             except Exception as exc:  # the disk may come back: keep the changes, in order, for the next try
                 log.warning(
@@ -290,8 +292,40 @@ class Watching:
                 )
                 self._pending[:0] = changes
                 return False
-        await self._adopt(taken)
+        await self._adopt(done.taken)
+        if done.revived:
+            self._revive()
         return True
+
+    async def _alive(self, *, sweep: bool = False) -> set[str] | None:
+        """The servers Redis knows alive (None without Redis, or while it cannot say); with `sweep`, what the
+        servers gone from it held there is forgotten."""
+        if self.shared is None:
+            return None
+        try:
+            alive, gone = await self.shared.link.live_servers()
+            if sweep:
+                await self.shared.sweep(gone)
+        except (RedisError, OSError) as exc:
+            self._outage.failed(exc)
+            return None
+        return alive
+
+    async def _gone(self, now: float, alive: set[str] | None) -> set[str]:
+        """The servers whose viewings this beat takes over (read before the write: see `heartbeat`)."""
+        try:
+            found = await self.db.read(owners)
+        except Exception as exc:  # the beat still goes on; the next one looks again
+            log.warning("could not read the servers' heartbeats: %s", exc, exc_info=_unexpected(exc))
+            return set()
+        return gone_servers(found, self.server, now, self.stale, alive)
+
+    def _revive(self) -> None:
+        """Another server took this one for dead (its heartbeat was late) and closed or took its viewings: count
+        its viewers again, as new starts (a viewing another server took and still holds continues there)."""
+        counting = self.presence.watching() + [identity for identity, _ in self.presence.idle()]
+        log.warning("this server was taken for dead: recording its %d viewers again", len(counting))
+        self._queue([Change(Kind.START, identity, self.clock()) for identity in counting])
 
     def _remember_left(self, changes: list[Change]) -> None:
         """When this server last saw each viewer it stopped counting (to end a viewing it finds itself left with)."""
@@ -299,14 +333,13 @@ class Watching:
             self._left.clear()
         self._left.update((change.identity.key, change.at) for change in changes if change.kind is Kind.END)
 
-    async def _heirs(self, now: float) -> list[Step]:
-        """Viewings of servers dead or stopped that a live server still counts: handed to it before the heartbeat
-        takes over the rest (which it would close or adopt). And viewings this server owns without counting their
-        viewer any more (its hand-over and another server's end crossed): handed on, or ended."""
+    async def _heirs(self, gone: set[str], now: float) -> list[Step]:
+        """Viewings of servers gone that a live server still counts: handed to it before the heartbeat takes over
+        the rest (which it would close or adopt). And viewings this server owns without counting their viewer
+        any more (its hand-over and another server's end crossed): handed on, or ended."""
         assert self.shared is not None
         me = self.server.server_id
-        dead = dead_servers(await self.db.read(servers), self.server, now, self.stale)
-        viewings = await self.db.read(watched_by, {*dead, me}, ownerless=True)
+        viewings = await self.db.read(watched_by, {*gone, me})
         counting = {identity.key for identity in self.presence.watching()}
         counting.update(identity.key for identity, _ in self.presence.idle())
         viewings = [(identity, owner) for identity, owner in viewings if owner != me or identity.key not in counting]

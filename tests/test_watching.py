@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import psycopg
 import pytest
 
 from checkin import tickets
@@ -19,10 +20,22 @@ from checkin.presence import Identity
 from checkin.registration import Application
 from checkin.settings import Settings
 from checkin.storage import Database
+from checkin.storage.pgsql import PgConnection, configure
 from checkin.storage.registrants import cancel, register
-from checkin.storage.viewing import Server, dead_servers, online_figures, start_viewing, watch_summary
+from checkin.storage.viewing import (
+    Owners,
+    Server,
+    dead_servers,
+    gone_servers,
+    heartbeat,
+    online_figures,
+    start_viewing,
+    take_over,
+    watch_summary,
+)
 from checkin.watching import MAX_CHANGES_PER_WRITE, Watching, identify
 from checkin.writes import Writes
+from tests.pg import fresh_database
 
 pytestmark = pytest.mark.both_engines
 
@@ -249,6 +262,64 @@ def test_dead_servers_are_silent_ones_or_gone_processes_of_this_host() -> None:
         Server("gone-here", "here", child.pid, T0, T0 + 99),
     ]
     assert dead_servers(rows, me, T0 + 100, stale=15.0) == {"stale-elsewhere", "gone-here"}
+    # With Redis: a silent server that still renews its liveness there is busy, not dead; a gone process is gone.
+    alive = {"stale-elsewhere", "gone-here"}
+    assert dead_servers(rows, me, T0 + 100, stale=15.0, alive=alive) == {"gone-here"}
+    assert dead_servers(rows, me, T0 + 100, stale=15.0, alive=set()) == {"stale-elsewhere", "gone-here"}
+
+
+def test_heartless_owners_are_gone_unless_redis_knows_them_alive() -> None:
+    """Open viewings whose server has no heartbeat row are taken over, except a server alive in Redis (taken for
+    dead by mistake, it writes its row again at its next beat) and this server itself."""
+    me = Server("me", "here", os.getpid(), T0, T0 + 99)
+    found = Owners([me], frozenset({"me", "gone", "busy"}))
+    assert gone_servers(found, me, T0 + 100, 15.0) == {"gone", "busy"}
+    assert gone_servers(found, me, T0 + 100, 15.0, alive={"me", "busy"}) == {"gone"}
+
+
+async def test_a_server_taken_for_dead_counts_its_viewers_again(
+    watching: tuple[Watching, Clock], db: Database, event: Event
+) -> None:
+    """Another server found this one's heartbeat late and closed its viewings: at its next beat this server finds
+    its row gone and records every viewer it still counts again."""
+    manager, clock = watching
+    for number in range(3):
+        manager.state(manager.connect(Identity.anonymous(event.id, event.slug, f"{number:020d}")), True)
+    await manager.flush()
+    assert (await db.read(online_figures, event.id, clock.now)).now == 3
+    mine = {manager.server.server_id}
+    await db.write(take_over, "another", mine, clock.now + 30, 10.0, ownerless=False)  # late by 30 s: closed
+    assert (await db.read(online_figures, event.id, clock.now)).now == 0
+    clock.now += 5  # this server's next beat
+    await manager.flush()
+    await manager.flush()
+    assert (await db.read(online_figures, event.id, clock.now)).now == 3
+    beats = await db.read(lambda conn: conn.execute("SELECT server_id FROM server_heartbeats").fetchall())
+    assert [row[0] for row in beats] == [manager.server.server_id]
+
+
+def test_heartbeats_of_several_servers_never_conflict() -> None:
+    """Two servers beat in overlapping SERIALIZABLE transactions, as their writers do: both commit. A beat reads
+    no other server's row (who is gone was read before, on its own), so PostgreSQL sees no write skew to refuse."""
+    with fresh_database() as url:
+        connections = [psycopg.connect(url, autocommit=True) for _ in range(2)]
+        try:
+            me = [Server(name, "here", 1, T0, T0) for name in ("one", "two")]
+            for conn, server in zip(connections, me, strict=True):
+                configure(conn)
+                heartbeat(PgConnection(conn), server, T0, 10.0, (), starting=True)
+            for conn in connections:
+                conn.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            beats = [
+                heartbeat(PgConnection(conn), server, T0 + 5, 10.0, ())
+                for conn, server in zip(connections, me, strict=True)
+            ]
+            for conn in connections:
+                conn.execute("COMMIT")
+            assert [beat.revived for beat in beats] == [False, False]
+        finally:
+            for conn in connections:
+                conn.close()
 
 
 async def test_a_running_server_takes_over_the_viewings_of_one_that_went_silent(

@@ -173,9 +173,8 @@ class SharedViewers:
         found = await self._holders(keys, [self.alive_prefix, *(owner for _, owner in viewings)])
         return [str(server) for server in found]
 
-    async def sweep(self) -> None:
-        """Forget what servers gone from Redis (killed, silent past their TTL) held."""
-        _, gone = await self.link.live_servers()
+    async def sweep(self, gone: Iterable[str]) -> None:
+        """Forget what servers gone from Redis (killed, silent past their TTL: `RedisLink.live_servers`) held."""
         for server in sorted(gone):
             await self._sweep([self.link.key("held", server)], [server, self.alive_prefix])
             log.warning("server %s is gone: its viewers no longer count through it", server)

@@ -19,10 +19,12 @@ from checkin.storage.sql import Connection
 from checkin.viewing import Interval, OnlineFigures, WatchSummary, figures, merged_by, summaries
 
 __all__ = [
+    "Beat",
     "HandedOver",
     "Joined",
     "OnlineFigures",
     "OpenViewing",
+    "Owners",
     "Server",
     "Step",
     "WatchSummary",
@@ -200,6 +202,25 @@ def servers(conn: Connection) -> list[Server]:
     return [Server(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
 
+@dataclass(frozen=True)
+class Owners:
+    """Who watches the open viewings, as a read before a heartbeat sees it: every heartbeat row, and the servers
+    named by open viewings that have none (gone, their row removed by whoever took over the rest)."""
+
+    servers: list[Server]
+    heartless: frozenset[str]
+
+
+def owners(conn: Connection) -> Owners:
+    """The heartbeat rows and the heartless owners of open viewings (read in its own snapshot, outside the write
+    that acts on them, so that beating never reads what another server's beat writes)."""
+    heartless = conn.execute(
+        "SELECT DISTINCT v.server_id FROM viewing_intervals v WHERE v.ended_at IS NULL AND v.server_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM server_heartbeats h WHERE h.server_id = v.server_id)"
+    )
+    return Owners(servers(conn), frozenset(str(row[0]) for row in heartless))
+
+
 def beat(conn: Connection, server: Server, now: float) -> None:
     """This server is alive at `now` (one row per server, however many viewers it watches)."""
     conn.execute(
@@ -244,14 +265,12 @@ def take_over(
     ]
 
 
-def watched_by(conn: Connection, server_ids: Collection[str], *, ownerless: bool = False) -> list[tuple[Identity, str]]:
-    """The open viewings these servers watch (and, if `ownerless`, those of servers without a heartbeat row),
-    each with its server."""
-    heartless = " OR NOT EXISTS (SELECT 1 FROM server_heartbeats h WHERE h.server_id = v.server_id)"
+def watched_by(conn: Connection, server_ids: Collection[str]) -> list[tuple[Identity, str]]:
+    """The open viewings these servers watch, each with its server."""
     rows = conn.execute(
         "SELECT v.event_id, e.slug, v.viewer_key, v.registrant_id, v.server_id FROM viewing_intervals v"
-        " JOIN events e ON e.id = v.event_id WHERE v.ended_at IS NULL AND v.server_id IS NOT NULL"
-        " AND (v.server_id IN (SELECT value FROM json_each(?))" + (heartless if ownerless else "") + ")",
+        " JOIN events e ON e.id = v.event_id WHERE v.ended_at IS NULL"
+        " AND v.server_id IN (SELECT value FROM json_each(?))",
         (json.dumps(sorted(server_ids)),),
     )
     return [(Identity(row[0], row[1], row[2], row[3]), row[4]) for row in rows]
@@ -262,15 +281,28 @@ def leave(conn: Connection, server_id: str) -> None:
     conn.execute("DELETE FROM server_heartbeats WHERE server_id = ?", (server_id,))
 
 
-def dead_servers(rows: Sequence[Server], me: Server, now: float, stale: float) -> set[str]:
-    """Servers that are gone: silent for longer than `stale`, or their process on this host has ended."""
+def dead_servers(
+    rows: Sequence[Server], me: Server, now: float, stale: float, alive: Collection[str] | None = None
+) -> set[str]:
+    """Servers that are gone: their process on this host has ended, or their heartbeat is older than `stale` —
+    unless `alive` (the servers Redis knows alive, with several servers) names them: a server whose database
+    writes are late (a lock wait, a loaded machine) is busy, not dead, while it keeps its liveness in Redis."""
     dead = set()
     for row in rows:
         if row.server_id == me.server_id:
             continue
-        if row.last_seen_at < now - stale or (row.host == me.host and not _process_exists(row.pid, me.pid)):
+        ended = row.host == me.host and not _process_exists(row.pid, me.pid)
+        silent = row.last_seen_at < now - stale and (alive is None or row.server_id not in alive)
+        if ended or silent:
             dead.add(row.server_id)
     return dead
+
+
+def gone_servers(found: Owners, me: Server, now: float, stale: float, alive: Collection[str] | None = None) -> set[str]:
+    """The servers whose open viewings a heartbeat takes over: dead ones, and heartless owners Redis does not
+    know alive (a server taken for dead by mistake writes its row again at its next beat)."""
+    heartless = found.heartless - {me.server_id} - set(alive or ())
+    return dead_servers(found.servers, me, now, stale, alive) | heartless
 
 
 def _process_exists(pid: int, mine: int) -> bool:
@@ -285,16 +317,25 @@ def _process_exists(pid: int, mine: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Beat:
+    """What a heartbeat found: the viewings it took over that are still inside their grace, and whether this
+    server's own row was gone (another server took it for dead and closed or took its viewings)."""
+
+    taken: list[OpenViewing]
+    revived: bool = False
+
+
 def heartbeat(
-    conn: Connection, me: Server, now: float, grace: float, stale: float, *, ownerless: bool = False
-) -> list[OpenViewing]:
-    """Write this server's heartbeat; take over the open viewings of dead servers (and, if `ownerless` — at
-    start-up, and always with several servers sharing Redis — of any server not running). Returns the viewings
-    taken over that are still inside their grace."""
-    dead = dead_servers(servers(conn), me, now, stale)
-    taken = take_over(conn, me.server_id, dead, now, grace, ownerless=ownerless) if dead or ownerless else []
+    conn: Connection, me: Server, now: float, grace: float, gone: Collection[str], *, starting: bool = False
+) -> Beat:
+    """Write this server's heartbeat; take over the open viewings of the `gone` servers (and, `starting`, of any
+    server without a heartbeat row). Reads no other server's row: who is gone was read before, in its own
+    snapshot (`owners`), so heartbeats of several servers never conflict with each other."""
+    mine = conn.execute("SELECT 1 FROM server_heartbeats WHERE server_id = ?", (me.server_id,)).fetchone()
+    taken = take_over(conn, me.server_id, gone, now, grace, ownerless=starting) if gone or starting else []
     beat(conn, me, now)
-    return taken
+    return Beat(taken, revived=mine is None and not starting)
 
 
 def record_presence(
@@ -304,16 +345,16 @@ def record_presence(
     me: Server,
     beat_at: float | None,
     grace: float,
-    stale: float,
+    gone: Collection[str] = (),
     *,
     shared: bool = False,
-) -> list[OpenViewing]:
-    """One write of the presence task: the changes, and this server's heartbeat if one is due (`beat_at`).
+) -> Beat:
+    """One write of the presence task: the changes, and this server's heartbeat if one is due (`beat_at`),
+    taking over the viewings of the `gone` servers.
 
-    `shared` (several servers over Redis): an end closes only a viewing this server watches, and a server
-    stopped cleanly leaves its viewings to whichever server beats next.
+    `shared` (several servers over Redis): an end closes only a viewing this server watches.
     """
     record(conn, changes, seen, me.server_id, shared=shared)
     if beat_at is None:
-        return []
-    return heartbeat(conn, me, beat_at, grace, stale, ownerless=shared)
+        return Beat([])
+    return heartbeat(conn, me, beat_at, grace, gone)
