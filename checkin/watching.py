@@ -312,13 +312,17 @@ class Watching:
         return alive
 
     async def _gone(self, now: float, alive: set[str] | None) -> set[str]:
-        """The servers whose viewings this beat takes over (read before the write: see `heartbeat`)."""
+        """The servers whose viewings this beat takes over (read before the write: see `heartbeat`); with Redis,
+        they are gone from there too at once (a killed server's liveness key would live on for up to 15 s)."""
         try:
             found = await self.db.read(owners)
         except Exception as exc:  # the beat still goes on; the next one looks again
             log.warning("could not read the servers' heartbeats: %s", exc, exc_info=_unexpected(exc))
             return set()
-        return gone_servers(found, self.server, now, self.stale, alive)
+        gone = gone_servers(found, self.server, now, self.stale, alive)
+        if self.shared is not None and gone:
+            await self._shared_quietly(self.shared.bury(gone))
+        return gone
 
     def _revive(self) -> None:
         """Another server took this one for dead (its heartbeat was late) and closed or took its viewings: count

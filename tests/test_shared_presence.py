@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -137,6 +138,36 @@ async def test_a_dead_servers_viewer_that_another_server_counts_stays_counted(
         assert await figures(db, event, clock) == (1, 1, 1)
         rows = await intervals(db)
         assert len(rows) == 1 and rows[0][1] is None and rows[0][2] == second.server.server_id
+
+
+async def test_a_killed_servers_viewers_are_never_handed_back_to_it(
+    settings: Settings, db: Database, event: Event, redis_prefix: str
+) -> None:
+    """A is killed (its process gone, its Redis liveness key not yet expired): B adopts A's viewer and, when the
+    grace ends, closes the viewing; it is not handed back to A for as long as A's key would have lived."""
+    clock = Clock()
+    person = Identity.anonymous(event.id, event.slug, "k" * 20)
+    async with servers(settings, db, redis_prefix, clock) as (first, second):
+        first.state(first.connect(person), True)
+        await flush(first)
+        clock.now += 5
+        await flush(first, second)  # both beat
+        assert first._task is not None
+        first._task.cancel()  # A is killed: no more beats; its key in Redis stays for now
+        child = subprocess.Popen(["true"])
+        child.wait()
+        await db.write(
+            lambda conn: conn.execute(
+                "UPDATE server_heartbeats SET host = ?, pid = ? WHERE server_id = ?",
+                (second.server.host, child.pid, first.server.server_id),
+            )
+        )
+        for _ in range(2 + int(GRACE) // 5):
+            clock.now += 5
+            await flush(second)
+        assert await figures(db, event, clock) == (0, 1, 1)
+        rows = await intervals(db)
+        assert len(rows) == 1 and rows[0][1] is not None
 
 
 async def test_the_anonymous_cap_per_address_counts_every_server(

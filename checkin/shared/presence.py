@@ -173,6 +173,15 @@ class SharedViewers:
         found = await self._holders(keys, [self.alive_prefix, *(owner for _, owner in viewings)])
         return [str(server) for server in found]
 
+    async def bury(self, dead: Iterable[str]) -> None:
+        """Servers the database found dead (their process gone, or silent): gone from Redis now rather than when
+        their liveness key expires, so that no viewer is handed to them meanwhile, and what they held forgotten."""
+        dead = sorted(dead)
+        if dead:
+            await self.link.client.delete(*(self.link.key("alive", server) for server in dead))
+            await self.link.client.srem(self.link.key("servers"), *dead)
+            await self.sweep(dead)
+
     async def sweep(self, gone: Iterable[str]) -> None:
         """Forget what servers gone from Redis (killed, silent past their TTL: `RedisLink.live_servers`) held."""
         for server in sorted(gone):
