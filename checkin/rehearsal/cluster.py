@@ -18,7 +18,7 @@ import psycopg
 import redis
 import redis.asyncio
 
-from checkin.rehearsal.server import OwnServer, free_port
+from checkin.rehearsal.server import OwnServer, free_port, stop_process
 from checkin.settings import redacted
 
 NEEDS_REDIS_SERVER = "the rehearsal's own Redis needs the redis-server program (Debian package redis-server)"
@@ -39,7 +39,7 @@ def refusal(servers: int, db: str | None, redis_url: str | None, faults: set[str
         )
     if "redis" in faults and redis_url:
         return "the redis fault stops and starts a Redis of the rehearsal's own: leave out --redis"
-    if (servers > 1 or "redis" in faults) and not redis_url and shutil.which("redis-server") is None:
+    if (servers > 1 or "redis" in faults) and not (url or redis_url) and shutil.which("redis-server") is None:
         return f"{NEEDS_REDIS_SERVER}, or give --redis redis://host:port/N"
     return None
 
@@ -93,14 +93,7 @@ class OwnRedis:
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self) -> None:
-        """Stop it as a service manager does (SIGTERM, then wait)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, 10)
 
 
 @dataclass

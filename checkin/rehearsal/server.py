@@ -114,10 +114,15 @@ class OwnServer:
         return self.start()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, 20)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, wait: float) -> None:
+    """Stop a process we started as a service manager does: SIGTERM, then SIGKILL after `wait` seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
