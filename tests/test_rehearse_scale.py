@@ -20,7 +20,7 @@ from checkin.rehearsal.faults import parse_faults
 from checkin.rehearsal.truth import Truth
 from tests.pg import fresh_database
 
-HANG = 600  # only catches a hang: the day with both faults takes about two and a half minutes
+HANG = 600  # only catches a hang: the day with both faults takes about three minutes
 
 
 def need_redis_server() -> None:
@@ -122,3 +122,4 @@ def test_a_wrong_truth_fails_a_multi_server_rehearsal(tmp_path: Path, monkeypatc
     assert {"stats", "stats@2", "dashboard", "dashboard@2", "report", "csv"} <= set(checked_in["observed"])
     assert set(checked_in["observed"].values()) == {checked_in["expected"] + 1}  # every server and file: one more
     assert any(p.startswith("kill of server 2: the figures were not exact") for p in result["problems"])
+    assert result["faults"][0]["inexact_checks"] > 0

@@ -136,8 +136,8 @@ async def kill_and_restart(stage: Stage, cluster: Cluster) -> float:
     stage.counts["restart_ms"] = restart_ms or 0
     let_go = time.time() + (QUIET_AFTER if cluster.redis_url is None else 1.0)
     release(stage, let_go)
-    record(stage, "kill", killed, before, server=victim.number, exact_s=watch.first, settled_s=took,
-           restart_ms=restart_ms)  # fmt: skip
+    record(stage, "kill", killed, before, server=victim.number, exact_s=watch.first, inexact_checks=watch.wrong,
+           settled_s=took, restart_ms=restart_ms)  # fmt: skip
     return let_go
 
 
@@ -163,7 +163,8 @@ async def restart_redis(stage: Stage, cluster: Cluster, released: float | None) 
     finally:
         await watch.stop()
     release(stage, time.time() + 1.0)
-    record(stage, "redis", stopped, before, down_s=round(back - stopped, 1), exact_s=watch.first, settled_s=took)
+    record(stage, "redis", stopped, before, down_s=round(back - stopped, 1), exact_s=watch.first,
+           inexact_checks=watch.wrong, settled_s=took)  # fmt: skip
 
 
 JUNK: list[tuple[str, str, bytes, dict[str, str]]] = [

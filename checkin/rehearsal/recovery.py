@@ -65,6 +65,7 @@ class Recovery:
         self.first: float | None = None  # seconds from the fault to the first exact check
         self.last_exact = 0.0  # when the newest exact check began
         self.last_wrong = ""
+        self.wrong = 0  # checks that found a figure differing
         self.task = asyncio.create_task(self.run())
 
     async def run(self) -> None:
@@ -77,6 +78,7 @@ class Recovery:
                     self.first = round(began - self.since, 1)
             elif verdict is False:
                 self.last_wrong = wrong
+                self.wrong += 1
             await asyncio.sleep(EVERY)
 
     async def exact_after(self, at: float, wait: float) -> bool:

@@ -39,6 +39,7 @@ FAULT_COSTS = {
     "dashboard_reconnects": ("ダッシュボードの再接続 {}", "{} dashboard reconnects"),
     "down_s": ("停止 {} 秒", "down {} s"),
     "exact_s": ("{} 秒で数値が一致", "figures exact after {} s"),
+    "inexact_checks": ("不一致の確認 {} 回", "{} checks found a difference"),
     "settled_s": ("{} 秒で Redis が稼働中のサーバーだけを数える", "Redis counts the running servers after {} s"),
     "restart_ms": ("再起動 {} ms", "restarted in {} ms"),
 }
