@@ -8,6 +8,7 @@ import pytest
 from checkin.rehearsal.compare import compare_figures, compare_people, exit_status
 from checkin.rehearsal.faults import parse_faults
 from checkin.rehearsal.plan import make_plan
+from checkin.rehearsal.summary import latency, render
 from checkin.rehearsal.truth import Truth
 
 FIGURES: dict[str, object] = {"checked_in": 120, "in_hall": 118, "online_now": 5, "peak": 40, "peak_at": 1000.0}
@@ -74,6 +75,19 @@ def test_truth_waitlist_moves_up_in_order() -> None:
     assert truth.mails == 3
 
 
+def test_sources_of_several_servers_are_compared_and_shown() -> None:
+    """With several servers each one's `/stats` and a dashboard on each are sources: one that differs fails."""
+    observed = {"stats": dict(FIGURES), "stats@2": dict(FIGURES), "stats@3": {**FIGURES, "checked_in": 121},
+                "dashboard@2": dict(FIGURES), "dashboard": dict(FIGURES)}  # fmt: skip
+    rows = compare_figures(FIGURES, observed, grace=12)
+    assert [(row.figure, row.bad) for row in rows if not row.ok] == [("checked_in", ["stats@3"])]
+    assert exit_status(rows, [], []) == 1
+    result = {"people_differences": [], "problems": [], "counts": {}, "ok": False, "faults": [],
+              "latency": {"scan": latency([]), "scan_to_dashboard": latency([])}}  # fmt: skip
+    head = render(result, rows, "en").splitlines()[0].split()
+    assert head[2:8] == ["dashboard", "dashboard@2", "stats", "stats@2", "stats@3", "result"]
+
+
 def test_plan_keeps_the_waiting_list_out_of_the_door() -> None:
     plan = make_plan(100, 50, 3, {"kill", "offline"}, seed=7)
     assert plan == make_plan(100, 50, 3, {"kill", "offline"}, seed=7)
@@ -85,7 +99,7 @@ def test_plan_keeps_the_waiting_list_out_of_the_door() -> None:
 
 
 def test_faults_option() -> None:
-    assert parse_faults("all") == {"kill", "offline", "slow", "junk"}
+    assert parse_faults("all") == {"kill", "offline", "slow", "junk", "redis"}
     assert parse_faults("kill, offline") == {"kill", "offline"}
     with pytest.raises(ValueError, match="unknown"):
         parse_faults("kill,flood")

@@ -1,5 +1,6 @@
 """The organisers' office: a score of dashboards on the dashboard socket throughout, reconnecting on their
-own; and, as a fault, one that connects and never reads."""
+own (dashboard n on server n modulo the servers, or the next while that one is down); and, as a fault, one
+that connects and never reads."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import time
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidHandshake, WebSocketException
+from websockets.exceptions import InvalidHandshake, InvalidMessage, WebSocketException
 
-from checkin.rehearsal.stage import Stage
+from checkin.rehearsal.stage import Stage, ws
 
 
 class Dashboard:
@@ -27,19 +28,25 @@ class Dashboard:
 
     async def run(self) -> None:
         stage = self.stage
-        url = f"{stage.ws_url}/ws/events/{stage.slug}/dashboard?token={stage.dashboard_token}"
+        path = f"/ws/events/{stage.slug}/dashboard?token={stage.dashboard_token}"
         while not self.closed:
+            number, base = stage.base(self.number)
             try:
-                async with connect(url, ping_interval=None, open_timeout=15, max_size=2**22) as ws:
-                    async for message in ws:
+                url = ws(base) + path
+                async with connect(url, ping_interval=None, open_timeout=15, max_size=2**22) as connection:
+                    async for message in connection:
                         snapshot = json.loads(message)
                         at = time.time()
                         if snapshot.get("type") != "snapshot":
                             continue
                         if self.number == 0:
                             stage.last_snapshot = {**snapshot, "_received": at}
+                        if self.number < len(stage.servers):  # one dashboard per server is compared at the end
+                            stage.last_snapshots[self.number] = {**snapshot, "_received": at}
                         stage.snapshots.append((at, int(snapshot["venue"]["checked_in"])))
-            except (OSError, TimeoutError, InvalidHandshake, WebSocketException, ValueError, KeyError):
+            except (OSError, TimeoutError, InvalidMessage):
+                stage.balancer.failed(number)  # no answer at all: the server is down
+            except (InvalidHandshake, WebSocketException, ValueError, KeyError):
                 pass
             if not self.closed:
                 stage.bump("dashboard_reconnects")
@@ -82,12 +89,12 @@ def scan_to_dashboard_ms(stage: Stage) -> list[float]:
     return out
 
 
-async def settled_snapshot(stage: Stage, after: float, wait: float = 15.0) -> dict[str, object] | None:
-    """The first dashboard snapshot made after `after` (the server sends one at least every 5 s)."""
+async def settled_snapshot(stage: Stage, after: float, wait: float = 15.0) -> None:
+    """Wait for a dashboard snapshot made after `after` on every compared dashboard (the server sends one at
+    least every 5 s); one that never comes leaves that dashboard's older snapshot to be compared."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        snap = stage.last_snapshot
-        if snap is not None and float(str(snap["_received"])) > after + 0.5:
-            return snap
+        snaps = [stage.last_snapshot, *stage.last_snapshots.values()]
+        if all(snap is not None and float(str(snap["_received"])) > after + 0.5 for snap in snaps):
+            return
         await asyncio.sleep(0.2)
-    return None

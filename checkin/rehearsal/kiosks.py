@@ -1,13 +1,14 @@
 """The door: K kiosks scanning on the plan's arrival curve, through the kiosk API only.
 
-Each kiosk is one device doing one thing at a time. The offline kiosk queues what it scans in its window
-(with `scanned_at` and the decision it showed, as the kiosk page does) and uploads it when it is back.
+Each kiosk is one device doing one thing at a time; with several servers, kiosk n's home is server n modulo
+their number, and the balancer sends its requests elsewhere while that one is down. The offline kiosk queues
+what it scans in its window (with `scanned_at` and the decision it showed, as the kiosk page does) and uploads
+it when it is back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ class Kiosk:
     def __init__(self, stage: Stage, number: int) -> None:
         self.stage, self.number = stage, number
         self.token = stage.kiosk_tokens[number]
+        self.home = number
         self.queue: list[tuple[str, dict[str, Any], Action, float]] = []
         self.offline = False
 
@@ -98,7 +100,7 @@ class Kiosk:
         self.offline = False
         await self.sync(cursor)
         for path, body, action, at in self.queue:
-            answer = await self.stage.post_retrying(self.stage.api(path), body, self.token)
+            answer = await self.stage.post_retrying(path, body, self.token, self.home)
             data = self.check(action, answer)
             if action.kind == "walkin" and data is not None and data.get("result") == "ok":
                 self.walked_in(action.key, at, data)
@@ -110,10 +112,15 @@ class Kiosk:
     async def sync(self, cursor: str | None) -> str | None:
         """The offline copy: full at start, a delta when back."""
         params = {"since": cursor} if cursor else {}
+        number, base = self.stage.base(self.home)
+        url = f"{base}/api/v1/events/{self.stage.slug}/kiosk/sync"
         try:
-            answer = await self.stage.client.get(self.stage.api("/kiosk/sync"), params=params, headers=self.auth)
+            answer = await self.stage.client.get(url, params=params, headers=self.auth)
             return str(answer.json()["cursor"]) if answer.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, KeyError):
+        except httpx.HTTPError:
+            self.stage.balancer.failed(number)
+            return None
+        except (ValueError, KeyError):
             return None
 
     @property
@@ -124,8 +131,12 @@ class Kiosk:
         while True:
             body = {"queue_length": len(self.queue), "last_scan_at": None, "direction": "in", "online": True}
             if not self.offline:
-                with contextlib.suppress(httpx.HTTPError):
-                    await self.stage.client.post(self.stage.api("/kiosk/heartbeat"), json=body, headers=self.auth)
+                number, base = self.stage.base(self.home)
+                url = f"{base}/api/v1/events/{self.stage.slug}/kiosk/heartbeat"
+                try:
+                    await self.stage.client.post(url, json=body, headers=self.auth)
+                except httpx.HTTPError:
+                    self.stage.balancer.failed(number)
             await asyncio.sleep(HEARTBEAT)
 
     def code_of(self, key: int) -> str:
@@ -166,7 +177,7 @@ class Kiosk:
     async def undo(self, action: Action) -> None:
         """The wrong person was let in: take it back, then scan the right ticket (the same person, here)."""
         reg = self.stage.truth.registrants[action.key]
-        answer = await self.stage.retrying("DELETE", self.stage.api(f"/checkins/{reg.id}"), self.token)
+        answer = await self.stage.retrying("DELETE", f"/checkins/{reg.id}", self.token, home=self.home)
         if answer is None:
             self.stage.problem(f"undo of {reg.ref_no}: no answer")
             return
@@ -185,7 +196,7 @@ class Kiosk:
         reg = self.stage.truth.registrants[key]
         person = self.stage.plan.people[key]
         typed = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in person.kana.replace(" ", ""))
-        answer = await self.stage.retrying("GET", self.stage.api(f"/registrants?{urlencode({'q': typed})}"), self.token)
+        answer = await self.stage.retrying("GET", f"/registrants?{urlencode({'q': typed})}", self.token, home=self.home)
         items = answer.json().get("registrants", []) if answer is not None and answer.status_code == 200 else []
         found = [r for r in items if r["ref_no"] == reg.ref_no]
         if not found:
@@ -205,7 +216,7 @@ class Kiosk:
             if action.kind == "scan":
                 self.stage.truth.check_in(action.key, at)
             return None
-        answer = await self.stage.post_retrying(self.stage.api(path), body, self.token)
+        answer = await self.stage.post_retrying(path, body, self.token, self.home)
         done = time.time()
         self.stage.scan_ms.append((done - at) * 1000)
         data = self.check(action, answer)

@@ -1,5 +1,7 @@
 """What the server says at the end, from every place an organiser reads it: the last dashboard snapshot,
-`/stats`, the report, and the CSV and Excel exports (English headers: the API's values)."""
+`/stats`, the report, and the CSV and Excel exports (English headers: the API's values). With several
+servers, `/stats` of each (`stats@2`, …) and the last snapshot of a dashboard from each (`dashboard@2`: the
+dashboard whose home is server 2, wherever it is now)."""
 
 from __future__ import annotations
 
@@ -67,11 +69,15 @@ async def observe(stage: Stage) -> tuple[dict[str, Figures], dict[str, People]]:
     people: dict[str, People] = {}
     if stage.last_snapshot is not None:
         figures["dashboard"] = snapshot_figures(stage.last_snapshot)
-    stats = await stage.client.get(stage.api("/stats"), headers=auth)
-    figures["stats"] = snapshot_figures(stats.json())
+    for number, snapshot in sorted(stage.last_snapshots.items()):
+        if number > 0:
+            figures[f"dashboard@{number + 1}"] = snapshot_figures(snapshot)
+    for number, url in enumerate(stage.servers):
+        stats = await stage.client.get(f"{url}/api/v1/events/{stage.slug}/stats", headers=auth)
+        figures["stats" if number == 0 else f"stats@{number + 1}"] = snapshot_figures(stats.json())
     # The report page's own figures: `/report` carries the snapshot the page shows. A comparison of the
     # page's other contents (no-show list, per-kiosk totals) belongs here, next to it.
-    report = await stage.client.get(stage.api("/report"), headers=auth)
+    report = await stage.client.get(f"{stage.url}/api/v1/events/{stage.slug}/report", headers=auth)
     figures["report"] = snapshot_figures(report.json()["snapshot"])
     for fmt, parse in (("csv", parse_csv), ("xlsx", parse_xlsx)):
         answer = await stage.client.get(

@@ -76,6 +76,7 @@ class Plan:
     capacity: int
     offline: tuple[float, float] | None  # the offline kiosk's window (kiosk 0)
     kill_at: float | None
+    redis_at: float | None = None  # the own Redis stopped and started (later if the kill's recovery is not over)
 
     def venue(self) -> list[Person]:
         return [p for p in self.people if p.mode == "venue"]
@@ -163,7 +164,8 @@ def make_plan(
     revoked = [(rng.uniform(*RUSH), rng.randrange(kiosks), cancelled[0].key)] if cancelled else []
     offline = (-20 * MINUTE, -12 * MINUTE) if "offline" in faults and kiosks > 1 else None
     kill_at = -9 * MINUTE if "kill" in faults else None
-    return Plan(people, walkins, junk_scans, revoked, kiosks, capacity, offline, kill_at)
+    redis_at = 20 * MINUTE if "redis" in faults else None
+    return Plan(people, walkins, junk_scans, revoked, kiosks, capacity, offline, kill_at, redis_at)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The weeks before: applications through the public API, cancellations through the ticket page."""
+"""The weeks before: applications through the public API, cancellations through the ticket page (spread over
+the servers, person n on server n modulo their number)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ async def apply(stage: Stage, person: Person, expected: str) -> None:
     """One application; the answer gives the reference number, id and ticket code (the e-mail's contents)."""
     body = {"name": person.name, "kana": person.kana, "email": person.email,
             "organisation": person.organisation, "mode": person.mode}  # fmt: skip
-    answer = await stage.client.post(stage.api("/registrations"), json=body)
+    answer = await stage.client.post(stage.api("/registrations", person.key), json=body)
     if answer.status_code != 201:
         stage.problem(f"registration of {person.email}: {answer.status_code} {answer.text[:200]}")
         return
@@ -49,7 +50,7 @@ async def cancel(stage: Stage, person: Person) -> None:
     reg = stage.truth.registrants[person.key]
     if reg.code is None:
         return
-    answer = await stage.client.post(f"{stage.url}/t/{reg.code}/cancel")
+    answer = await stage.client.post(f"{stage.base(person.key)[1]}/t/{reg.code}/cancel")
     if answer.status_code != 303:
         stage.problem(f"cancelling {reg.ref_no}: {answer.status_code}")
         return

@@ -19,6 +19,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from checkin.rehearsal import faults as fault_players
+from checkin.rehearsal.cluster import Cluster, database_refusal, refusal
 from checkin.rehearsal.compare import compare_figures, compare_people, exit_status
 from checkin.rehearsal.crowd import Crowd, split
 from checkin.rehearsal.dashboards import open_dashboards, scan_to_dashboard_ms, settled_snapshot, slow_dashboard
@@ -26,7 +27,6 @@ from checkin.rehearsal.kiosks import play_door
 from checkin.rehearsal.observe import observe
 from checkin.rehearsal.plan import DAY_END, DAY_START, MINUTE, Clock, Plan, make_plan
 from checkin.rehearsal.registrants import register_all
-from checkin.rehearsal.server import OwnServer
 from checkin.rehearsal.stage import Stage
 from checkin.rehearsal.summary import latency, render, write_json
 from checkin.rehearsal.truth import Truth
@@ -48,6 +48,9 @@ class Options:
     json_file: Path | None
     seed: int
     processes: int = 1
+    db: str | None = None  # a new, empty PostgreSQL database (default: a temporary SQLite file)
+    redis: str | None = None  # a Redis to share (default, when one is needed: a redis-server of our own)
+    servers: int = 1
 
 
 @dataclass
@@ -58,8 +61,9 @@ class Target:
     kiosk_tokens: list[str]
     dashboard_token: str
     capacity: int | None
-    server: OwnServer | None = None
+    cluster: Cluster | None = None
     foreign_code: str | None = None
+    servers: list[str] | None = None
 
 
 def progress(stage: Stage, line: str) -> None:
@@ -83,8 +87,10 @@ async def ticker(stage: Stage) -> None:
 
 @contextlib.asynccontextmanager
 async def own_target(opts: Options, plan: Plan, workdir: Path) -> AsyncIterator[Target]:
-    """A server of our own, and the event and tokens made with the `checkin` commands, as an organiser would."""
-    server = OwnServer(workdir)
+    """Servers of our own, and the event and tokens made with the `checkin` commands, as an organiser would."""
+    own_redis = not opts.redis and (opts.servers > 1 or "redis" in opts.faults)
+    cluster = Cluster.make(workdir, opts.servers, opts.db, opts.redis, own_redis)
+    server = cluster.first
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     slug = f"rehearsal-{stamp}"
     # The event starts once the registrations are in and the doors have been open 45 (plan) minutes.
@@ -96,16 +102,16 @@ async def own_target(opts: Options, plan: Plan, workdir: Path) -> AsyncIterator[
     organiser = server.token(slug, "organiser", "リハーサル")
     kiosks = [server.token(slug, "kiosk", f"受付{n + 1}") for n in range(opts.kiosks)]
     dashboard = server.token(slug, "dashboard", "リハーサル")
-    server.start()
     try:
-        target = Target(server.url, slug, organiser, kiosks, dashboard, plan.capacity, server)
+        cluster.start()
+        target = Target(server.url, slug, organiser, kiosks, dashboard, plan.capacity, cluster, servers=cluster.urls)
         async with httpx.AsyncClient() as client:
             other = {"name": "他イベント 参加者", "kana": "タ", "email": "other@example.com", "mode": "venue"}
             answer = await client.post(f"{server.url}/api/v1/events/{slug}-other/registrations", json=other)
             target.foreign_code = answer.json()["ticket"]["code"]
         yield target
     finally:
-        server.stop()
+        cluster.stop()
 
 
 async def url_target(opts: Options) -> Target:
@@ -143,7 +149,8 @@ async def play(opts: Options, plan: Plan, target: Target) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         stage = Stage(target.url, target.slug, target.organiser, target.kiosk_tokens, target.dashboard_token, plan,
-                      Clock(time.time(), opts.speed), Truth(), client, target.foreign_code)  # fmt: skip
+                      Clock(time.time(), opts.speed), Truth(), client, target.foreign_code,
+                      servers=target.servers or [target.url])  # fmt: skip
         progress(stage, f"registrations: {len(plan.venue())} venue, {opts.viewers} online")
         began = time.time()
         await register_all(stage)
@@ -154,10 +161,12 @@ async def play(opts: Options, plan: Plan, target: Target) -> dict[str, Any]:
         dashboards = open_dashboards(stage, opts.dashboards)
         viewers, shares = split(stage, viewers_of(stage), max(1, opts.processes))
         crowd = Crowd(stage, shares) if shares else None
+        if crowd is not None:
+            stage.elsewhere = crowd.online
         slow = slow_dashboard(stage) if "slow" in opts.faults else None
         side = [asyncio.create_task(ticker(stage))]
-        if plan.kill_at is not None and target.server is not None:
-            side.append(asyncio.create_task(fault_players.kill_and_restart(stage, target.server)))
+        if (plan.kill_at is not None or plan.redis_at is not None) and target.cluster is not None:
+            side.append(asyncio.create_task(fault_players.play_faults(stage, target.cluster)))
         if "junk" in opts.faults:
             side.append(asyncio.create_task(fault_players.junk_burst(stage, -25 * MINUTE)))
         try:
@@ -171,9 +180,9 @@ async def play(opts: Options, plan: Plan, target: Target) -> dict[str, Any]:
             observed, people = await observe(stage)
             now = time.time()
             expected: dict[str, object] = dict(stage.truth.figures(now))
-            if target.server is not None:
+            if target.cluster is not None:
                 expected["mails"] = stage.truth.mails + 1  # and the other event's one ticket
-                observed["outbox"] = {"mails": len(list(target.server.outbox.glob("*.eml")))}
+                observed["outbox"] = {"mails": len(list(target.cluster.first.outbox.glob("*.eml")))}
             rows = compare_figures(expected, observed, stage.truth.grace)
             mine = stage.truth.people(now)
             people_diff = compare_people(mine, people)
@@ -195,7 +204,11 @@ async def play(opts: Options, plan: Plan, target: Target) -> dict[str, Any]:
             "faults": sorted(opts.faults),
             "processes": opts.processes,
             "url": target.url,
+            "servers": len(stage.servers),
+            "database": "postgresql" if opts.db else "sqlite" if target.cluster is not None else None,
+            "redis": "own" if target.cluster and target.cluster.own_redis else "given" if opts.redis else None,
         },
+        "faults": stage.fault_log,
         "figures": [{"figure": r.figure, "expected": r.expected, "observed": r.observed, "ok": r.ok} for r in rows],
         "people_differences": people_diff,
         "problems": stage.problems,
@@ -221,7 +234,7 @@ async def rehearse(opts: Options) -> int:
         if opts.url:
             target = await url_target(opts)
             plan_capacity = target.capacity
-            plan = make_plan(opts.registrants, opts.viewers, opts.kiosks, opts.faults - {"kill"}, opts.seed,
+            plan = make_plan(opts.registrants, opts.viewers, opts.kiosks, opts.faults - {"kill", "redis"}, opts.seed,
                              plan_capacity)  # fmt: skip
             result = await play(opts, plan, target)
         else:
@@ -241,9 +254,20 @@ def cmd_rehearse(args: argparse.Namespace, settings: object) -> int:
         print("error: --url needs --token (an organiser token) and --event (an event made for the rehearsal)",
               file=sys.stderr)  # fmt: skip
         return 2
-    opts = Options(args.registrants, args.viewers, args.kiosks, args.dashboards, args.speed,
-                   fault_players.parse_faults(args.faults), args.url, args.token, args.event, args.lang,
-                   args.json, args.seed, args.processes)  # fmt: skip
+    try:
+        faults = fault_players.parse_faults(args.faults)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problem = refusal(args.servers, args.db, args.redis, faults, args.url)
+    if problem is None and args.db:
+        problem = database_refusal(args.db)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    opts = Options(args.registrants, args.viewers, args.kiosks, args.dashboards, args.speed, faults, args.url,
+                   args.token, args.event, args.lang, args.json, args.seed, args.processes, args.db, args.redis,
+                   args.servers)  # fmt: skip
     return asyncio.run(rehearse(opts))
 
 
@@ -255,7 +279,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--kiosks", type=int, default=4)
     p.add_argument("--dashboards", type=int, default=20)
     p.add_argument("--speed", type=float, default=60.0, help="plan seconds per real second (default 60)")
-    p.add_argument("--faults", default="", help="comma-separated: kill, offline, slow, junk; or all")
+    p.add_argument("--faults", default="", help="comma-separated: kill, offline, slow, junk, redis; or all")
     p.add_argument("--url", help="a running server (default: start our own)")
     p.add_argument("--token", help="with --url: an organiser token of the event")
     p.add_argument("--event", help="with --url: the slug of an event made for the rehearsal, with no registrants")
@@ -263,4 +287,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", type=Path, help="also write the summary as JSON to this file")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--processes", type=int, default=1, help="client processes the viewers are spread over")
+    p.add_argument("--servers", type=int, default=1, help="own servers on one PostgreSQL and Redis (default 1)")
+    p.add_argument("--db", help="a new, empty PostgreSQL database for them (default: a temporary SQLite file)")
+    p.add_argument("--redis", help="a Redis for them (default, when needed: a redis-server of the rehearsal's own)")
     p.set_defaults(handler=cmd_rehearse)

@@ -27,8 +27,39 @@ WORDS = {
     "people": ("個人別（来場時刻・視聴分）", "per person (check-in time, minutes)"),
     "latency": ("応答時間", "latency"), "scan": ("受付の応答", "scan answer"),
     "dash": ("受付→ダッシュボード", "scan → dashboard"), "problems": ("想定外の応答", "unexpected answers"),
-    "pass": ("合格", "PASS"), "fail": ("不合格", "FAIL"),
+    "pass": ("合格", "PASS"), "fail": ("不合格", "FAIL"), "faults": ("障害", "faults"),
 }  # fmt: skip
+FAULT_NAMES = {
+    "kill": ("サーバー{server}を kill -9", "kill -9 of server {server}"),
+    "redis": ("Redis を停止・再起動", "Redis stopped and started"),
+}
+FAULT_COSTS = {
+    "retried": ("再送 {} 件", "{} retried"),
+    "viewer_reconnects": ("視聴者の再接続 {}", "{} viewer reconnects"),
+    "dashboard_reconnects": ("ダッシュボードの再接続 {}", "{} dashboard reconnects"),
+    "down_s": ("停止 {} 秒", "down {} s"),
+    "exact_s": ("{} 秒で数値が一致", "figures exact after {} s"),
+    "inexact_checks": ("不一致の確認 {} 回", "{} checks found a difference"),
+    "settled_s": ("{} 秒で Redis が稼働中のサーバーだけを数える", "Redis counts the running servers after {} s"),
+    "restart_ms": ("再起動 {} ms", "restarted in {} ms"),
+}
+SOURCES = ["dashboard", "stats", "report", "csv", "xlsx", "outbox"]
+
+
+def source_order(source: str) -> tuple[int, int]:
+    """`stats@2` after `stats`, before `report`."""
+    name, _, number = source.partition("@")
+    return SOURCES.index(name), int(number or 1)
+
+
+def fault_lines(faults: list[dict[str, Any]], i: int) -> list[str]:
+    """One line per fault played: when, what, and what it cost."""
+    lines = []
+    for fault in faults:
+        name = FAULT_NAMES[fault["fault"]][i].format(server=fault.get("server"))
+        cost = [text[i].format(fault[key]) for key, text in FAULT_COSTS.items() if fault.get(key) is not None]
+        lines.append(f"  {fault['at']} {name}: {', '.join(cost)}")
+    return lines
 
 
 def percentile(values: list[float], pct: float) -> float | None:
@@ -58,8 +89,7 @@ def show(value: object) -> str:
 def render(result: dict[str, Any], rows: list[Row], lang: str) -> str:
     """The table people read at the end of a rehearsal."""
     i = 0 if lang == "ja" else 1
-    sources = sorted({s for row in rows for s in row.observed}, key=["dashboard", "stats", "report", "csv", "xlsx",
-                                                                     "outbox"].index)  # fmt: skip
+    sources = sorted({s for row in rows for s in row.observed}, key=source_order)
     head = [WORDS["figure"][i], WORDS["expected"][i], *sources, WORDS["result"][i]]
     table = [head]
     for row in rows:
@@ -74,6 +104,9 @@ def render(result: dict[str, Any], rows: list[Row], lang: str) -> str:
         lat = result["latency"][key]
         lines.append(f"{WORDS['latency'][i]} {WORDS[word][i]}: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms"
                      f" ({lat['count']})")  # fmt: skip
+    if result.get("faults"):
+        lines.append(f"{WORDS['faults'][i]}:")
+        lines += fault_lines(result["faults"], i)
     lines.append(f"{WORDS['problems'][i]}: {len(result['problems'])}")
     lines += [f"  {line}" for line in result["problems"][:20]]
     lines.append("  ".join(f"{k}={v}" for k, v in sorted(result["counts"].items())))

@@ -2,7 +2,9 @@
 
 They join, pause, open a second tab, reload, leave, or stay to the end. Every change of whether a person
 is watching happens on a grid of real time, starts on the half second and ends a quarter later, so no
-start and end of two viewers are close enough for the order the server sees to differ from ours.
+start and end of two viewers are close enough for the order the server sees to differ from ours. With several
+servers, a viewer's tabs open on the server the balancer gives its number, and reconnect elsewhere while
+that one is down.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import random
 import time
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, WebSocketException
+from websockets.exceptions import InvalidHandshake, InvalidMessage, WebSocketException
 
 from checkin.rehearsal.plan import Person
-from checkin.rehearsal.stage import Stage
+from checkin.rehearsal.stage import Stage, ws
 
 GRID = 0.5
 MARGIN = 2.0  # a pause this close to the grace period is stretched past it: either side is then unambiguous
@@ -36,8 +38,10 @@ class Tab:
 
     async def run(self) -> None:
         stage = self.viewer.stage
-        url = f"{stage.ws_url}/ws/events/{stage.slug}/watch?ticket={self.viewer.code}"
+        path = f"/ws/events/{stage.slug}/watch?ticket={self.viewer.code}"
         while not self.closed:
+            number, base = stage.base(self.viewer.person.key)
+            url = ws(base) + path
             try:
                 async with connect(url, ping_interval=None, open_timeout=15, max_queue=4) as socket:
                     hello = json.loads(await socket.recv())
@@ -49,7 +53,9 @@ class Tab:
                     self.ready.set()
                     async for _ in socket:
                         pass
-            except (OSError, TimeoutError, InvalidHandshake, WebSocketException):
+            except (OSError, TimeoutError, InvalidMessage):
+                stage.balancer.failed(number)  # no answer at all: the server is down
+            except (InvalidHandshake, WebSocketException):
                 pass
             self.socket = None
             self.ready.clear()
