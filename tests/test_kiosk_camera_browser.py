@@ -32,9 +32,10 @@ PEOPLE = [
     ("田中 美咲", "タナカ ミサキ"),
     ("伊藤 健", "イトウ ケン"),
 ]
-# The code on the phone in the hint test. Whether a frame this degraded is read depends on the code's pattern
-# as well as on the look (bench/bench_unread_looks.py: some codes in a hundred are read, a few are not even
-# found), so the test shows one code, whose frames the camera's decoder finds but cannot read, every run.
+# The code on the phone in the hint test. Whether a frame this degraded is read, or found at all, depends on the
+# code's pattern as well as on the look (docs/PERFORMANCE.md, bench/bench_unread_looks.py: in the look this test
+# had before, 36 codes of 300 were read), so every run shows this one code, whose frames the kiosk's decoder
+# finds in both looks and never reads. It is no registered ticket: were it read, the kiosk would show a result.
 UNREAD_CODE = "CK1-5ZLI-CDKLOCFDFMLP6MST3PJFDYXFUH"
 # What the kiosk's decoder answered for each frame and every prompt it showed, kept for a failure's message.
 WATCHER = """
