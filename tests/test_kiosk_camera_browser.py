@@ -32,6 +32,48 @@ PEOPLE = [
     ("田中 美咲", "タナカ ミサキ"),
     ("伊藤 健", "イトウ ケン"),
 ]
+# The code on the phone in the hint test. Whether a frame this degraded is read, or found at all, depends on the
+# code's pattern as well as on the look (docs/PERFORMANCE.md, bench/bench_unread_looks.py: in the look this test
+# had before, 36 codes of 300 were read), so every run shows this one code, whose frames the kiosk's decoder
+# finds in both looks and never reads. It is no registered ticket: were it read, the kiosk would show a result.
+UNREAD_CODE = "CK1-5ZLI-CDKLOCFDFMLP6MST3PJFDYXFUH"
+# What the kiosk's decoder answered for each frame and every prompt it showed, kept for a failure's message.
+WATCHER = """
+window.__decodes = [];
+window.__prompts = [];
+const PageWorker = window.Worker;
+window.Worker = class extends PageWorker {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", ({ data }) => {
+      window.__decodes.push([Math.round(performance.now()), data.text, data.seen]);
+    });
+  }
+};
+document.addEventListener("DOMContentLoaded", () => {
+  const prompt = document.querySelector("[data-prompt]");
+  new MutationObserver(() => {
+    window.__prompts.push([Math.round(performance.now()), prompt.dataset.hint, prompt.textContent]);
+  }).observe(prompt, { attributes: true, childList: true, characterData: true, subtree: true });
+});
+"""
+
+
+def what_the_kiosk_saw(page: Page) -> str:
+    """The decoder's answers frame by frame (R read, S seen but unread, . nothing), the prompts and results shown."""
+    decodes, prompts, results = page.evaluate("[window.__decodes, window.__prompts, window.__results]")
+    marks = "".join("R" if text else "S" if seen else "." for _, text, seen in decodes)
+    shares = sorted(seen for _, _, seen in decodes if seen)
+    span = (decodes[-1][0] - decodes[0][0]) / 1000 if decodes else 0
+    lines = [
+        f"{len(decodes)} frames decoded in {span:.1f} s: {marks.count('R')} read, {marks.count('S')} seen unread"
+        + (f" (share {shares[0]}-{shares[-1]})" if shares else ""),
+        f"frames: {marks}",
+        f"read: {sorted({text for _, text, _ in decodes if text})}",
+        f"prompts: {[(at, hint, text) for at, hint, text in prompts]}",
+        f"results: {results}",
+    ]
+    return "\n".join(lines)
 
 
 def shown_names(page: Page) -> set[str]:
@@ -84,7 +126,7 @@ def test_the_camera_reads_at_least_five_of_the_six_hard_tickets_and_reports_its_
     ("look", "english", "japanese"),
     [
         (Look(size=170, contrast=0.15, light=140, blur=1.5, glare=0.5), "brightness", "画面を明るくしてください"),
-        (Look(size=420, contrast=0.1, light=120, blur=6.0, noise=8), "further away", "少し離してください"),
+        (Look(size=420, contrast=0.2, light=120, blur=7.5, noise=8), "further away", "少し離してください"),
     ],
 )
 def test_a_code_in_view_but_unread_gets_a_hint_in_both_languages(
@@ -98,19 +140,24 @@ def test_a_code_in_view_but_unread_gets_a_hint_in_both_languages(
     japanese: str,
 ) -> None:
     """A code the camera sees but cannot read for a few seconds: the prompt says what to do; it goes with the code."""
-    _, code = register(live, "山田 太郎", "ヤマダ タロウ", "yamada@example.jp")
+    register(live, "山田 太郎", "ヤマダ タロウ", "yamada@example.jp")  # the kiosk's copy has a ticket in it
     video = tmp_path / "unreadable.y4m"
-    write_y4m(video, [frame(code, look, 1)] * 100 + [camera_frame(None)] * 30)  # 10 s in view, 3 s gone
+    write_y4m(video, [frame(UNREAD_CODE, look, 1)] * 100 + [camera_frame(None)] * 30)  # 10 s in view, 3 s gone
     token = make_token(settings, event, Role.KIOSK, "受付1")
     chromium = launch(playwright, video)
     try:
-        page = open_kiosk(chromium.new_context(), live, token, entries=1)
+        context = chromium.new_context()
+        context.add_init_script(WATCHER)
+        page = open_kiosk(context, live, token, entries=1)
         prompt = page.locator("[data-prompt]")
-        expect(prompt).to_contain_text(japanese, timeout=30_000)  # a loaded machine decodes few frames a second
-        expect(prompt).to_have_text("QRコードをかざしてください", timeout=15_000)  # the blank stretch of the video
-        page.click("[data-lang]")
-        expect(prompt).to_contain_text(english, timeout=15_000)
-        assert page.evaluate("window.__results") == []
+        try:
+            expect(prompt).to_contain_text(japanese, timeout=30_000)  # a loaded machine decodes few frames a second
+            expect(prompt).to_have_text("QRコードをかざしてください", timeout=15_000)  # the blank stretch of the video
+            page.click("[data-lang]")
+            expect(prompt).to_contain_text(english, timeout=15_000)
+            assert page.evaluate("window.__results") == []
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{what_the_kiosk_saw(page)}") from exc
     finally:
         chromium.close()
 
