@@ -19,10 +19,10 @@ from checkin.errors import NotCheckedIn
 from checkin.models import Event, Registrant, iso
 from checkin.scans import Action, Counts, Decision, Method, Presence, Result, ScanRequest, Subject, WalkIn
 from checkin.storage import registrants as people
-from checkin.storage.events import audit, get_event
+from checkin.storage.events import audit
 from checkin.storage.kiosks import kiosk_for_token
 from checkin.storage.sql import Connection, Row
-from checkin.storage.staff import TokenInfo, resolve_token
+from checkin.storage.staff import TokenInfo, event_and_token
 
 # Warnings that an organiser should be able to find later in the audit log.
 FLAGGED = frozenset({"admitted_offline_revoked", "earlier_scan_stands", "over_capacity"})
@@ -76,19 +76,49 @@ def text_hash(raw: str) -> str:
     return hashlib.sha256(tickets.normalise(raw).encode("utf-8")).hexdigest()
 
 
+# An event's figures, from `events e` joined with `attendance_counts c` (kept exact by triggers).
+_COUNTS = (
+    "e.capacity AS counts_capacity, c.checked_in AS counts_checked_in, c.in_hall AS counts_in_hall,"
+    " COALESCE(e.hall_capacity, e.capacity) AS counts_hall_capacity"
+)
+_COUNTED = "events e JOIN attendance_counts c ON c.event_id = e.id"
+
+
 def counts(conn: Connection, event_id: int) -> Counts:
     """Capacities, people checked in and people in the hall now (kept exact by triggers)."""
-    row = conn.execute(
-        "SELECT e.capacity, c.checked_in, c.in_hall, COALESCE(e.hall_capacity, e.capacity) FROM events e"
-        " JOIN attendance_counts c ON c.event_id = e.id WHERE e.id = ?",
-        (event_id,),
-    ).fetchone()
-    return Counts(capacity=row[0], checked_in=row[1], in_hall=row[2], hall_capacity=row[3])
+    return _counts_of(conn.execute(f"SELECT {_COUNTS} FROM {_COUNTED} WHERE e.id = ?", (event_id,)).fetchone())
+
+
+def _counts_of(row: Row) -> Counts:
+    return Counts(
+        capacity=row["counts_capacity"],
+        checked_in=row["counts_checked_in"],
+        in_hall=row["counts_in_hall"],
+        hall_capacity=row["counts_hall_capacity"],
+    )
 
 
 def _stored_answer(conn: Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
     row = conn.execute("SELECT response FROM scans WHERE event_id = ? AND scan_id = ?", (event_id, scan_id)).fetchone()
     return None if row is None else ScanOutcome(row[0], recorded=False)
+
+
+def _stored_or_scanner(
+    conn: Connection, event_id: int, scan_id: str, caller: Caller, now: float
+) -> ScanOutcome | Scanner:
+    """The answer a scan_id already got, else who scans: the replay check and the token's kiosk in one statement."""
+    if caller.kiosk_token_id is None:
+        return _stored_answer(conn, event_id, scan_id) or Scanner(caller.name)
+    row = conn.execute(
+        "SELECT s.response, k.id, k.name FROM (SELECT 1) AS one LEFT JOIN scans s ON s.event_id = ? AND s.scan_id = ?"
+        " LEFT JOIN kiosks k ON k.token_id = ? AND k.event_id = ?",
+        (event_id, scan_id, caller.kiosk_token_id, event_id),
+    ).fetchone()
+    if row[0] is not None:
+        return ScanOutcome(row[0], recorded=False)
+    if row[1] is not None:  # the token's kiosk, as `kiosk_for_token` finds it first
+        return Scanner(row[2], row[1])
+    return _scanner(conn, event_id, caller, now)
 
 
 def _scanner(conn: Connection, event_id: int, caller: Caller, now: float) -> Scanner:
@@ -101,29 +131,32 @@ def _scanner(conn: Connection, event_id: int, caller: Caller, now: float) -> Sca
 _PRESENCE = "a.first_checked_in_at, a.first_kiosk, a.inside, a.last_moved_at"
 
 
-def _find(conn: Connection, event: Event, scan: ScanRequest) -> _Target:
-    """The registrant a scan points at, with their attendance, in one query (the writer's time is the door's)."""
+def _find(conn: Connection, event: Event, scan: ScanRequest) -> tuple[_Target, Counts]:
+    """The registrant a scan points at, with their attendance, and the event's counts, in one query (the
+    writer's time is the door's)."""
     if scan.registrant_id is not None:
         row = conn.execute(
-            f"SELECT r.*, {_PRESENCE} FROM registrants r LEFT JOIN attendance a ON a.registrant_id = r.id"
-            " WHERE r.id = ? AND r.event_id = ?",
+            f"SELECT r.*, {_PRESENCE}, {_COUNTS} FROM {_COUNTED}"
+            " LEFT JOIN registrants r ON r.id = ? AND r.event_id = e.id"
+            " LEFT JOIN attendance a ON a.registrant_id = r.id WHERE e.id = ?",
             (scan.registrant_id, event.id),
         ).fetchone()
-        return _Target(Result.UNKNOWN) if row is None else _found(row, False, None)
+        return (_Target(Result.UNKNOWN) if row["id"] is None else _found(row, False, None)), _counts_of(row)
     raw = rules.extract_code(scan.code or "")
     digest = text_hash(raw)
     # Look the code up first: a ticket we issued is well-formed, so only a miss needs the format check.
     row = conn.execute(
-        f"SELECT t.revoked_at AS ticket_revoked_at, t.event_id AS ticket_event_id, r.*, {_PRESENCE} FROM tickets t"
-        " JOIN registrants r ON r.id = t.registrant_id LEFT JOIN attendance a ON a.registrant_id = r.id"
-        " WHERE t.code_hash = ?",
-        (digest,),
+        f"SELECT t.revoked_at AS ticket_revoked_at, t.event_id AS ticket_event_id, r.*, {_PRESENCE}, {_COUNTS}"
+        f" FROM {_COUNTED} LEFT JOIN tickets t ON t.code_hash = ? LEFT JOIN registrants r ON r.id = t.registrant_id"
+        " LEFT JOIN attendance a ON a.registrant_id = r.id WHERE e.id = ?",
+        (digest, event.id),
     ).fetchone()
-    if row is None:
-        return _Target(rules.code_problem(raw, event.slug) or Result.UNKNOWN, code_hash=digest)
+    figures = _counts_of(row)
+    if row["ticket_event_id"] is None:
+        return _Target(rules.code_problem(raw, event.slug) or Result.UNKNOWN, code_hash=digest), figures
     if row["ticket_event_id"] != event.id:
-        return _Target(Result.WRONG_EVENT, code_hash=digest)
-    return _found(row, row["ticket_revoked_at"] is not None, digest)
+        return _Target(Result.WRONG_EVENT, code_hash=digest), figures
+    return _found(row, row["ticket_revoked_at"] is not None, digest), figures
 
 
 def _found(row: Row, ticket_revoked: bool, code_hash: str | None) -> _Target:
@@ -208,12 +241,11 @@ def _log(
 
 def record_scan(conn: Connection, event: Event, scan: ScanRequest, caller: Caller, now: float) -> ScanOutcome:
     """Decide one scan, change attendance accordingly and log the attempt; a known scan_id changes nothing."""
-    stored = _stored_answer(conn, event.id, scan.scan_id)
-    if stored is not None:
-        return stored
-    scanner = _scanner(conn, event.id, caller, now)
+    scanner = _stored_or_scanner(conn, event.id, scan.scan_id, caller, now)
+    if isinstance(scanner, ScanOutcome):
+        return scanner
     scanned_at, clamped = rules.clamp_scanned_at(scan.scanned_at, now)
-    target = _find(conn, event, scan)
+    target, figures = _find(conn, event, scan)
     registrant, presence = target.registrant, target.presence
     if scan.scanned_at is None and presence is not None:
         # A live scan happens when it is decided: what stands was decided before it, even if its time of
@@ -223,12 +255,13 @@ def record_scan(conn: Connection, event: Event, scan: ScanRequest, caller: Calle
         decision = Decision(target.problem or Result.UNKNOWN)
     else:
         subject = Subject(registrant.mode, registrant.status, target.ticket_revoked)
-        room = counts(conn, event.id).room
+        room = figures.room
         decision = rules.decide(subject, presence, scan.direction, scanned_at, room, scan.offline_decision, scan.admit)
         _apply(conn, event.id, registrant.id, decision.action, scanned_at, scanner.name)
+        figures = figures.after(decision.action)
     decision = _adjusted(decision, clamped)
     first = _first(decision, presence, scanned_at, scanner.name)
-    text = to_json(rules.answer(decision, scan.scan_id, registrant, first, counts(conn, event.id), event.tz))
+    text = to_json(rules.answer(decision, scan.scan_id, registrant, first, figures, event.tz))
     _log(conn, event, scan, scanner, decision, registrant, target.code_hash, (scanned_at, now), text)
     return ScanOutcome(text, recorded=True)
 
@@ -267,8 +300,8 @@ def scan_with_token(
     the token there, then handing the scan over, cost a quarter more CPU per scan than this. `admit`
     is the web's rule of who may scan: the caller a token scans as, or an error.
     """
-    event = get_event(conn, slug)
-    caller = admit(event, resolve_token(conn, secret))
+    event, token = event_and_token(conn, slug, secret)
+    caller = admit(event, token)
     return record_scan(conn, event, rules.parse_scan(data), caller, now)
 
 

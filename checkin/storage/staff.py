@@ -7,8 +7,8 @@ import secrets
 from dataclasses import dataclass
 
 from checkin.errors import NotFound
-from checkin.models import Role
-from checkin.storage.events import audit
+from checkin.models import Event, Role
+from checkin.storage.events import audit, event_of_slug
 from checkin.storage.sql import Connection, Row
 
 TOKEN_PREFIX = "ckt_"  # noqa: S105 (a prefix, not a secret)
@@ -29,14 +29,17 @@ class TokenInfo:
     revoked_at: float | None
 
 
-def _token_from_row(row: Row) -> TokenInfo:
+_TOKEN_COLUMNS = ("id", "role", "name", "event_id", "created_at", "revoked_at")
+
+
+def _token_from_row(row: Row, prefix: str = "") -> TokenInfo:
     return TokenInfo(
-        id=row["id"],
-        role=Role(row["role"]),
-        name=row["name"],
-        event_id=row["event_id"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
+        id=row[f"{prefix}id"],
+        role=Role(row[f"{prefix}role"]),
+        name=row[f"{prefix}name"],
+        event_id=row[f"{prefix}event_id"],
+        created_at=row[f"{prefix}created_at"],
+        revoked_at=row[f"{prefix}revoked_at"],
     )
 
 
@@ -54,12 +57,25 @@ def create_token(
     return _token_from_row(row), secret
 
 
+# An api_tokens row `t` of a secret, unless revoked.
+_LIVE = "t.token_hash = ? AND t.revoked_at IS NULL"
+
+
 def resolve_token(conn: Connection, secret: str) -> TokenInfo | None:
     """The live token with this secret, or None (unknown or revoked)."""
-    row = conn.execute(
-        "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (hash_secret(secret),)
-    ).fetchone()
+    row = conn.execute(f"SELECT * FROM api_tokens t WHERE {_LIVE}", (hash_secret(secret),)).fetchone()
     return None if row is None else _token_from_row(row)
+
+
+def event_and_token(conn: Connection, slug: str, secret: str) -> tuple[Event, TokenInfo | None]:
+    """`get_event` and `resolve_token` in one statement (one round trip on PostgreSQL): the door's first read."""
+    columns = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_COLUMNS)
+    row = conn.execute(
+        f"SELECT e.*, {columns} FROM events e LEFT JOIN api_tokens t ON {_LIVE} WHERE e.slug = ?",
+        (hash_secret(secret), slug),
+    ).fetchone()
+    event = event_of_slug(row, slug)
+    return event, None if row["token_id"] is None else _token_from_row(row, "token_")
 
 
 def revoke_token(conn: Connection, token_id: int, now: float, actor: str, event_id: int | None = None) -> TokenInfo:
