@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import traceback
 from collections import Counter
 from concurrent.futures import Future
+from typing import Any
 
 import psycopg
 import pytest
 
 from checkin.cli import main
 from checkin.errors import AlreadyExists, StorageUnavailable
+from checkin.models import Role
 from checkin.settings import Settings
 from checkin.storage import opened
 from checkin.storage.events import create_event, get_event
 from checkin.storage.kiosks import create_kiosk, list_kiosks
 from checkin.storage.pg import PgDatabase
-from checkin.storage.pgsql import to_postgres
+from checkin.storage.pgsql import PgConnection, to_postgres
+from checkin.storage.scans import scan_with_token
 from checkin.storage.sql import Connection
-from tests.conftest import seed_event
+from checkin.web.kiosk import _admit
+from tests.conftest import make_token, seed_event
+from tests.door_helpers import code_of, register, scan_id
 from tests.pg import admin_connection, fresh_database
 from tests.utils import EVENT
 
@@ -228,3 +234,32 @@ def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_calle
         assert conn.execute("SELECT n FROM tally").fetchone() == (2,)
         notes = [row[0] for row in conn.execute("SELECT name FROM notes ORDER BY name")]
     assert notes == ["a0", "a1", "a2", "b0", "b1", "b2"]
+
+
+def test_a_first_scan_at_the_door_is_five_statements_and_no_savepoint(
+    pg_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each statement is a round trip to PostgreSQL on the one writer thread: a kiosk's first scan of a ticket is
+    the event with its token, the replay check with the token's kiosk, the ticket with the counts, and two inserts;
+    a batch whose writes all succeed runs without a SAVEPOINT per write."""
+    event = seed_event(pg_settings)
+    secret = make_token(pg_settings, event, Role.KIOSK, "受付1")
+    with opened(pg_settings) as db:
+        first, second = (code_of(registration) for registration in register(db, event, 2))
+
+        def scan(code: str) -> dict[str, object]:
+            data = {"code": code, "scan_id": scan_id()}
+            return db.write_sync(scan_with_token, event.slug, secret, data, time.time(), _admit).body
+
+        assert scan(first)["result"] == "ok"  # the token's first scan makes its kiosk row
+        sent: list[str] = []
+        execute = PgConnection.execute
+
+        def counted(conn: PgConnection, sql: str, parameters: Any = (), /) -> Any:
+            sent.append(sql.split()[0].upper())
+            return execute(conn, sql, parameters)
+
+        monkeypatch.setattr(PgConnection, "execute", counted)
+        answer = scan(second)
+    assert (answer["result"], answer["checked_in"], answer["in_hall"]) == ("ok", 2, 2)
+    assert sent == ["SELECT", "SELECT", "SELECT", "INSERT", "INSERT"]
