@@ -90,12 +90,7 @@ def counts(conn: Connection, event_id: int) -> Counts:
 
 
 def _counts_of(row: Row) -> Counts:
-    return Counts(
-        capacity=row["counts_capacity"],
-        checked_in=row["counts_checked_in"],
-        in_hall=row["counts_in_hall"],
-        hall_capacity=row["counts_hall_capacity"],
-    )
+    return Counts(*(row[f"counts_{name}"] for name in ("capacity", "checked_in", "in_hall", "hall_capacity")))
 
 
 def _stored_answer(conn: Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
