@@ -236,12 +236,12 @@ def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_calle
     assert notes == ["a0", "a1", "a2", "b0", "b1", "b2"]
 
 
-def test_a_first_scan_at_the_door_is_five_statements_and_no_savepoint(
+def test_a_first_scan_at_the_door_is_four_statements_and_no_savepoint(
     pg_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each statement is a round trip to PostgreSQL on the one writer thread: a kiosk's first scan of a ticket is
-    the event with its token, the replay check with the token's kiosk, the ticket with the counts, and two inserts;
-    a batch whose writes all succeed runs without a SAVEPOINT per write."""
+    the event with its token, the scan_id's earlier answer and the token's kiosk; the ticket with the counts; and
+    two inserts. A batch whose writes all succeed runs without a SAVEPOINT per write."""
     event = seed_event(pg_settings)
     secret = make_token(pg_settings, event, Role.KIOSK, "受付1")
     with opened(pg_settings) as db:
@@ -262,4 +262,4 @@ def test_a_first_scan_at_the_door_is_five_statements_and_no_savepoint(
         monkeypatch.setattr(PgConnection, "execute", counted)
         answer = scan(second)
     assert (answer["result"], answer["checked_in"], answer["in_hall"]) == ("ok", 2, 2)
-    assert sent == ["SELECT", "SELECT", "SELECT", "INSERT", "INSERT"]
+    assert sent == ["SELECT", "SELECT", "INSERT", "INSERT"]

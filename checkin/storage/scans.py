@@ -15,7 +15,7 @@ from typing import Any
 
 from checkin import scans as rules
 from checkin import tickets
-from checkin.errors import NotCheckedIn
+from checkin.errors import Invalid, NotCheckedIn
 from checkin.models import Event, Registrant, iso
 from checkin.scans import Action, Counts, Decision, Method, Presence, Result, ScanRequest, Subject, WalkIn
 from checkin.storage import registrants as people
@@ -98,6 +98,15 @@ def _stored_answer(conn: Connection, event_id: int, scan_id: str) -> ScanOutcome
     return None if row is None else ScanOutcome(row[0], recorded=False)
 
 
+# What a scan needs before its decision, read in one statement: the answer its scan_id already got, and the
+# kiosk of the caller's token (`kiosk_for_token`'s first lookup). Over `e` (the event) and `t` (the token).
+_KNOWN_COLUMNS = "s.response AS stored_response, k.id AS kiosk_id, k.name AS kiosk_name"
+_KNOWN_JOINS = (
+    " LEFT JOIN scans s ON s.event_id = e.id AND s.scan_id = ?"
+    " LEFT JOIN kiosks k ON k.token_id = t.id AND k.event_id = e.id"
+)
+
+
 def _stored_or_scanner(
     conn: Connection, event_id: int, scan_id: str, caller: Caller, now: float
 ) -> ScanOutcome | Scanner:
@@ -105,14 +114,18 @@ def _stored_or_scanner(
     if caller.kiosk_token_id is None:
         return _stored_answer(conn, event_id, scan_id) or Scanner(caller.name)
     row = conn.execute(
-        "SELECT s.response, k.id, k.name FROM (SELECT 1) AS one LEFT JOIN scans s ON s.event_id = ? AND s.scan_id = ?"
-        " LEFT JOIN kiosks k ON k.token_id = ? AND k.event_id = ?",
-        (event_id, scan_id, caller.kiosk_token_id, event_id),
+        f"SELECT {_KNOWN_COLUMNS} FROM events e LEFT JOIN api_tokens t ON t.id = ?{_KNOWN_JOINS} WHERE e.id = ?",
+        (caller.kiosk_token_id, scan_id, event_id),
     ).fetchone()
-    if row[0] is not None:
-        return ScanOutcome(row[0], recorded=False)
-    if row[1] is not None:  # the token's kiosk, as `kiosk_for_token` finds it first
-        return Scanner(row[2], row[1])
+    return _known(conn, event_id, caller, now, row)
+
+
+def _known(conn: Connection, event_id: int, caller: Caller, now: float, row: Row) -> ScanOutcome | Scanner:
+    """The stored answer or the scanner from a row of `_KNOWN_COLUMNS` (its kiosk: that of the caller's token)."""
+    if row["stored_response"] is not None:
+        return ScanOutcome(row["stored_response"], recorded=False)
+    if row["kiosk_id"] is not None:
+        return Scanner(row["kiosk_name"], row["kiosk_id"])
     return _scanner(conn, event_id, caller, now)
 
 
@@ -237,8 +250,10 @@ def _log(
 def record_scan(conn: Connection, event: Event, scan: ScanRequest, caller: Caller, now: float) -> ScanOutcome:
     """Decide one scan, change attendance accordingly and log the attempt; a known scan_id changes nothing."""
     scanner = _stored_or_scanner(conn, event.id, scan.scan_id, caller, now)
-    if isinstance(scanner, ScanOutcome):
-        return scanner
+    return scanner if isinstance(scanner, ScanOutcome) else _decide(conn, event, scan, scanner, now)
+
+
+def _decide(conn: Connection, event: Event, scan: ScanRequest, scanner: Scanner, now: float) -> ScanOutcome:
     scanned_at, clamped = rules.clamp_scanned_at(scan.scanned_at, now)
     target, figures = _find(conn, event, scan)
     registrant, presence = target.registrant, target.presence
@@ -293,11 +308,23 @@ def scan_with_token(
 
     Each SQLite call on the event loop lets the writer thread take the GIL; looking up the event and
     the token there, then handing the scan over, cost a quarter more CPU per scan than this. `admit`
-    is the web's rule of who may scan: the caller a token scans as, or an error.
+    is the web's rule of who may scan: the caller a token scans as, or an error. The event, the token, the
+    answer the scan_id already got and the token's kiosk are one statement (each is a round trip on
+    PostgreSQL); the body is checked first, but a bad one is refused after the event and the token, as before.
     """
-    event, token = event_and_token(conn, slug, secret)
+    try:
+        scan: ScanRequest | None = rules.parse_scan(data)
+    except Invalid as exc:  # raised where it was before: after the event and the token
+        scan, invalid = None, exc
+    scan_id = "" if scan is None else scan.scan_id
+    event, token, row = event_and_token(conn, slug, secret, (_KNOWN_COLUMNS, _KNOWN_JOINS, (scan_id,)))
     caller = admit(event, token)
-    return record_scan(conn, event, rules.parse_scan(data), caller, now)
+    if scan is None:
+        raise invalid
+    if caller.kiosk_token_id is None or token is None or caller.kiosk_token_id != token.id:
+        return record_scan(conn, event, scan, caller, now)
+    scanner = _known(conn, event.id, caller, now, row)
+    return scanner if isinstance(scanner, ScanOutcome) else _decide(conn, event, scan, scanner, now)
 
 
 def check_in_by_organiser(conn: Connection, event: Event, registrant: int, actor: str, now: float) -> ScanOutcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from checkin.errors import NotFound
 from checkin.models import Event, Role
@@ -67,15 +68,23 @@ def resolve_token(conn: Connection, secret: str) -> TokenInfo | None:
     return None if row is None else _token_from_row(row)
 
 
-def event_and_token(conn: Connection, slug: str, secret: str) -> tuple[Event, TokenInfo | None]:
-    """`get_event` and `resolve_token` in one statement (one round trip on PostgreSQL): the door's first read."""
-    columns = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_COLUMNS)
+def event_and_token(
+    conn: Connection, slug: str, secret: str, more: tuple[str, str, tuple[Any, ...]] = ("", "", ())
+) -> tuple[Event, TokenInfo | None, Row]:
+    """`get_event` and `resolve_token` in one statement (one round trip on PostgreSQL): the door's first read.
+
+    `more`: further columns, LEFT JOINs over the event `e` and the token `t`, and the joins' parameters, read
+    in the same statement; the row holds them.
+    """
+    columns, joins, parameters = more
+    tokens = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_COLUMNS)
     row = conn.execute(
-        f"SELECT e.*, {columns} FROM events e LEFT JOIN api_tokens t ON {_LIVE} WHERE e.slug = ?",
-        (hash_secret(secret), slug),
+        f"SELECT e.*, {tokens}{', ' if columns else ''}{columns}"
+        f" FROM events e LEFT JOIN api_tokens t ON {_LIVE}{joins} WHERE e.slug = ?",
+        (hash_secret(secret), *parameters, slug),
     ).fetchone()
     event = event_of_slug(row, slug)
-    return event, None if row["token_id"] is None else _token_from_row(row, "token_")
+    return event, None if row["token_id"] is None else _token_from_row(row, "token_"), row
 
 
 def revoke_token(conn: Connection, token_id: int, now: float, actor: str, event_id: int | None = None) -> TokenInfo:
