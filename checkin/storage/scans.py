@@ -98,8 +98,8 @@ def _stored_answer(conn: Connection, event_id: int, scan_id: str) -> ScanOutcome
     return None if row is None else ScanOutcome(row[0], recorded=False)
 
 
-# What a scan needs before its decision, read in one statement: the answer its scan_id already got, and the
-# kiosk of the caller's token (`kiosk_for_token`'s first lookup). Over `e` (the event) and `t` (the token).
+# What a kiosk's scan needs before its decision, read with its event and token (`scan_with_token`): the answer
+# its scan_id already got, and the token's kiosk (`kiosk_for_token`'s first lookup). Over `e` and `t`.
 _KNOWN_COLUMNS = "s.response AS stored_response, k.id AS kiosk_id, k.name AS kiosk_name"
 _KNOWN_JOINS = (
     " LEFT JOIN scans s ON s.event_id = e.id AND s.scan_id = ?"
@@ -107,24 +107,11 @@ _KNOWN_JOINS = (
 )
 
 
-def _stored_or_scanner(
-    conn: Connection, event_id: int, scan_id: str, caller: Caller, now: float
-) -> ScanOutcome | Scanner:
-    """The answer a scan_id already got, else who scans: the replay check and the token's kiosk in one statement."""
-    if caller.kiosk_token_id is None:
-        return _stored_answer(conn, event_id, scan_id) or Scanner(caller.name)
-    row = conn.execute(
-        f"SELECT {_KNOWN_COLUMNS} FROM events e LEFT JOIN api_tokens t ON t.id = ?{_KNOWN_JOINS} WHERE e.id = ?",
-        (caller.kiosk_token_id, scan_id, event_id),
-    ).fetchone()
-    return _known(conn, event_id, caller, now, row)
-
-
 def _known(conn: Connection, event_id: int, caller: Caller, now: float, row: Row) -> ScanOutcome | Scanner:
-    """The stored answer or the scanner from a row of `_KNOWN_COLUMNS` (its kiosk: that of the caller's token)."""
+    """The stored answer, else the scanner, from a row of `_KNOWN_COLUMNS` (its kiosk: that of the caller's token)."""
     if row["stored_response"] is not None:
         return ScanOutcome(row["stored_response"], recorded=False)
-    if row["kiosk_id"] is not None:
+    if caller.kiosk_token_id is not None and row["kiosk_id"] is not None:
         return Scanner(row["kiosk_name"], row["kiosk_id"])
     return _scanner(conn, event_id, caller, now)
 
@@ -249,8 +236,10 @@ def _log(
 
 def record_scan(conn: Connection, event: Event, scan: ScanRequest, caller: Caller, now: float) -> ScanOutcome:
     """Decide one scan, change attendance accordingly and log the attempt; a known scan_id changes nothing."""
-    scanner = _stored_or_scanner(conn, event.id, scan.scan_id, caller, now)
-    return scanner if isinstance(scanner, ScanOutcome) else _decide(conn, event, scan, scanner, now)
+    stored = _stored_answer(conn, event.id, scan.scan_id)
+    if stored is not None:
+        return stored
+    return _decide(conn, event, scan, _scanner(conn, event.id, caller, now), now)
 
 
 def _decide(conn: Connection, event: Event, scan: ScanRequest, scanner: Scanner, now: float) -> ScanOutcome:
@@ -321,8 +310,8 @@ def scan_with_token(
     caller = admit(event, token)
     if scan is None:
         raise invalid
-    if caller.kiosk_token_id is None or token is None or caller.kiosk_token_id != token.id:
-        return record_scan(conn, event, scan, caller, now)
+    if caller.kiosk_token_id is not None and (token is None or caller.kiosk_token_id != token.id):
+        return record_scan(conn, event, scan, caller, now)  # a kiosk other than the token's (never from the web)
     scanner = _known(conn, event.id, caller, now, row)
     return scanner if isinstance(scanner, ScanOutcome) else _decide(conn, event, scan, scanner, now)
 
