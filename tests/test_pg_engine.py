@@ -263,3 +263,40 @@ def test_a_first_scan_at_the_door_is_four_statements_and_no_savepoint(
         answer = scan(second)
     assert (answer["result"], answer["checked_in"], answer["in_hall"]) == ("ok", 2, 2)
     assert sent == ["SELECT", "SELECT", "INSERT", "INSERT"]
+
+
+def test_a_write_that_raises_in_a_batch_rolls_back_alone_when_the_batch_runs_again_with_savepoints(
+    pg_settings: Settings,
+) -> None:
+    """A batch runs without savepoints first; a write of it that raises (its insert made, then an error) rolls the
+    whole batch back, which runs again with a SAVEPOINT per write: the neighbours commit once, the write that raised
+    leaves nothing, and every caller gets its own answer."""
+    url = pg_settings.db_url
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE notes (name TEXT PRIMARY KEY)")
+    runs: Counter[str] = Counter()
+
+    def hold(conn: Connection, started: threading.Event, release: threading.Event) -> None:
+        started.set()
+        release.wait(30)
+
+    def note(conn: Connection, name: str) -> str:
+        runs[name] += 1
+        conn.execute("INSERT INTO notes (name) VALUES (?)", (name,))
+        if name == "refused":
+            raise ValueError("refused")
+        return name
+
+    with opened(pg_settings) as db:
+        started, release = threading.Event(), threading.Event()
+        db.submit_write(hold, started, release)  # the writer busy: what is queued next forms one batch
+        assert started.wait(30)
+        futures = {name: db.submit_write(note, name) for name in ("a", "refused", "b")}
+        release.set()
+        with pytest.raises(ValueError, match="refused"):
+            futures["refused"].result(60)
+        assert (futures["a"].result(60), futures["b"].result(60)) == ("a", "b")
+    with psycopg.connect(url) as conn:
+        notes = [row[0] for row in conn.execute("SELECT name FROM notes ORDER BY name")]
+    assert notes == ["a", "b"]
+    assert runs == {"a": 2, "refused": 2, "b": 1}  # the first run ended at the write that raised
