@@ -3,9 +3,9 @@
 Several server processes may write to one PostgreSQL database at once, so the check-then-write inside
 storage functions (seats left, already checked in, a scan_id seen before, the waiting list) cannot
 rely on one writer as on SQLite: PostgreSQL enforces it. Within a process, writes are grouped as on
-SQLite (`storage.batch`): the writer thread runs every write waiting in one SERIALIZABLE transaction,
-each in its own SAVEPOINT, and commits once (one flush, and no conflicts between this process's own
-writes). When PostgreSQL refuses the batch (serialization_failure, deadlock_detected, or a unique key
+SQLite (`storage.batch`): the writer thread runs every write waiting in one SERIALIZABLE transaction
+and commits once (one flush, and no conflicts between this process's own writes); a write that raises
+makes the batch run again with a SAVEPOINT per write, where it rolls back alone. When PostgreSQL refuses the batch (serialization_failure, deadlock_detected, or a unique key
 taken by a concurrent transaction), the whole batch runs again from the start, alone among the writers
 of every server (an advisory lock), so a rush of conflicting writes (seats, one ticket at sixteen
 kiosks on three servers) degrades to one batch at a time instead of failing. Reads run on a pool of
