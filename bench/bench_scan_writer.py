@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import psycopg
 
 from bench import backends
 from bench.common import machine
-from checkin.models import Event, Mode, Role, parse_iso
+from checkin.models import Mode, Role
 from checkin.registration import Application
 from checkin.storage import registrants as store
 from checkin.storage.events import create_event
@@ -34,15 +35,9 @@ from checkin.storage.pgsql import PgConnection
 from checkin.storage.scans import scan_with_token
 from checkin.storage.staff import create_token
 from checkin.web.kiosk import _admit
+from tests.utils import EVENT as SYMPOSIUM
 
-EVENT = Event(
-    id=0,
-    slug="writer",
-    title="受付の書き込み",
-    starts_at=parse_iso("2026-12-04T13:30:00+09:00"),
-    ends_at=parse_iso("2026-12-04T16:30:00+09:00"),
-    capacity=1_000_000,
-)
+EVENT = replace(SYMPOSIUM, slug="writer", capacity=1_000_000)
 
 
 @contextmanager

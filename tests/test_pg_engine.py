@@ -17,7 +17,7 @@ from checkin.cli import main
 from checkin.errors import AlreadyExists, StorageUnavailable
 from checkin.models import Role
 from checkin.settings import Settings
-from checkin.storage import opened
+from checkin.storage import Engine, opened
 from checkin.storage.events import create_event, get_event
 from checkin.storage.kiosks import create_kiosk, list_kiosks
 from checkin.storage.pg import PgDatabase
@@ -178,6 +178,19 @@ def test_writes_leave_no_advisory_lock_behind_whatever_their_outcome(pg_settings
     assert held == (0,)
 
 
+def _hold(conn: Connection, started: threading.Event, release: threading.Event) -> None:
+    started.set()
+    release.wait(30)
+
+
+def _busy(engine: Engine) -> threading.Event:
+    """The engine's writer busy on one write until the event returned is set."""
+    started, release = threading.Event(), threading.Event()
+    engine.submit_write(_hold, started, release)
+    assert started.wait(30)
+    return release
+
+
 def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_caller_once(pg_settings: Settings) -> None:
     """Two processes' batches read one row and both update it: PostgreSQL refuses one at its update, and that
     batch (the notes before the update too) is rolled back and run again whole: nothing lost, nothing twice."""
@@ -187,10 +200,6 @@ def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_calle
         conn.execute("CREATE TABLE notes (name TEXT PRIMARY KEY)")
     runs: Counter[str] = Counter()
     both_read = threading.Barrier(2, timeout=30)
-
-    def hold(conn: Connection, started: threading.Event, release: threading.Event) -> None:
-        started.set()
-        release.wait(30)
 
     def note(conn: Connection, name: str) -> str:
         runs[name] += 1
@@ -210,12 +219,7 @@ def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_calle
     for engine in engines:
         engine.open()
     try:
-        releases = []
-        for engine in engines:  # each writer busy on one write, so what is queued next forms one batch
-            started, release = threading.Event(), threading.Event()
-            engine.submit_write(hold, started, release)
-            assert started.wait(30)
-            releases.append(release)
+        releases = [_busy(engine) for engine in engines]  # so what is queued next forms one batch
         for name, engine in zip("ab", engines, strict=True):
             for index in range(3):
                 futures[f"{name}{index}"] = engine.submit_write(note, f"{name}{index}")
@@ -276,10 +280,6 @@ def test_a_write_that_raises_in_a_batch_rolls_back_alone_when_the_batch_runs_aga
         conn.execute("CREATE TABLE notes (name TEXT PRIMARY KEY)")
     runs: Counter[str] = Counter()
 
-    def hold(conn: Connection, started: threading.Event, release: threading.Event) -> None:
-        started.set()
-        release.wait(30)
-
     def note(conn: Connection, name: str) -> str:
         runs[name] += 1
         conn.execute("INSERT INTO notes (name) VALUES (?)", (name,))
@@ -288,9 +288,7 @@ def test_a_write_that_raises_in_a_batch_rolls_back_alone_when_the_batch_runs_aga
         return name
 
     with opened(pg_settings) as db:
-        started, release = threading.Event(), threading.Event()
-        db.submit_write(hold, started, release)  # the writer busy: what is queued next forms one batch
-        assert started.wait(30)
+        release = _busy(db)  # so what is queued next forms one batch
         futures = {name: db.submit_write(note, name) for name in ("a", "refused", "b")}
         release.set()
         with pytest.raises(ValueError, match="refused"):

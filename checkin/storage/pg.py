@@ -5,8 +5,9 @@ storage functions (seats left, already checked in, a scan_id seen before, the wa
 rely on one writer as on SQLite: PostgreSQL enforces it. Within a process, writes are grouped as on
 SQLite (`storage.batch`): the writer thread runs every write waiting in one SERIALIZABLE transaction
 and commits once (one flush, and no conflicts between this process's own writes); a write that raises
-makes the batch run again with a SAVEPOINT per write, where it rolls back alone. When PostgreSQL refuses the batch (serialization_failure, deadlock_detected, or a unique key
-taken by a concurrent transaction), the whole batch runs again from the start, alone among the writers
+makes the batch run again with a SAVEPOINT per write, where it rolls back alone. When PostgreSQL refuses
+the batch (serialization_failure, deadlock_detected, or a unique key taken by a concurrent transaction),
+the whole batch runs again from the start, alone among the writers
 of every server (an advisory lock), so a rush of conflicting writes (seats, one ticket at sixteen
 kiosks on three servers) degrades to one batch at a time instead of failing. Reads run on a pool of
 threads at REPEATABLE READ, READ ONLY: one consistent snapshot, never refused.
