@@ -411,6 +411,18 @@ class Counts:
         """Places free in the hall now: the hall capacity less the people in the hall."""
         return self.hall_capacity - self.in_hall
 
+    def after(self, action: Action) -> Counts:
+        """The figures once `action` is done (what the attendance triggers count): a first check-in adds one
+        checked in and one in the hall, a re-entry one in the hall, an exit takes one out; a backdated first
+        check-in changes neither."""
+        if action is Action.ADMIT:
+            return replace(self, checked_in=self.checked_in + 1, in_hall=self.in_hall + 1)
+        if action is Action.REENTER:
+            return replace(self, in_hall=self.in_hall + 1)
+        if action is Action.EXIT:
+            return replace(self, in_hall=self.in_hall - 1)
+        return self
+
 
 def answer(
     decision: Decision,

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import traceback
 from collections import Counter
 from concurrent.futures import Future
+from typing import Any
 
 import psycopg
 import pytest
 
 from checkin.cli import main
 from checkin.errors import AlreadyExists, StorageUnavailable
+from checkin.models import Role
 from checkin.settings import Settings
-from checkin.storage import opened
+from checkin.storage import Engine, opened
 from checkin.storage.events import create_event, get_event
 from checkin.storage.kiosks import create_kiosk, list_kiosks
 from checkin.storage.pg import PgDatabase
-from checkin.storage.pgsql import to_postgres
+from checkin.storage.pgsql import PgConnection, to_postgres
+from checkin.storage.scans import scan_with_token
 from checkin.storage.sql import Connection
-from tests.conftest import seed_event
+from checkin.web.kiosk import _admit
+from tests.conftest import make_token, seed_event
+from tests.door_helpers import code_of, register, scan_id
 from tests.pg import admin_connection, fresh_database
 from tests.utils import EVENT
 
@@ -172,6 +178,19 @@ def test_writes_leave_no_advisory_lock_behind_whatever_their_outcome(pg_settings
     assert held == (0,)
 
 
+def _hold(conn: Connection, started: threading.Event, release: threading.Event) -> None:
+    started.set()
+    release.wait(30)
+
+
+def _busy(engine: Engine) -> threading.Event:
+    """The engine's writer busy on one write until the event returned is set."""
+    started, release = threading.Event(), threading.Event()
+    engine.submit_write(_hold, started, release)
+    assert started.wait(30)
+    return release
+
+
 def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_caller_once(pg_settings: Settings) -> None:
     """Two processes' batches read one row and both update it: PostgreSQL refuses one at its update, and that
     batch (the notes before the update too) is rolled back and run again whole: nothing lost, nothing twice."""
@@ -181,10 +200,6 @@ def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_calle
         conn.execute("CREATE TABLE notes (name TEXT PRIMARY KEY)")
     runs: Counter[str] = Counter()
     both_read = threading.Barrier(2, timeout=30)
-
-    def hold(conn: Connection, started: threading.Event, release: threading.Event) -> None:
-        started.set()
-        release.wait(30)
 
     def note(conn: Connection, name: str) -> str:
         runs[name] += 1
@@ -204,12 +219,7 @@ def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_calle
     for engine in engines:
         engine.open()
     try:
-        releases = []
-        for engine in engines:  # each writer busy on one write, so what is queued next forms one batch
-            started, release = threading.Event(), threading.Event()
-            engine.submit_write(hold, started, release)
-            assert started.wait(30)
-            releases.append(release)
+        releases = [_busy(engine) for engine in engines]  # so what is queued next forms one batch
         for name, engine in zip("ab", engines, strict=True):
             for index in range(3):
                 futures[f"{name}{index}"] = engine.submit_write(note, f"{name}{index}")
@@ -228,3 +238,63 @@ def test_a_batch_refused_for_a_conflict_runs_again_whole_and_answers_every_calle
         assert conn.execute("SELECT n FROM tally").fetchone() == (2,)
         notes = [row[0] for row in conn.execute("SELECT name FROM notes ORDER BY name")]
     assert notes == ["a0", "a1", "a2", "b0", "b1", "b2"]
+
+
+def test_a_first_scan_at_the_door_is_four_statements_and_no_savepoint(
+    pg_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each statement is a round trip to PostgreSQL on the one writer thread: a kiosk's first scan of a ticket is
+    the event with its token, the scan_id's earlier answer and the token's kiosk; the ticket with the counts; and
+    two inserts. A batch whose writes all succeed runs without a SAVEPOINT per write."""
+    event = seed_event(pg_settings)
+    secret = make_token(pg_settings, event, Role.KIOSK, "受付1")
+    with opened(pg_settings) as db:
+        first, second = (code_of(registration) for registration in register(db, event, 2))
+
+        def scan(code: str) -> dict[str, object]:
+            data = {"code": code, "scan_id": scan_id()}
+            return db.write_sync(scan_with_token, event.slug, secret, data, time.time(), _admit).body
+
+        assert scan(first)["result"] == "ok"  # the token's first scan makes its kiosk row
+        sent: list[str] = []
+        execute = PgConnection.execute
+
+        def counted(conn: PgConnection, sql: str, parameters: Any = (), /) -> Any:
+            sent.append(sql.split()[0].upper())
+            return execute(conn, sql, parameters)
+
+        monkeypatch.setattr(PgConnection, "execute", counted)
+        answer = scan(second)
+    assert (answer["result"], answer["checked_in"], answer["in_hall"]) == ("ok", 2, 2)
+    assert sent == ["SELECT", "SELECT", "INSERT", "INSERT"]
+
+
+def test_a_write_that_raises_in_a_batch_rolls_back_alone_when_the_batch_runs_again_with_savepoints(
+    pg_settings: Settings,
+) -> None:
+    """A batch runs without savepoints first; a write of it that raises (its insert made, then an error) rolls the
+    whole batch back, which runs again with a SAVEPOINT per write: the neighbours commit once, the write that raised
+    leaves nothing, and every caller gets its own answer."""
+    url = pg_settings.db_url
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE notes (name TEXT PRIMARY KEY)")
+    runs: Counter[str] = Counter()
+
+    def note(conn: Connection, name: str) -> str:
+        runs[name] += 1
+        conn.execute("INSERT INTO notes (name) VALUES (?)", (name,))
+        if name == "refused":
+            raise ValueError("refused")
+        return name
+
+    with opened(pg_settings) as db:
+        release = _busy(db)  # so what is queued next forms one batch
+        futures = {name: db.submit_write(note, name) for name in ("a", "refused", "b")}
+        release.set()
+        with pytest.raises(ValueError, match="refused"):
+            futures["refused"].result(60)
+        assert (futures["a"].result(60), futures["b"].result(60)) == ("a", "b")
+    with psycopg.connect(url) as conn:
+        notes = [row[0] for row in conn.execute("SELECT name FROM notes ORDER BY name")]
+    assert notes == ["a", "b"]
+    assert runs == {"a": 2, "refused": 2, "b": 1}  # the first run ended at the write that raised

@@ -4,6 +4,14 @@ One writer thread per process takes every write waiting, runs them in one transa
 SAVEPOINT, so one that raises rolls back alone), commits once, and only then answers the callers: a
 rush of check-ins costs one commit flush per batch. The engines differ in what a failed batch means,
 so they pass in how an error of one write is reported (`error_of`, which may raise to end the batch).
+`GroupedWriter` is the write half of both engines' interface over that queue.
+
+A SAVEPOINT per write costs PostgreSQL two round trips and a subtransaction per write (past 64 in one
+transaction, every other session's snapshot must look subtransactions up), so there a batch first runs
+without them (`savepoints=False`): a write that raises ends such a run (`WriteRaised`), and the engine
+rolls the whole batch back and runs it again with savepoints. Storage functions are pure functions of
+the database (the same property that lets a batch refused for a conflict run again), so the second run
+answers every caller as the first would have.
 """
 
 from __future__ import annotations
@@ -12,10 +20,14 @@ import asyncio
 import contextlib
 import functools
 import queue
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
+from checkin.storage.engine import Fn
+
+P = ParamSpec("P")
 T = TypeVar("T")
 
 Outcome = tuple[Any, bool, Any]  # a write's future (of a thread or of an event loop), succeeded, result or exception
@@ -76,10 +88,59 @@ class WriteQueue:
                 return
 
 
-def run_in_savepoints(
-    conn: Executes, batch: list[Write], error_of: Callable[[BaseException], BaseException]
+class GroupedWriter:
+    """Writes through a `WriteQueue` that the engine's writer thread (`_writer`, None when closed) takes in batches."""
+
+    _queue: WriteQueue
+    _writer: threading.Thread | None
+
+    def submit_write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Queue a write; the future resolves after the commit that holds it."""
+        self._check_open()
+        return self._queue.submit(fn, args, kwargs)
+
+    def _check_open(self) -> None:
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+
+    async def write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, *args)`` in the writer's next transaction; return once it is committed."""
+        self._check_open()
+        return await self._queue.write(fn, args, kwargs)
+
+    def write_sync(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """The same from a thread without a loop (the command line)."""
+        return self.submit_write(fn, *args, **kwargs).result()
+
+
+class WriteRaised(Exception):
+    """A write of a batch run without savepoints raised `error` (as `error_of` gave it): nothing may be committed."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def run_writes(
+    conn: Executes,
+    batch: list[Write],
+    error_of: Callable[[BaseException], BaseException],
+    *,
+    savepoints: bool = True,
 ) -> list[Outcome]:
-    """Run each write in its own SAVEPOINT; one that raises rolls back alone and gets `error_of` its error."""
+    """Run each write in its own SAVEPOINT; one that raises rolls back alone and gets `error_of` its error.
+
+    Without `savepoints`, the writes run one after another in the transaction, and the first that raises
+    ends the run with `WriteRaised` (unless `error_of` raises first: a refusal of the whole batch).
+    """
+    if not savepoints:
+        results: list[Outcome] = []
+        for fn, args, future in batch:
+            try:
+                results.append((future, True, fn(conn, *args)))
+            except BaseException as exc:  # reported to the caller, or the batch runs again with savepoints
+                raise WriteRaised(error_of(exc)) from exc
+        return results
     outcomes: list[Outcome] = []
     for fn, args, future in batch:
         conn.execute("SAVEPOINT one")

@@ -20,12 +20,12 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from checkin.errors import StorageUnavailable
-from checkin.storage.batch import Write, WriteQueue, failed, run_in_savepoints, settle
+from checkin.storage.batch import GroupedWriter, Write, WriteQueue, failed, run_writes, settle
 from checkin.storage.engine import Fn
 from checkin.storage.schema import migrate
 
@@ -68,7 +68,7 @@ def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) ->
     return conn
 
 
-class Database:
+class Database(GroupedWriter):
     """Async access to one SQLite file: ``await db.write(fn, ...)`` and ``await db.read(fn, ...)``."""
 
     def __init__(
@@ -125,24 +125,6 @@ class Database:
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
-
-    def submit_write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        """Queue a write; the future resolves after the commit that holds it."""
-        self._check_open()
-        return self._queue.submit(fn, args, kwargs)
-
-    def _check_open(self) -> None:
-        if self._writer is None:
-            raise RuntimeError("database is not open")
-
-    async def write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(conn, *args)`` in a write transaction; return once it is committed."""
-        self._check_open()
-        return await self._queue.write(fn, args, kwargs)
-
-    def write_sync(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """The same from a thread without a loop (the command line)."""
-        return self.submit_write(fn, *args, **kwargs).result()
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -222,7 +204,7 @@ class Database:
 
         try:
             conn.execute("BEGIN IMMEDIATE")
-            outcomes = run_in_savepoints(conn, batch, error_of)
+            outcomes = run_writes(conn, batch, error_of)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             cause = faults[0] if faults else exc

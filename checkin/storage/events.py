@@ -75,7 +75,11 @@ def create_event(conn: Connection, event: Event, now: float, actor: str = "syste
 
 def get_event(conn: Connection, slug: str) -> Event:
     """The event with this slug, or EventNotFound."""
-    row = conn.execute("SELECT * FROM events WHERE slug = ?", (slug,)).fetchone()
+    return event_of_slug(conn.execute("SELECT * FROM events WHERE slug = ?", (slug,)).fetchone(), slug)
+
+
+def event_of_slug(row: Row | None, slug: str) -> Event:
+    """The event a query by slug found (its columns first, by their names), or EventNotFound."""
     if row is None:
         raise EventNotFound(f"no event {slug!r}")
     return event_from_row(row)

@@ -3,10 +3,11 @@
 Several server processes may write to one PostgreSQL database at once, so the check-then-write inside
 storage functions (seats left, already checked in, a scan_id seen before, the waiting list) cannot
 rely on one writer as on SQLite: PostgreSQL enforces it. Within a process, writes are grouped as on
-SQLite (`storage.batch`): the writer thread runs every write waiting in one SERIALIZABLE transaction,
-each in its own SAVEPOINT, and commits once (one flush, and no conflicts between this process's own
-writes). When PostgreSQL refuses the batch (serialization_failure, deadlock_detected, or a unique key
-taken by a concurrent transaction), the whole batch runs again from the start, alone among the writers
+SQLite (`storage.batch`): the writer thread runs every write waiting in one SERIALIZABLE transaction
+and commits once (one flush, and no conflicts between this process's own writes); a write that raises
+makes the batch run again with a SAVEPOINT per write, where it rolls back alone. When PostgreSQL refuses
+the batch (serialization_failure, deadlock_detected, or a unique key taken by a concurrent transaction),
+the whole batch runs again from the start, alone among the writers
 of every server (an advisory lock), so a rush of conflicting writes (seats, one ticket at sixteen
 kiosks on three servers) degrades to one batch at a time instead of failing. Reads run on a pool of
 threads at REPEATABLE READ, READ ONLY: one consistent snapshot, never refused.
@@ -37,7 +38,7 @@ import psycopg_pool
 from psycopg import errors
 
 from checkin.errors import StorageUnavailable
-from checkin.storage.batch import Outcome, Write, WriteQueue, failed, run_in_savepoints, settle
+from checkin.storage.batch import GroupedWriter, Outcome, Write, WriteQueue, WriteRaised, failed, run_writes, settle
 from checkin.storage.engine import Fn
 from checkin.storage.pg_schema import migrate_pg
 from checkin.storage.pgsql import PgConnection, PgIntegrityError, configure
@@ -84,7 +85,7 @@ def _unavailable(exc: BaseException) -> StorageUnavailable:
     return unavailable
 
 
-class PgDatabase:
+class PgDatabase(GroupedWriter):
     """Async access to one PostgreSQL database, with the interface of the SQLite `Database`."""
 
     def __init__(self, url: str, pool_size: int = 8) -> None:
@@ -175,28 +176,40 @@ class PgDatabase:
             settle(self._run_batch(batch))
 
     def _run_batch(self, batch: list[Write]) -> list[Outcome]:
-        """Run a batch; after a conflict, all of it again, alone among the writers of every server (see WRITERS)."""
+        """Run a batch; after a conflict, all of it again, alone among the writers of every server (see WRITERS).
+
+        A batch first runs without a SAVEPOINT per write (`storage.batch`); if one of its writes raises,
+        nothing of it is committed: a batch of that one write is answered with its error, a longer one
+        runs again with savepoints, where that write rolls back alone.
+        """
         pause = FIRST_PAUSE
         contended = time.monotonic() < self._contended_until
-        for attempt in range(ATTEMPTS):
+        savepoints = False
+        attempt = 0
+        while True:
             alone = bool(attempt) or contended
             error_of = _alone_error if alone else _side_by_side_error
             try:
                 return self._transaction(
                     f"SELECT {'pg_advisory_lock' if alone else 'pg_advisory_lock_shared'}({WRITERS});"
                     " COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE",
-                    functools.partial(run_in_savepoints, batch=batch, error_of=error_of),
+                    functools.partial(run_writes, batch=batch, error_of=error_of, savepoints=savepoints),
                     "SELECT pg_advisory_unlock_all()",
                 )
+            except WriteRaised as raised:
+                if len(batch) == 1:  # a connection lost under it is a 503, as at any other statement
+                    lost = isinstance(raised.error, psycopg.OperationalError)
+                    return failed(batch, _unavailable(raised.error) if lost else raised.error)
+                savepoints = True
             except (*RETRIED, sqlite3.IntegrityError) as exc:
-                if not _conflict(exc) or attempt == ATTEMPTS - 1:
+                attempt += 1
+                if not _conflict(exc) or attempt == ATTEMPTS:
                     return failed(batch, _unavailable(exc) if isinstance(exc, RETRIED) else exc)
                 self._contended_until = time.monotonic() + CONTENDED_FOR
                 time.sleep(random.uniform(0, pause))
                 pause = min(pause * 2, 0.25)
             except Exception as exc:  # a lost connection (StorageUnavailable), a COMMIT refused: nothing committed
                 return failed(batch, exc)
-        raise AssertionError("unreachable")
 
     def _run_read(self, call: Callable[[PgConnection], T]) -> T:
         return self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", call)
@@ -205,24 +218,6 @@ class PgDatabase:
         if self._threads is None:
             raise RuntimeError("database is not open")
         return self._threads.submit(run, call)
-
-    def submit_write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        """Queue a write; the future resolves after the commit that holds it."""
-        self._check_open()
-        return self._queue.submit(fn, args, kwargs)
-
-    def _check_open(self) -> None:
-        if self._writer is None:
-            raise RuntimeError("database is not open")
-
-    async def write(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(conn, *args)`` in the writer's next transaction; return once it is committed."""
-        self._check_open()
-        return await self._queue.write(fn, args, kwargs)
-
-    def write_sync(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """The same from a thread without a loop (the command line)."""
-        return self.submit_write(fn, *args, **kwargs).result()
 
     async def read(self, fn: Fn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(conn, *args)`` in one consistent read-only snapshot."""

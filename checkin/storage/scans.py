@@ -15,14 +15,14 @@ from typing import Any
 
 from checkin import scans as rules
 from checkin import tickets
-from checkin.errors import NotCheckedIn
+from checkin.errors import Invalid, NotCheckedIn
 from checkin.models import Event, Registrant, iso
 from checkin.scans import Action, Counts, Decision, Method, Presence, Result, ScanRequest, Subject, WalkIn
 from checkin.storage import registrants as people
-from checkin.storage.events import audit, get_event
+from checkin.storage.events import audit
 from checkin.storage.kiosks import kiosk_for_token
 from checkin.storage.sql import Connection, Row
-from checkin.storage.staff import TokenInfo, resolve_token
+from checkin.storage.staff import TokenInfo, event_and_token
 
 # Warnings that an organiser should be able to find later in the audit log.
 FLAGGED = frozenset({"admitted_offline_revoked", "earlier_scan_stands", "over_capacity"})
@@ -76,19 +76,44 @@ def text_hash(raw: str) -> str:
     return hashlib.sha256(tickets.normalise(raw).encode("utf-8")).hexdigest()
 
 
+# An event's figures, from `events e` joined with `attendance_counts c` (kept exact by triggers).
+_COUNTS = (
+    "e.capacity AS counts_capacity, c.checked_in AS counts_checked_in, c.in_hall AS counts_in_hall,"
+    " COALESCE(e.hall_capacity, e.capacity) AS counts_hall_capacity"
+)
+_COUNTED = "events e JOIN attendance_counts c ON c.event_id = e.id"
+
+
 def counts(conn: Connection, event_id: int) -> Counts:
     """Capacities, people checked in and people in the hall now (kept exact by triggers)."""
-    row = conn.execute(
-        "SELECT e.capacity, c.checked_in, c.in_hall, COALESCE(e.hall_capacity, e.capacity) FROM events e"
-        " JOIN attendance_counts c ON c.event_id = e.id WHERE e.id = ?",
-        (event_id,),
-    ).fetchone()
-    return Counts(capacity=row[0], checked_in=row[1], in_hall=row[2], hall_capacity=row[3])
+    return _counts_of(conn.execute(f"SELECT {_COUNTS} FROM {_COUNTED} WHERE e.id = ?", (event_id,)).fetchone())
+
+
+def _counts_of(row: Row) -> Counts:
+    return Counts(*(row[f"counts_{name}"] for name in ("capacity", "checked_in", "in_hall", "hall_capacity")))
 
 
 def _stored_answer(conn: Connection, event_id: int, scan_id: str) -> ScanOutcome | None:
     row = conn.execute("SELECT response FROM scans WHERE event_id = ? AND scan_id = ?", (event_id, scan_id)).fetchone()
     return None if row is None else ScanOutcome(row[0], recorded=False)
+
+
+# What a kiosk's scan needs before its decision, read with its event and token (`scan_with_token`): the answer
+# its scan_id already got, and the token's kiosk (`kiosk_for_token`'s first lookup). Over `e` and `t`.
+_KNOWN_COLUMNS = "s.response AS stored_response, k.id AS kiosk_id, k.name AS kiosk_name"
+_KNOWN_JOINS = (
+    " LEFT JOIN scans s ON s.event_id = e.id AND s.scan_id = ?"
+    " LEFT JOIN kiosks k ON k.token_id = t.id AND k.event_id = e.id"
+)
+
+
+def _known(conn: Connection, event_id: int, caller: Caller, now: float, row: Row) -> ScanOutcome | Scanner:
+    """The stored answer, else the scanner, from a row of `_KNOWN_COLUMNS` (its kiosk: that of the caller's token)."""
+    if row["stored_response"] is not None:
+        return ScanOutcome(row["stored_response"], recorded=False)
+    if caller.kiosk_token_id is not None and row["kiosk_id"] is not None:
+        return Scanner(row["kiosk_name"], row["kiosk_id"])
+    return _scanner(conn, event_id, caller, now)
 
 
 def _scanner(conn: Connection, event_id: int, caller: Caller, now: float) -> Scanner:
@@ -101,29 +126,32 @@ def _scanner(conn: Connection, event_id: int, caller: Caller, now: float) -> Sca
 _PRESENCE = "a.first_checked_in_at, a.first_kiosk, a.inside, a.last_moved_at"
 
 
-def _find(conn: Connection, event: Event, scan: ScanRequest) -> _Target:
-    """The registrant a scan points at, with their attendance, in one query (the writer's time is the door's)."""
+def _find(conn: Connection, event: Event, scan: ScanRequest) -> tuple[_Target, Counts]:
+    """The registrant a scan points at, with their attendance, and the event's counts, in one query (the
+    writer's time is the door's)."""
     if scan.registrant_id is not None:
         row = conn.execute(
-            f"SELECT r.*, {_PRESENCE} FROM registrants r LEFT JOIN attendance a ON a.registrant_id = r.id"
-            " WHERE r.id = ? AND r.event_id = ?",
+            f"SELECT r.*, {_PRESENCE}, {_COUNTS} FROM {_COUNTED}"
+            " LEFT JOIN registrants r ON r.id = ? AND r.event_id = e.id"
+            " LEFT JOIN attendance a ON a.registrant_id = r.id WHERE e.id = ?",
             (scan.registrant_id, event.id),
         ).fetchone()
-        return _Target(Result.UNKNOWN) if row is None else _found(row, False, None)
+        return (_Target(Result.UNKNOWN) if row["id"] is None else _found(row, False, None)), _counts_of(row)
     raw = rules.extract_code(scan.code or "")
     digest = text_hash(raw)
     # Look the code up first: a ticket we issued is well-formed, so only a miss needs the format check.
     row = conn.execute(
-        f"SELECT t.revoked_at AS ticket_revoked_at, t.event_id AS ticket_event_id, r.*, {_PRESENCE} FROM tickets t"
-        " JOIN registrants r ON r.id = t.registrant_id LEFT JOIN attendance a ON a.registrant_id = r.id"
-        " WHERE t.code_hash = ?",
-        (digest,),
+        f"SELECT t.revoked_at AS ticket_revoked_at, t.event_id AS ticket_event_id, r.*, {_PRESENCE}, {_COUNTS}"
+        f" FROM {_COUNTED} LEFT JOIN tickets t ON t.code_hash = ? LEFT JOIN registrants r ON r.id = t.registrant_id"
+        " LEFT JOIN attendance a ON a.registrant_id = r.id WHERE e.id = ?",
+        (digest, event.id),
     ).fetchone()
-    if row is None:
-        return _Target(rules.code_problem(raw, event.slug) or Result.UNKNOWN, code_hash=digest)
+    figures = _counts_of(row)
+    if row["ticket_event_id"] is None:
+        return _Target(rules.code_problem(raw, event.slug) or Result.UNKNOWN, code_hash=digest), figures
     if row["ticket_event_id"] != event.id:
-        return _Target(Result.WRONG_EVENT, code_hash=digest)
-    return _found(row, row["ticket_revoked_at"] is not None, digest)
+        return _Target(Result.WRONG_EVENT, code_hash=digest), figures
+    return _found(row, row["ticket_revoked_at"] is not None, digest), figures
 
 
 def _found(row: Row, ticket_revoked: bool, code_hash: str | None) -> _Target:
@@ -211,9 +239,12 @@ def record_scan(conn: Connection, event: Event, scan: ScanRequest, caller: Calle
     stored = _stored_answer(conn, event.id, scan.scan_id)
     if stored is not None:
         return stored
-    scanner = _scanner(conn, event.id, caller, now)
+    return _decide(conn, event, scan, _scanner(conn, event.id, caller, now), now)
+
+
+def _decide(conn: Connection, event: Event, scan: ScanRequest, scanner: Scanner, now: float) -> ScanOutcome:
     scanned_at, clamped = rules.clamp_scanned_at(scan.scanned_at, now)
-    target = _find(conn, event, scan)
+    target, figures = _find(conn, event, scan)
     registrant, presence = target.registrant, target.presence
     if scan.scanned_at is None and presence is not None:
         # A live scan happens when it is decided: what stands was decided before it, even if its time of
@@ -223,12 +254,13 @@ def record_scan(conn: Connection, event: Event, scan: ScanRequest, caller: Calle
         decision = Decision(target.problem or Result.UNKNOWN)
     else:
         subject = Subject(registrant.mode, registrant.status, target.ticket_revoked)
-        room = counts(conn, event.id).room
+        room = figures.room
         decision = rules.decide(subject, presence, scan.direction, scanned_at, room, scan.offline_decision, scan.admit)
         _apply(conn, event.id, registrant.id, decision.action, scanned_at, scanner.name)
+        figures = figures.after(decision.action)
     decision = _adjusted(decision, clamped)
     first = _first(decision, presence, scanned_at, scanner.name)
-    text = to_json(rules.answer(decision, scan.scan_id, registrant, first, counts(conn, event.id), event.tz))
+    text = to_json(rules.answer(decision, scan.scan_id, registrant, first, figures, event.tz))
     _log(conn, event, scan, scanner, decision, registrant, target.code_hash, (scanned_at, now), text)
     return ScanOutcome(text, recorded=True)
 
@@ -265,11 +297,23 @@ def scan_with_token(
 
     Each SQLite call on the event loop lets the writer thread take the GIL; looking up the event and
     the token there, then handing the scan over, cost a quarter more CPU per scan than this. `admit`
-    is the web's rule of who may scan: the caller a token scans as, or an error.
+    is the web's rule of who may scan: the caller a token scans as, or an error. The event, the token, the
+    answer the scan_id already got and the token's kiosk are one statement (each is a round trip on
+    PostgreSQL); the body is checked first, but a bad one is refused after the event and the token, as before.
     """
-    event = get_event(conn, slug)
-    caller = admit(event, resolve_token(conn, secret))
-    return record_scan(conn, event, rules.parse_scan(data), caller, now)
+    try:
+        scan: ScanRequest | None = rules.parse_scan(data)
+    except Invalid as exc:  # raised where it was before: after the event and the token
+        scan, invalid = None, exc
+    scan_id = "" if scan is None else scan.scan_id
+    event, token, row = event_and_token(conn, slug, secret, (_KNOWN_COLUMNS, _KNOWN_JOINS, (scan_id,)))
+    caller = admit(event, token)
+    if scan is None:
+        raise invalid
+    if caller.kiosk_token_id is not None and (token is None or caller.kiosk_token_id != token.id):
+        return record_scan(conn, event, scan, caller, now)  # a kiosk other than the token's (never from the web)
+    scanner = _known(conn, event.id, caller, now, row)
+    return scanner if isinstance(scanner, ScanOutcome) else _decide(conn, event, scan, scanner, now)
 
 
 def check_in_by_organiser(conn: Connection, event: Event, registrant: int, actor: str, now: float) -> ScanOutcome:

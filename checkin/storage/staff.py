@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from checkin.errors import NotFound
-from checkin.models import Role
-from checkin.storage.events import audit
+from checkin.models import Event, Role
+from checkin.storage.events import audit, event_of_slug
 from checkin.storage.sql import Connection, Row
 
 TOKEN_PREFIX = "ckt_"  # noqa: S105 (a prefix, not a secret)
@@ -29,14 +30,17 @@ class TokenInfo:
     revoked_at: float | None
 
 
-def _token_from_row(row: Row) -> TokenInfo:
+_TOKEN_COLUMNS = ("id", "role", "name", "event_id", "created_at", "revoked_at")
+
+
+def _token_from_row(row: Row, prefix: str = "") -> TokenInfo:
     return TokenInfo(
-        id=row["id"],
-        role=Role(row["role"]),
-        name=row["name"],
-        event_id=row["event_id"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
+        id=row[f"{prefix}id"],
+        role=Role(row[f"{prefix}role"]),
+        name=row[f"{prefix}name"],
+        event_id=row[f"{prefix}event_id"],
+        created_at=row[f"{prefix}created_at"],
+        revoked_at=row[f"{prefix}revoked_at"],
     )
 
 
@@ -54,12 +58,33 @@ def create_token(
     return _token_from_row(row), secret
 
 
+# An api_tokens row `t` of a secret, unless revoked.
+_LIVE = "t.token_hash = ? AND t.revoked_at IS NULL"
+
+
 def resolve_token(conn: Connection, secret: str) -> TokenInfo | None:
     """The live token with this secret, or None (unknown or revoked)."""
-    row = conn.execute(
-        "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (hash_secret(secret),)
-    ).fetchone()
+    row = conn.execute(f"SELECT * FROM api_tokens t WHERE {_LIVE}", (hash_secret(secret),)).fetchone()
     return None if row is None else _token_from_row(row)
+
+
+def event_and_token(
+    conn: Connection, slug: str, secret: str, more: tuple[str, str, tuple[Any, ...]] = ("", "", ())
+) -> tuple[Event, TokenInfo | None, Row]:
+    """`get_event` and `resolve_token` in one statement (one round trip on PostgreSQL): the door's first read.
+
+    `more`: further columns, LEFT JOINs over the event `e` and the token `t`, and the joins' parameters, read
+    in the same statement; the row holds them.
+    """
+    columns, joins, parameters = more
+    tokens = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_COLUMNS)
+    row = conn.execute(
+        f"SELECT e.*, {tokens}{', ' if columns else ''}{columns}"
+        f" FROM events e LEFT JOIN api_tokens t ON {_LIVE}{joins} WHERE e.slug = ?",
+        (hash_secret(secret), *parameters, slug),
+    ).fetchone()
+    event = event_of_slug(row, slug)
+    return event, None if row["token_id"] is None else _token_from_row(row, "token_"), row
 
 
 def revoke_token(conn: Connection, token_id: int, now: float, actor: str, event_id: int | None = None) -> TokenInfo:
