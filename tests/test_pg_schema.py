@@ -15,6 +15,7 @@ from checkin.scans import Direction, ScanRequest
 from checkin.settings import Settings
 from checkin.storage import opened
 from checkin.storage.pg_schema import MIGRATIONS_PG
+from checkin.storage.pgsql import to_postgres
 from checkin.storage.registrants import cancel
 from checkin.storage.scans import Caller, record_scan, undo_checkin
 from checkin.storage.schema import MIGRATIONS
@@ -133,3 +134,38 @@ def test_postgresql_triggers_keep_the_same_counts_and_sequences(settings: Settin
         pg = _day(replace(settings, db_url=url))
     assert lite["attendance_counts"] == [(1, 2, 1)]
     assert lite == pg
+
+
+def test_one_viewers_open_viewing_is_found_by_its_own_index_entry_before_any_statistics() -> None:
+    """A viewer's start, end and hand-over find its open viewing through (event, viewer), even in a database no
+    ANALYZE has seen yet (the first minutes of a day): not by walking every open viewing of the event."""
+    statement, _ = to_postgres(
+        "UPDATE viewing_intervals SET ended_at = ? WHERE event_id = ? AND viewer_key = ? AND ended_at IS NULL"
+        " AND server_id = ?"
+    )
+    with fresh_database() as url, psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO events (slug, title, starts_at, ends_at, capacity, created_at) VALUES ('e', 'e', 1, 2, 1, 1)"
+        )
+        conn.execute(
+            "INSERT INTO viewing_intervals (event_id, viewer_key, started_at, last_seen_at, server_id)"
+            " SELECT (SELECT id FROM events), 'anon:' || n, 1, 1, 's' FROM generate_series(1, 5000) n"
+        )
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {statement}", (2.0, 1, "anon:7", "s"), prepare=True))
+    assert "viewing_one_open" in plan and re.search(r"Index Cond: .*viewer_key", plan), plan
+
+
+def test_sqlite_finds_one_viewers_open_viewing_by_its_own_index_entry(tmp_path: Path) -> None:
+    """The same on SQLite."""
+    with sqlite3.connect(tmp_path / "plan.db") as conn:
+        for _, script in sorted(MIGRATIONS):
+            conn.executescript(script)
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN UPDATE viewing_intervals SET ended_at = 2 WHERE event_id = 1"
+                " AND viewer_key = 'anon:7' AND ended_at IS NULL AND server_id = 's'"
+            )
+        )
+    assert "viewing_one_open (event_id=? AND viewer_key=?)" in plan, plan

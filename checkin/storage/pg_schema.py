@@ -322,7 +322,12 @@ CREATE TRIGGER kiosk_scan_totals_insert AFTER INSERT ON scans
     FOR EACH ROW WHEN (NEW.kiosk_id IS NOT NULL) EXECUTE FUNCTION kiosk_scan_totals_insert();
 """
 
-MIGRATIONS_PG: list[tuple[int, str]] = [(14, V14)]
+# See schema.V15: one viewer's open viewing is found by viewing_one_open alone.
+V15 = """
+DROP INDEX viewing_open;
+"""
+
+MIGRATIONS_PG: list[tuple[int, str]] = [(14, V14), (15, V15)]
 
 
 def migrate_pg(conn: psycopg.Connection[Any]) -> int:
