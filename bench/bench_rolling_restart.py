@@ -36,7 +36,7 @@ from bench import backends
 from bench.bench_scans import KIOSKS, SLUG, Seeded, scans_logged_ok, seed
 from bench.bench_viewers import queries
 from bench.bench_viewers_scaled import Stats, client, collect, raise_nofile, source_address
-from bench.common import machine, median, percentile
+from bench.common import machine, median, percentile, repeated
 from checkin.models import Role
 from checkin.storage import Engine
 from checkin.storage.events import get_event
@@ -311,12 +311,7 @@ def under_load(
 
 def main() -> None:
     raise_nofile()
-    runs = []
-    for number in range(RUNS):
-        print(f"load average before run {number + 1}: {os.getloadavg()}", flush=True)
-        run = one_run()
-        runs.append(run)
-        print(f"run {number + 1}: {run}", flush=True)
+    runs = repeated(one_run, RUNS)
     print(f"\n{date.today().isoformat()} · {machine()} · {SERVERS} servers behind nginx, {RUNS} runs (medians)")
     for name in ("scans_per_s", "answered_ok", "ok_missing_in_db", "scan_p99_ms", "scan_max_ms", "highest_now"):
         values = [getattr(run, name) for run in runs]

@@ -37,7 +37,7 @@ import redis
 
 from bench import backends
 from bench.bench_viewers import STATE, queries, seed
-from bench.common import free_port, machine, median, percentile
+from bench.common import cpu_seconds, free_port, machine, median, percentile, repeated
 from bench.viewer_client import Watcher
 from checkin.models import Event, Role
 from checkin.storage import Engine
@@ -162,15 +162,6 @@ def open_files(pid: int) -> int:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return 0
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def redis_calls(client: redis.Redis) -> Counter[str]:
@@ -347,7 +338,7 @@ def storm(
         mp.Process(target=client, args=(ws_url, jobs[n::CLIENT_PROCESSES], hold, commands[n], results))
         for n in range(CLIENT_PROCESSES)
     ]
-    calls_before, cpu_before, storm_from = redis_calls(rds), cpu_seconds(server_pids(server)), time.monotonic()
+    calls_before, cpu_before, storm_from = redis_calls(rds), cpu_seconds(*server_pids(server)), time.monotonic()
     for process in clients:
         process.start()
     joined = [results.get() for _ in clients]
@@ -355,7 +346,7 @@ def storm(
     settle_s, now_after_join = stats.wait_for(VIEWERS)
     say(f"online.now {now_after_join} after {settle_s:.1f} s")
     storm_seconds = time.monotonic() - storm_from
-    cpu_storm = cpu_seconds(server_pids(server)) - cpu_before
+    cpu_storm = cpu_seconds(*server_pids(server)) - cpu_before
     calls = redis_calls(rds) - calls_before
     first = [pair for report in joined for pair in report[1]]
     latencies = [done - planned for planned, done in first]
@@ -363,9 +354,9 @@ def storm(
     loaded = [memory(pid) for pid in server_pids(server)]
     sockets = [open_files(pid) for pid in server_pids(server)[1:]]
     redis_now = redis_used(rds)
-    cpu_before = cpu_seconds(server_pids(server))
+    cpu_before = cpu_seconds(*server_pids(server))
     time.sleep(REST)
-    cpu_rest = (cpu_seconds(server_pids(server)) - cpu_before) / REST * 100
+    cpu_rest = (cpu_seconds(*server_pids(server)) - cpu_before) / REST * 100
     held = crash(server, stats, hold, HOLD, commands, results)
     say(f"held: {held}")
     jittered = crash(server, stats, hold, 0.0, commands, results)
@@ -407,12 +398,7 @@ def storm(
 
 def main() -> None:
     limit = raise_nofile()
-    runs = []
-    for number in range(RUNS):
-        print(f"load average before run {number + 1}: {os.getloadavg()}", flush=True)
-        run = one_run()
-        runs.append(run)
-        print(f"run {number + 1}: {run}", flush=True)
+    runs = repeated(one_run, RUNS)
     print(
         f"\n{date.today().isoformat()} · {machine()} · {VIEWERS} viewers, {WORKERS} workers,"
         f" {CLIENT_PROCESSES} client processes, open files {limit}, {RUNS} runs (medians)"

@@ -14,13 +14,16 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+
+T = TypeVar("T")
 
 
 def machine() -> str:
@@ -102,6 +105,17 @@ def cpu_seconds(*pids: int) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def repeated(one_run: Callable[[], T], runs: int) -> list[T]:
+    """`runs` runs of a bench, each announced with the load average before it and printed when done."""
+    results = []
+    for number in range(runs):
+        print(f"load average before run {number + 1}: {os.getloadavg()}", flush=True)
+        result = one_run()
+        results.append(result)
+        print(f"run {number + 1}: {result}", flush=True)
+    return results
 
 
 def tree_cpu_seconds(pid: int) -> float:
