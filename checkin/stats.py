@@ -58,7 +58,7 @@ class Counts:
     checked_in: int
     in_hall: int
     online: OnlineFigures = field(default_factory=OnlineFigures)
-    watched_and_checked_in: int = 0  # registrants among online.unique_registrants with a check-in
+    watched_and_checked_in: int = 0  # registrants who watched online and checked in
     arrivals: tuple[tuple[float, int], ...] = ()  # (bucket start, first check-ins in it)
     kiosks: tuple[KioskCounts, ...] = ()
     latest: tuple[CheckinRow, ...] = ()
@@ -67,7 +67,7 @@ class Counts:
 
 def total_attended(counts: Counts) -> int:
     """Distinct people who attended either way: the venue takes precedence, each person once."""
-    online_only = len(counts.online.unique_registrants) - counts.watched_and_checked_in
+    online_only = counts.online.unique_registrants - counts.watched_and_checked_in
     return counts.checked_in + online_only + counts.online.unique_anonymous
 
 
@@ -189,7 +189,7 @@ def report_figures(counts: ReportCounts) -> dict[str, Any]:
         },
         "online": {
             "unique": online.unique,
-            "registrants": len(online.unique_registrants),
+            "registrants": online.unique_registrants,
             "anonymous": online.unique_anonymous,
             "peak": online.peak,
             "peak_at": _iso(online.peak_at, snap.timezone),

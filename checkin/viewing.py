@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 Span = tuple[float, float]
@@ -31,7 +31,7 @@ class OnlineFigures:
     peak: int = 0
     peak_at: float | None = None
     unique: int = 0
-    unique_registrants: tuple[int, ...] = ()
+    unique_registrants: int = 0  # registrants among the unique viewers
     unique_anonymous: int = 0
     series: tuple[tuple[float, int], ...] = ()  # (minute start, most viewers at once in that minute)
 
@@ -128,17 +128,37 @@ def figures(intervals: Iterable[Interval], now: float) -> OnlineFigures:
     peak, peak_at = result.peak, result.peak_at
     if len(live) > peak:  # an interval opened this very instant has no length yet, but it counts now
         peak, peak_at = len(live), now
-    registrants = sorted({r.registrant_id for r in records if r.registrant_id is not None})
+    if live:  # and in this minute's highest
+        minute = math.floor(now / MINUTE)
+        result.minute_peaks[minute] = max(result.minute_peaks.get(minute, 0), len(live))
+    registrants = {r.registrant_id for r in records if r.registrant_id is not None}
     anonymous = {r.viewer_key for r in records if r.registrant_id is None}
     return OnlineFigures(
         now=len(live),
         peak=peak,
         peak_at=peak_at,
         unique=len(by_viewer),
-        unique_registrants=tuple(registrants),
+        unique_registrants=len(registrants),
         unique_anonymous=len(anonymous),
         series=series(result.minute_peaks, now, bool(live)),
     )
+
+
+def raised(last: OnlineFigures, now: float, live: int) -> OnlineFigures:
+    """Figures computed earlier in the minute of `now`, brought to `now` knowing only how many watch now (`live`):
+    the peak and this minute's highest are at least `live`, and the minutes since the last viewing are quiet.
+
+    What it cannot know, a viewer who came and went in between, waits for the next full computation."""
+    minute = math.floor(now / MINUTE)
+    points = dict(last.series)
+    if live > 0 and points:
+        for quiet in range(math.floor(max(points) / MINUTE) + 1, minute):
+            points.setdefault(quiet * MINUTE, 0)
+    if live > 0:
+        points[minute * MINUTE] = max(points.get(minute * MINUTE, 0), live)
+    peak, peak_at = (live, now) if live > last.peak else (last.peak, last.peak_at)
+    series_now = tuple(sorted(points.items()))[-SERIES_MINUTES:]
+    return replace(last, now=live, peak=peak, peak_at=peak_at, series=series_now)
 
 
 def summaries(intervals: Iterable[Interval]) -> dict[int, WatchSummary]:

@@ -41,7 +41,7 @@ def counts(**changes: Any) -> Counts:
 
 def test_a_person_in_the_hall_who_also_watched_counts_once() -> None:
     """total.attended: the venue's check-ins plus online registrants not checked in, plus anonymous viewers."""
-    online = OnlineFigures(unique=5, unique_registrants=(1, 2, 3), unique_anonymous=2)
+    online = OnlineFigures(unique=5, unique_registrants=3, unique_anonymous=2)
     assert total_attended(counts(checked_in=10, online=online, watched_and_checked_in=1)) == 10 + 2 + 2
 
 

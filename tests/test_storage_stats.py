@@ -163,19 +163,66 @@ async def test_no_shows_are_registered_venue_people_never_checked_in(db: Databas
     assert [(row.name, row.watched_online) for row in rows] == [("参加 2", False), ("参加 3", True)]
 
 
-async def test_online_figures_are_reused_until_viewing_changes(db: Database, event: Event) -> None:
-    """The memo hands back the same figures within a second and no change; a new viewer or second recomputes."""
+class Ticking:
+    """A monotonic clock for the memo that moves only when told: first through `times`, then stays at `now`."""
+
+    def __init__(self, *times: float) -> None:
+        self.times = list(times)
+        self.now = times[-1] if times else 0.0
+
+    def __call__(self) -> float:
+        return self.times.pop(0) if self.times else self.now
+
+
+async def test_online_figures_are_computed_in_full_while_cheap(db: Database, event: Event) -> None:
+    """A small event's figures are computed in full every time: the same as from every viewing."""
     memo = OnlineMemo()
     await db.write(start_viewing, event.id, "anon:a", None, T0)
-    first = await db.read(snapshot_counts, event.slug, T0 + 5, memo)
-    assert (await db.read(snapshot_counts, event.slug, T0 + 5, memo)).online is first.online
-    await db.write(start_viewing, event.id, "anon:b", None, T0 + 5)
-    changed = await db.read(snapshot_counts, event.slug, T0 + 5, memo)
-    assert (changed.online.now, changed.online.unique) == (2, 2)
-    await db.write(end_viewing, event.id, "anon:b", T0 + 5)
-    assert (await db.read(snapshot_counts, event.slug, T0 + 5, memo)).online.now == 1
-    later = await db.read(snapshot_counts, event.slug, T0 + 6, memo)
-    assert later.online == await db.read(online_figures, event.id, T0 + 6)
+    await db.write(start_viewing, event.id, "anon:b", None, T0 + 2)
+    await db.write(end_viewing, event.id, "anon:b", T0 + 3)
+    for at in (T0 + 5, T0 + 5, T0 + 70):
+        assert (await db.read(snapshot_counts, event.slug, at, memo)).online == await db.read(
+            online_figures, event.id, at
+        )
+
+
+async def test_costly_online_figures_are_raised_between_full_computations(db: Database, event: Event) -> None:
+    """While a full computation is too costly to redo, each snapshot still has `now` and the unique viewers exact
+    (a returning viewer counts once), the peak and this minute raised to `now`; once the time it cost has passed
+    ten times over (or the minute turns), the figures are computed in full again."""
+    ticking = Ticking(0.0, 1.0)  # the first full computation costs a second
+    memo = OnlineMemo(ticking)
+    memo.CHEAP = 0.0
+    await db.write(start_viewing, event.id, "anon:a", None, T0)
+    await db.write(end_viewing, event.id, "anon:a", T0 + 1)
+    await db.read(snapshot_counts, event.slug, T0 + 2, memo)
+    await db.write(start_viewing, event.id, "anon:a", None, T0 + 3)  # back: not a new viewer
+    for n in range(3):
+        await db.write(start_viewing, event.id, f"reg:{n}", None, T0 + 4)
+    await db.write(start_viewing, event.id, "anon:x", None, T0 + 4)
+    await db.write(end_viewing, event.id, "anon:x", T0 + 4.5)  # came and went: not in the peak until recomputed
+    online = (await db.read(snapshot_counts, event.slug, T0 + 5, memo)).online
+    exact = await db.read(online_figures, event.id, T0 + 5)
+    assert (online.now, online.unique, online.unique_anonymous) == (exact.now, exact.unique, exact.unique_anonymous)
+    assert (online.now, online.unique, online.peak, exact.peak) == (4, 5, 4, 5)
+    assert online.series == ((T0, 4),) and exact.series == ((T0, 5),)
+    assert (await db.read(snapshot_counts, event.slug, T0 + 61, memo)).online == await db.read(
+        online_figures, event.id, T0 + 61
+    )
+
+
+async def test_costly_online_figures_are_redone_after_ten_times_their_cost(db: Database, event: Event) -> None:
+    """A full computation that took a while is redone once ten times that has passed."""
+    ticking = Ticking(0.0, 1.0)  # the first full computation starts at 0 and ends at 1: it cost a second
+    memo = OnlineMemo(ticking)
+    memo.CHEAP = 0.0
+    await db.read(snapshot_counts, event.slug, T0, memo)
+    await db.write(start_viewing, event.id, "anon:x", None, T0 + 1)
+    await db.write(end_viewing, event.id, "anon:x", T0 + 2)
+    ticking.now = 10.9
+    assert (await db.read(snapshot_counts, event.slug, T0 + 3, memo)).online.peak == 0
+    ticking.now = 11.0
+    assert (await db.read(snapshot_counts, event.slug, T0 + 3, memo)).online.peak == 1
 
 
 @pytest.mark.sqlite_only

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from checkin.viewing import SERIES_MINUTES, Interval, figures, merge, summaries, sweep
+import math
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checkin.viewing import SERIES_MINUTES, Interval, figures, merge, raised, summaries, sweep
 
 T0 = 1_700_000_000.0 - 1_700_000_000.0 % 60  # a minute boundary
 
@@ -59,7 +65,7 @@ def test_unique_splits_registrants_and_anonymous_viewers() -> None:
     ]
     result = figures(records, T0 + 100)
     assert result.unique == 4
-    assert result.unique_registrants == (3, 7)
+    assert result.unique_registrants == 2
     assert result.unique_anonymous == 2
 
 
@@ -97,3 +103,49 @@ def test_summaries_merge_tabs_and_keep_first_join_and_last_leave() -> None:
     assert set(result) == {1}
     assert result[1].seconds == 210
     assert (result[1].first_join, result[1].last_leave) == (T0, T0 + 360)
+
+
+@st.composite
+def a_minute_later(draw: st.DrawFn) -> tuple[list[Interval], list[Interval], float, float]:
+    """Viewings up to `first` (closed ones end by then), and viewers who start between `first` and `then`, in the
+    same minute: what happens between two snapshots of a join storm."""
+    first = T0 + draw(st.integers(0, 50)) * 60 + draw(st.floats(0, 30))
+    then = draw(st.floats(first, math.floor(first / 60) * 60 + 59.9))
+    before = []
+    for n in range(draw(st.integers(0, 12))):
+        start = draw(st.floats(T0, first))
+        open_ = draw(st.booleans())
+        end = first if open_ else draw(st.floats(start, first))
+        before.append(Interval(f"v{draw(st.integers(0, 6))}", n, start, end, open_))
+    before = [
+        iv
+        for iv in before
+        if not iv.open or not any(o.open and o.viewer_key == iv.viewer_key for o in before if o is not iv)
+    ]
+    joins = [
+        Interval(f"new{n}", None, draw(st.floats(first, then)), then, True) for n in range(draw(st.integers(0, 8)))
+    ]
+    return before, joins, first, then
+
+
+@given(a_minute_later())
+def test_raised_figures_are_exact_while_viewers_only_join(
+    case: tuple[list[Interval], list[Interval], float, float],
+) -> None:
+    """Figures of a moment brought to a later one in its minute, knowing only how many watch: exact while viewers
+    only join (now, peak, series), the peak's moment no earlier than it was."""
+    before, joins, first, then = case
+    at_first = [replace(iv, end=first) if iv.open else iv for iv in before]
+    at_then = [replace(iv, end=then) if iv.open else iv for iv in before] + joins
+    exact = figures(at_then, then)
+    result = raised(figures(at_first, first), then, exact.now)
+    assert (result.now, result.peak, result.series) == (exact.now, exact.peak, exact.series)
+    assert result.peak_at is None or exact.peak_at is None or result.peak_at >= exact.peak_at
+
+
+def test_raised_fills_the_quiet_minutes_before_a_new_viewer() -> None:
+    """Someone comes back after quiet minutes: the minutes between are zeros, this one holds them."""
+    last = figures([iv("a", 0, 30)], T0 + 250)
+    result = raised(last, T0 + 255, 1)
+    assert result.series == ((T0, 1), (T0 + 60, 0), (T0 + 120, 0), (T0 + 180, 0), (T0 + 240, 1))
+    assert (result.now, result.peak, result.peak_at) == (1, 1, T0)

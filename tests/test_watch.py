@@ -123,7 +123,7 @@ async def test_three_tabs_of_one_registrant_count_once(
     for socket, _hello in tabs:
         await socket.close()
     result = await settle(fast, event, lambda f: f.now == 0)
-    assert (result.now, result.peak, result.unique, result.unique_registrants) == (0, 1, 1, (1,))
+    assert (result.now, result.peak, result.unique, result.unique_registrants) == (0, 1, 1, 1)
 
 
 async def test_registrants_and_anonymous_viewers_count_apart(

@@ -327,7 +327,12 @@ V15 = """
 DROP INDEX viewing_open;
 """
 
-MIGRATIONS_PG: list[tuple[int, str]] = [(14, V14), (15, V15)]
+# See schema.V16.
+V16 = """
+CREATE INDEX viewing_viewer ON viewing_intervals(event_id, viewer_key);
+"""
+
+MIGRATIONS_PG: list[tuple[int, str]] = [(14, V14), (15, V15), (16, V16)]
 
 
 def migrate_pg(conn: psycopg.Connection[Any]) -> int:

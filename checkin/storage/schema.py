@@ -371,6 +371,12 @@ V15 = """
 DROP INDEX viewing_open;
 """
 
+# A viewer's viewings, open or not: the dashboard counts the viewers new since its last full count by looking
+# each new viewing's viewer up here, instead of counting every viewing's viewer again (35 ms at 50,000).
+V16 = """
+CREATE INDEX viewing_viewer ON viewing_intervals(event_id, viewer_key);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (3, V3),
@@ -385,6 +391,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (13, V13),
     (14, V14),
     (15, V15),
+    (16, V16),
 ]
 
 

@@ -27,11 +27,15 @@ __all__ = [
     "Owners",
     "Server",
     "Step",
+    "Viewers",
     "WatchSummary",
     "beat",
     "end_viewing",
     "hand_over",
+    "last_viewing_id",
     "leave",
+    "live_viewers",
+    "new_viewers",
     "online_figures",
     "record",
     "servers",
@@ -67,6 +71,43 @@ def _intervals(conn: Connection, sql: str, params: tuple[object, ...], now: floa
 def online_figures(conn: Connection, event_id: int, now: float) -> OnlineFigures:
     """now / peak / peak_at / unique and the per-minute series of an event's online viewers."""
     return figures(_intervals(conn, _SELECT, (event_id,), now), now)
+
+
+@dataclass(frozen=True)
+class Viewers:
+    """How many viewers an event has had: all of them, registrants, anonymous ones."""
+
+    unique: int = 0
+    registrants: int = 0
+    anonymous: int = 0
+
+
+def live_viewers(conn: Connection, event_id: int) -> int:
+    """How many watch the event now: its open viewings (at most one per viewer), counted in viewing_one_open."""
+    return int(
+        conn.execute(
+            "SELECT COUNT(*) FROM viewing_intervals WHERE event_id = ? AND ended_at IS NULL", (event_id,)
+        ).fetchone()[0]
+    )
+
+
+def last_viewing_id(conn: Connection) -> int:
+    """The newest viewing's id (of any event): the viewings up to it are the ones already counted."""
+    return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM viewing_intervals").fetchone()[0])
+
+
+def new_viewers(conn: Connection, event_id: int, after_id: int) -> Viewers:
+    """The viewers whose first viewing of the event came after the viewing `after_id`: the viewings since then,
+    each looked up in viewing_viewer (a registrant has one viewer key, so registrants count once too)."""
+    row = conn.execute(
+        "SELECT COUNT(DISTINCT v.viewer_key), COUNT(DISTINCT v.registrant_id),"
+        " COUNT(DISTINCT CASE WHEN v.registrant_id IS NULL THEN v.viewer_key END)"
+        " FROM viewing_intervals v WHERE v.id > ? AND v.event_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM viewing_intervals o WHERE o.event_id = v.event_id AND o.viewer_key = v.viewer_key"
+        " AND o.id <= ?)",
+        (after_id, event_id, after_id),
+    ).fetchone()
+    return Viewers(int(row[0]), int(row[1]), int(row[2]))
 
 
 def watch_summary(conn: Connection, event_id: int) -> dict[int, WatchSummary]:
