@@ -25,6 +25,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ FIRST_RESTART_DELAY = 0.5
 MAX_RESTART_DELAY = 30.0
 PR_SET_PDEATHSIG = 1
 BACKLOG = 2048  # uvicorn's default
+# How often a child hands the C heap's free pages back to the system (see `release_free_memory`).
+TRIM_EVERY = 60.0
 
 
 def refusal(workers: int, database_url: str, redis_url: str) -> str | None:
@@ -129,7 +132,30 @@ class WorkerServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            threading.Thread(target=trim_every, args=(TRIM_EVERY,), name="trim", daemon=True).start()
             self.ready()
+
+
+def release_free_memory() -> bool:
+    """Give the pages the C heap holds free back to the system (glibc's `malloc_trim`); False where the C library
+    has no such call.
+
+    A worker with thousands of sockets frees as much as it allocates (frames, snapshots, presence batches), but
+    glibc keeps freed pages inside its heaps for reuse: at 50,000 viewers that was 5–7 MiB of PSS a worker. In a
+    thread of its own: it walks the heaps under their locks for a few milliseconds, without holding up the loop.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim(0)
+    return True
+
+
+def trim_every(seconds: float) -> None:
+    """Release the C heap's free pages every `seconds`, for as long as the process lives."""
+    while release_free_memory():
+        time.sleep(seconds)
 
 
 @dataclass
