@@ -54,6 +54,10 @@ LEFT_REMEMBERED = 10_000
 # Viewer changes written (and, with several servers, settled in Redis) at most this many at a time: a join
 # storm's backlog goes in bounded steps, each a short transaction and a short script, one after another.
 MAX_CHANGES_PER_WRITE = 500
+# Woken by a change, the task waits this long before writing, so that the changes of a join storm go in
+# batches (one transaction, one script for many viewers) rather than one write each; `online.now` is then
+# at most this much later, well inside a dashboard's coalescing interval.
+GATHER_SECONDS = 0.05
 
 
 async def identify(db: Engine, event: Event, ticket: str | None, anon: str | None) -> Identity:
@@ -241,6 +245,7 @@ class Watching:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick)
+                await asyncio.sleep(GATHER_SECONDS)  # woken by a change: let the ones right behind it join
             self._wake.clear()
             await self.flush()
 
