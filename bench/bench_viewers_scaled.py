@@ -273,6 +273,12 @@ class Run:
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
+def trace(samples: list[tuple[float, int]], since: float) -> str:
+    """Each value `online.now` took and when it took it, seconds from `since`."""
+    changes = [(at, now) for n, (at, now) in enumerate(samples) if n == 0 or samples[n - 1][1] != now]
+    return " ".join(f"{at - since:.1f}s:{now}" for at, now in changes[:80])
+
+
 def crash(
     server: ServerProcess, stats: Stats, hold: Any, hold_seconds: float, commands: list[Any], results: Any
 ) -> Crash:
@@ -290,6 +296,7 @@ def crash(
     drops = [dropped for dropped, _ in pairs]
     back = [again for _, again in pairs if again == again]
     out = Crash(dropped=len(drops), rejoined=len(back), rejoined_by_s=max(back, default=killed_at) - killed_at)
+    print(f"online.now after the kill ({hold_seconds:.0f} s held): {trace(samples, killed_at)}", flush=True)
     if samples:
         out.lowest = min(now for _, now in samples)
         out.highest = max(now for _, now in samples)
