@@ -170,6 +170,11 @@ class Presence:
         """Viewers inside their grace period, with their last sign of life."""
         return [(v.identity, v.idle_since) for v in self._idle.values() if v.idle_since is not None]
 
+    def counts(self, identity: Identity) -> bool:
+        """Whether this viewer counts here now (watching, or inside its grace period)."""
+        viewer = self._viewers.get(identity.key)
+        return viewer is not None and viewer.counting
+
     def counting(self) -> int:
         """How many viewers count now (grace periods included)."""
         return sum(1 for v in self._viewers.values() if v.counting)

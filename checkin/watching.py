@@ -33,12 +33,14 @@ from checkin.storage import Engine
 from checkin.storage.registrants import lookup_code
 from checkin.storage.viewing import (
     HandedOver,
+    Joined,
     OpenViewing,
     Server,
     Step,
     gone_servers,
     heartbeat,
     leave,
+    open_among,
     owners,
     record_presence,
     watched_by,
@@ -103,6 +105,7 @@ class Watching:
         self._published: dict[tuple[int, str], int] = {}  # anonymous counts as Redis last heard them
         self._outage = Outage("viewer presence")
         self._left: dict[tuple[int, str], float] = {}  # viewer -> its last sign of life when this server stopped
+        self._joined: dict[tuple[int, str], tuple[Identity, float]] = {}  # viewers joined to another's viewing
         self.writes = writes
         self.db = writes.db
         self.clock = clock
@@ -276,7 +279,9 @@ class Watching:
                 try:
                     steps = await self.shared.settle(changes) if changes else []
                     self._remember_left(changes)
-                    steps += await self._heirs(gone, beat_at) if beat_at is not None else []
+                    self._remember_joined(steps)
+                    if beat_at is not None:
+                        steps += await self._heirs(gone, beat_at) + await self._unopened(beat_at)
                 except (RedisError, OSError) as exc:  # keep the changes; the heartbeat must go on regardless
                     self._outage.failed(exc)
                     self._pending[:0] = changes
@@ -341,6 +346,37 @@ class Watching:
         if len(self._left) > LEFT_REMEMBERED:
             self._left.clear()
         self._left.update((change.identity.key, change.at) for change in changes if change.kind is Kind.END)
+
+    def _remember_joined(self, steps: list[Step]) -> None:
+        """Viewers this server joined to a viewing another server owned (see `_unopened`)."""
+        if len(self._joined) > LEFT_REMEMBERED:
+            self._joined.clear()
+        self._joined.update((step.identity.key, (step.identity, step.at)) for step in steps if isinstance(step, Joined))
+
+    async def _unopened(self, now: float) -> list[Step]:
+        """Viewers this server joined to another server's viewing, still counted here, whose viewing has been closed
+        meanwhile: opened again, for this server.
+
+        A viewer who comes back on this server while the server that had it is dying joins that server's viewing
+        (Redis still names the other server). The server that finds the other one dead hands each of its viewings
+        to a live server counting the viewer, else closes or adopts it; if this server's join reached Redis just
+        after that server asked, and the database just before it closed the viewing, the viewer is counted here
+        with no viewing open. So for as long as such a take-over can come (a dead server found, and the grace of
+        what was adopted), each beat looks again."""
+        window = self.stale + self.settings.watch_grace + 2 * self.settings.watch_heartbeat
+        self._joined = {key: (identity, at) for key, (identity, at) in self._joined.items() if at > now - window}
+        counted = [identity for identity, _ in self._joined.values() if self.presence.counts(identity)]
+        if not counted:
+            return []
+        try:
+            opened = await self.db.read(open_among, counted)
+        except Exception as exc:  # the next beat looks again
+            log.warning("could not read viewers' open viewings: %s", exc, exc_info=_unexpected(exc))
+            return []
+        closed = [identity for identity in counted if identity.key not in opened]
+        if closed:
+            log.warning("%d viewers counted here had their viewing closed by a take-over: opened again", len(closed))
+        return [Joined(identity, now) for identity in closed]
 
     async def _heirs(self, gone: set[str], now: float) -> list[Step]:
         """Viewings of servers gone that a live server still counts: handed to it before the heartbeat takes over

@@ -19,7 +19,7 @@ from checkin.settings import Settings
 from checkin.shared.link import RedisLink
 from checkin.shared.presence import SharedViewers
 from checkin.storage import Database
-from checkin.storage.viewing import online_figures, start_viewing
+from checkin.storage.viewing import Server, heartbeat, online_figures, start_viewing
 from checkin.watching import Watching
 from checkin.writes import Writes
 from tests.shared_redis import REDIS_URL, delete_keys, redis_prefix
@@ -138,6 +138,33 @@ async def test_a_dead_servers_viewer_that_another_server_counts_stays_counted(
         assert await figures(db, event, clock) == (1, 1, 1)
         rows = await intervals(db)
         assert len(rows) == 1 and rows[0][1] is None and rows[0][2] == second.server.server_id
+
+
+async def test_a_viewer_whose_joined_viewing_a_take_over_closed_is_counted_again(
+    settings: Settings, db: Database, event: Event, redis_prefix: str
+) -> None:
+    """A is killed while the person watches there; they come back on B, which joins A's viewing (Redis still
+    names A). A third server finds A dead and, having asked Redis just before B's join reached it, closes the
+    viewing at A's last sign of life: B's next beat finds the person it counts without a viewing and opens one."""
+    clock = Clock()
+    person = Identity.anonymous(event.id, event.slug, "j" * 20)
+    async with servers(settings, db, redis_prefix, clock) as (first, second):
+        first.state(first.connect(person), True)
+        await flush(first)
+        assert first._task is not None
+        first._task.cancel()  # A is killed: no more beats; its key in Redis stays for now
+        second.state(second.connect(person), True)
+        await flush(second)
+        assert [(end, owner) for _, end, owner in await intervals(db)] == [(None, first.server.server_id)]
+        third = Server("third", "host-3", 1, T0)
+        clock.now += GRACE + 1
+        await db.write(heartbeat, third, clock.now, GRACE, {first.server.server_id})  # no hand-over: closed
+        assert (await figures(db, event, clock))[0] == 0
+        clock.now += 5
+        await flush(second)  # its beat
+        assert await figures(db, event, clock) == (1, 1, 1)
+        rows = await intervals(db)
+        assert len(rows) == 2 and rows[1][1] is None and rows[1][2] == second.server.server_id
 
 
 async def test_a_killed_servers_viewers_are_never_handed_back_to_it(

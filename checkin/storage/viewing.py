@@ -37,6 +37,7 @@ __all__ = [
     "live_viewers",
     "new_viewers",
     "online_figures",
+    "open_among",
     "record",
     "servers",
     "start_viewing",
@@ -315,6 +316,22 @@ def watched_by(conn: Connection, server_ids: Collection[str]) -> list[tuple[Iden
         (json.dumps(sorted(server_ids)),),
     )
     return [(Identity(row[0], row[1], row[2], row[3]), row[4]) for row in rows]
+
+
+def open_among(conn: Connection, identities: Collection[Identity]) -> set[tuple[int, str]]:
+    """Which of these viewers have an open viewing (as (event id, viewer key))."""
+    by_event: dict[int, list[str]] = {}
+    for identity in identities:
+        by_event.setdefault(identity.event_id, []).append(identity.viewer_key)
+    found: set[tuple[int, str]] = set()
+    for event_id, keys in by_event.items():
+        rows = conn.execute(
+            "SELECT viewer_key FROM viewing_intervals WHERE event_id = ? AND ended_at IS NULL"
+            " AND viewer_key IN (SELECT value FROM json_each(?))",
+            (event_id, json.dumps(keys)),
+        )
+        found.update((event_id, str(row[0])) for row in rows)
+    return found
 
 
 def leave(conn: Connection, server_id: str) -> None:
