@@ -45,7 +45,7 @@ class WatchSummary:
     last_leave: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interval:
     """One stored viewing: `end` is its end, or `now` while it is open."""
 
