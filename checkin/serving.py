@@ -90,7 +90,22 @@ def preload() -> None:
         import uvloop  # noqa: F401
     for name in env.list_templates():
         env.get_template(name)
+    limit_heaps()
     gc.freeze()
+
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def limit_heaps(heaps: int = 2) -> bool:
+    """At most `heaps` C heaps (glibc arenas) in each process, instead of one per thread up to eight per core: a
+    worker's threads (the database's, the default executor's) each kept freed memory of its own in a heap of
+    its own. False where the C library has no `mallopt`."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_ARENA_MAX, heaps))
 
 
 def listen(host: str, port: int) -> socket.socket:
