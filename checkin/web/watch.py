@@ -1,7 +1,7 @@
 """The watch pages and the presence websocket of online viewers.
 
 `/w/{code}` is a registrant's personal watch page; `/e/{slug}/watch` the anonymous one where the event
-allows it. `/ws/events/{slug}/watch` (dispatched by the `WatchSockets` middleware, not by a route)
+allows it. `/ws/events/{slug}/watch` (dispatched by `WatchSockets` ahead of Starlette, not by a route)
 speaks JSON messages with a `type`: the page sends `{"type": "state", "watching": bool}`, the server
 answers `hello` once, then an `ack` per state, or an `error` before closing with a 44xx code whose
 reason is the error code.
@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from checkin.errors import CheckinError, EventNotFound, MessagesTooFast, Refusal, Refused, socket_close_code
 from checkin.eventform import is_web_url
@@ -228,18 +228,26 @@ def _served_by_uvicorns_own_protocol(receive: Receive) -> bool:
 
 
 class WatchSockets:
-    """ASGI middleware handing watch sockets straight to `watch_socket`, ahead of routing and exception layers.
+    """The application's entry, as a base of its class (`checkin.app.App`): watch sockets go straight to
+    `watch_socket`, ahead of routing and exception layers; everything else to `serve_others`.
 
-    Each of those layers keeps a coroutine frame and closures alive for as long as its connection is
-    open — a few KiB per viewer, tens of MiB for an event's worth of them — so the socket skips them.
+    Each layer keeps a coroutine frame and closures alive for as long as its connection is open — a few
+    hundred bytes each per viewer, tens of MiB for an event's worth of them — so the socket skips them all,
+    Starlette's own entry and error middleware included: a watch socket's first frame is this `__call__`.
     It also counts every open websocket (watch and dashboard) by client address, as forwarded by a
     trusted proxy, and refuses one past `max_connections_per_address` with 4429 before reading it.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.sockets: AddressCounts | None = None  # made with the first socket, from the server's settings
-        self.foreign_protocol_said = False
+    sockets: AddressCounts | None = None  # made with the first socket, from the server's settings
+    foreign_protocol_said = False
+
+    def services_of(self) -> Services:
+        """The running server's services (the application's state)."""
+        raise NotImplementedError
+
+    async def serve_others(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Everything but a watch socket: HTTP, the lifespan, dashboards' sockets."""
+        raise NotImplementedError
 
     async def refuse_foreign_protocol(self, receive: Receive, send: Send) -> None:
         """A websocket served by another protocol than ours (`uvicorn --factory` with its own): refused, and
@@ -256,13 +264,14 @@ class WatchSockets:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
-            await self.app(scope, receive, send)
+            await self.serve_others(scope, receive, send)
             return
         if _served_by_uvicorns_own_protocol(receive):
             await self.refuse_foreign_protocol(receive, send)
             return
+        scope["app"] = self
         if self.sockets is None:
-            self.sockets = address_counts(scope["app"].state.services.settings, "ws")
+            self.sockets = address_counts(self.services_of().settings, "ws")
         address = client_address(scope)
         if not self.sockets.take(address):
             await receive()  # websocket.connect
@@ -271,7 +280,7 @@ class WatchSockets:
         try:
             slug = _watch_slug(scope)
             if slug is None:
-                await self.app(scope, receive, send)
+                await self.serve_others(scope, receive, send)
             else:
                 await watch_socket(scope, receive, send, slug)
         finally:
