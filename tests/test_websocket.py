@@ -19,6 +19,7 @@ from uvicorn.server import ServerState
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from checkin.server import timers as server_timers
 from checkin.server.websocket import FRAMES_AFTER_CLOSE, FRAMES_PER_TURN, MAX_FRAGMENTS, WebSocketProtocol
 from checkin.server.wsframes import TALLY, frame, parse_close
 from tests.utils import LiveServer, serve
@@ -74,8 +75,12 @@ def app() -> EchoApp:
     return EchoApp()
 
 
-@pytest.fixture
-def live(app: EchoApp) -> Iterator[LiveServer]:
+@pytest.fixture(params=["loop timers", "bucketed timers"])
+def live(app: EchoApp, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    """The echo server; its pings and deadlines on the loop's own timers, or in buckets (`checkin.server.timers`,
+    as a server's seconds-long ones are) with a grain fine enough for these tests' short intervals."""
+    if request.param == "bucketed timers":
+        monkeypatch.setattr(server_timers, "RESOLUTION", 0.01)
     options: dict[str, Any] = {"ws": WebSocketProtocol, "ws_max_size": MAX_SIZE, "lifespan": "off"}
     with serve(app, ws_ping_interval=PING_INTERVAL, ws_ping_timeout=PING_TIMEOUT, **options) as server:
         yield server

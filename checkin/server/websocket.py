@@ -35,6 +35,7 @@ from uvicorn.server import ServerState
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
+from checkin.server.timers import Timer, timers
 from checkin.server.wsframes import (
     BINARY,
     CLOSE,
@@ -130,7 +131,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None  # set while the application waits for a message
         self.read_paused = False  # the transport's reading, paused while nobody wants frames
         self.drained: asyncio.Future[None] | None = None  # set while the transport's buffer is full
-        self.timer: asyncio.TimerHandle | None = None  # the next ping, the pong deadline or the close deadline
+        self.timer: Timer | asyncio.TimerHandle | None = None  # the next ping, the pong deadline or the close deadline
         self.ping_payload: bytes | None = None
 
     # -- transport callbacks
@@ -410,7 +411,7 @@ class WebSocketProtocol(asyncio.Protocol):
         timeout aborts a peer that does not.
         """
         self._cancel_timer()
-        self.timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.abort)
+        self.timer = timers(self.loop).later(CLOSE_TIMEOUT, self.transport.abort)
         if not self.transport.can_write_eof():
             return False
         self.transport.write_eof()
@@ -433,7 +434,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _schedule_ping(self) -> None:
         interval = self.config.ws_ping_interval
         if interval is not None and interval > 0:
-            self.timer = self.loop.call_later(interval, self._ping)
+            self.timer = timers(self.loop).later(interval, self._ping)
 
     def _ping(self) -> None:
         self.timer = None
@@ -443,7 +444,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if timeout is None:
             self._schedule_ping()
         else:
-            self.timer = self.loop.call_later(timeout, self._fail, 1011, "keepalive ping timeout")
+            self.timer = timers(self.loop).later(timeout, self._fail, 1011, "keepalive ping timeout")
 
     def _on_pong(self, payload: bytes) -> None:
         if self.ping_payload is None or payload != self.ping_payload:
