@@ -60,6 +60,9 @@ MAX_CHANGES_PER_WRITE = 500
 # batches (one transaction, one script for many viewers) rather than one write each; `online.now` is then
 # at most this much later, well inside a dashboard's coalescing interval.
 GATHER_SECONDS = 0.05
+# Viewers joined to another server's viewing, re-checked by the beats for a while (`Watching._unopened`): at
+# most this many (a whole crashed server's viewers coming back here at once), then forgotten.
+JOINED_REMEMBERED = 100_000
 
 
 async def identify(db: Engine, event: Event, ticket: str | None, anon: str | None) -> Identity:
@@ -349,7 +352,7 @@ class Watching:
 
     def _remember_joined(self, steps: list[Step]) -> None:
         """Viewers this server joined to a viewing another server owned (see `_unopened`)."""
-        if len(self._joined) > LEFT_REMEMBERED:
+        if len(self._joined) > JOINED_REMEMBERED:  # bounded memory; the beats prune it far sooner
             self._joined.clear()
         self._joined.update((step.identity.key, (step.identity, step.at)) for step in steps if isinstance(step, Joined))
 
