@@ -101,11 +101,17 @@ def limit_heaps(heaps: int = 2) -> bool:
     """At most `heaps` C heaps (glibc arenas) in each process, instead of one per thread up to eight per core: a
     worker's threads (the database's, the default executor's) each kept freed memory of its own in a heap of
     its own. False where the C library has no `mallopt`."""
+    mallopt = _libc("mallopt")
+    return mallopt is not None and bool(mallopt(M_ARENA_MAX, heaps))
+
+
+def _libc(name: str) -> Callable[..., int] | None:
+    """A function of the C library this process runs on, or None where it has no such function (not glibc)."""
     try:
-        mallopt = ctypes.CDLL(None).mallopt
+        function: Callable[..., int] = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
-        return False
-    return bool(mallopt(M_ARENA_MAX, heaps))
+        return None
+    return function
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -159,9 +165,8 @@ def release_free_memory() -> bool:
     glibc keeps freed pages inside its heaps for reuse: at 50,000 viewers that was 5–7 MiB of PSS a worker. In a
     thread of its own: it walks the heaps under their locks for a few milliseconds, without holding up the loop.
     """
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
+    trim = _libc("malloc_trim")
+    if trim is None:
         return False
     trim(0)
     return True

@@ -22,15 +22,13 @@ RESOLUTION = 0.5  # seconds: a long timer runs up to this much late
 class Timer:
     """One pending call; `cancel()` keeps it from running."""
 
-    __slots__ = ("args", "callback", "cancelled")
+    __slots__ = ("args", "callback")
 
     def __init__(self, callback: Callable[..., object], args: tuple[Any, ...]) -> None:
-        self.callback: Callable[..., object] | None = callback
+        self.callback: Callable[..., object] | None = callback  # None once cancelled or run
         self.args = args
-        self.cancelled = False
 
     def cancel(self) -> None:
-        self.cancelled = True
         self.callback, self.args = None, ()  # what it would have called is not kept alive meanwhile
 
 
